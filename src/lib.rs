@@ -1,0 +1,17 @@
+//! slowlane: a network-throttling measurement probe.
+//!
+//! The modules follow the pipeline a measurement goes through:
+//! `config → plan → probe → record → analyze → report`, with `run` driving a
+//! campaign through it and `testbed` providing the throttling lab used by tests
+//! and `slowlane demo`. One result type, [`record::FetchRecord`], flows one way:
+//! the probe produces it, the recorder writes it, analysis reads it back.
+
+pub mod analyze;
+pub mod cli;
+pub mod config;
+pub mod plan;
+pub mod probe;
+pub mod record;
+pub mod report;
+pub mod run;
+pub mod testbed;

@@ -1,0 +1,3 @@
+//! The fetch engine: one measured fetch over a fresh TCP+TLS connection.
+
+pub mod spec;

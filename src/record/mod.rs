@@ -1,0 +1,126 @@
+//! The result of one fetch and where it is written.
+//!
+//! [`FetchRecord`] is the one result type of the pipeline: `probe` fills it,
+//! `record::sink` appends it to `fetches.csv`/`timeline.csv`, `analyze` reads
+//! those files back. Field order here *is* the CSV column order; every column is
+//! documented in `docs/csv.md`.
+
+pub mod meta;
+pub mod sink;
+
+use serde::{Deserialize, Serialize};
+
+use crate::probe::spec::{Class, Group};
+
+/// A duration in milliseconds, written with microsecond precision (`12.345`).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Ms(pub f64);
+
+impl Ms {
+    pub fn from_duration(d: std::time::Duration) -> Ms {
+        Ms(d.as_secs_f64() * 1000.0)
+    }
+}
+
+impl Serialize for Ms {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Rounded to the microsecond: finer digits would be clock noise.
+        s.serialize_str(&format!("{:.3}", self.0))
+    }
+}
+
+/// Which limit ended a fetch that did not end by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Capped {
+    Time,
+    Bytes,
+}
+
+/// The phase a failure happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Dns,
+    Tcp,
+    Tls,
+    Request,
+    Headers,
+    Body,
+}
+
+/// One row of `fetches.csv`. `None` is an empty cell: "unknown", never 0.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct FetchRecord {
+    pub campaign: String,
+    pub vantage: String,
+    pub run_id: String,
+    pub round: u32,
+    pub fetch_id: String,
+    pub started_at: String,
+    pub url: String,
+    pub host: String,
+    pub sni: String,
+    pub addr: Option<String>,
+    pub addrs: String,
+    pub dns_override: Option<String>,
+    pub class: Option<Class>,
+    pub group: Option<Group>,
+    pub label: String,
+    pub method: String,
+    pub status: Option<u16>,
+    pub location: Option<String>,
+    pub content_type: Option<String>,
+    pub error: Option<String>,
+    pub error_phase: Option<Phase>,
+    pub http_version: Option<String>,
+    pub tls_version: Option<String>,
+    pub alpn: Option<String>,
+    pub cipher: Option<String>,
+    pub body_bytes: u64,
+    pub upload_bytes: u64,
+    pub capped: Option<Capped>,
+    pub dns_ms: Option<Ms>,
+    pub tcp_ms: Option<Ms>,
+    pub tls_ms: Option<Ms>,
+    pub ttfb_ms: Option<Ms>,
+    pub transfer_ms: Option<Ms>,
+    pub total_ms: Option<Ms>,
+    pub goodput_bps: Option<u64>,
+    pub steady_bps: Option<u64>,
+    pub peak_window_bps: Option<u64>,
+    pub upload_bps: Option<u64>,
+    pub tcp_rtt_ms: Option<Ms>,
+    pub tcp_min_rtt_ms: Option<Ms>,
+    pub tcp_rcv_rtt_ms: Option<Ms>,
+    pub tcp_retrans: Option<u32>,
+    pub tcp_ooo: Option<u32>,
+    pub tcp_bytes_received: Option<u64>,
+    pub tcp_bytes_acked: Option<u64>,
+    /// Per-window samples; written to `timeline.csv`, not to `fetches.csv`.
+    #[serde(skip)]
+    pub timeline: Vec<Window>,
+}
+
+/// Direction a timeline window counts: body bytes received, or upload bytes
+/// acknowledged by the peer (TCP_INFO `tcpi_bytes_acked`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Down,
+    Up,
+}
+
+/// One row of `timeline.csv`: what happened in one fixed window of a fetch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Window {
+    pub fetch_id: String,
+    pub direction: Direction,
+    /// End of the window, ms since the request was sent.
+    pub t_ms: Ms,
+    pub bytes: u64,
+    pub cum_bytes: u64,
+    pub tcp_rtt_ms: Option<Ms>,
+    pub tcp_retrans: Option<u32>,
+}
