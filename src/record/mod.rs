@@ -5,6 +5,7 @@
 //! those files back. Field order here *is* the CSV column order; every column is
 //! documented in `docs/csv.md`.
 
+pub mod histograms;
 pub mod meta;
 pub mod sink;
 

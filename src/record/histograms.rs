@@ -1,0 +1,1 @@
+//! (stub) Per-class HdrHistograms kept during a run.
