@@ -1,3 +1,186 @@
 //! The fetch engine: one measured fetch over a fresh TCP+TLS connection.
+//!
+//! We drive the stack reqwest is built on one level down —
+//! `tokio::net::TcpStream` → `tokio-rustls` → a `hyper` 1.x client connection —
+//! because owning the socket is what lets us time TCP apart from TLS, read
+//! TCP_INFO, and send an SNI different from the Host header. A fetch never
+//! retries, never follows redirects, never asks for compression, and never
+//! resumes a TLS session: each row is exactly one connection's story.
 
+pub mod classify;
+pub mod connect;
+pub mod failure;
+mod http;
 pub mod spec;
+pub mod tcpinfo;
+pub mod timeline;
+pub mod tls;
+mod upload;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+
+use crate::record::{Capped, FetchRecord, Ms, Phase};
+use failure::Failure;
+use spec::{FetchSpec, Method};
+
+/// A URL ready to be fetched many times: its spec plus the TLS config built
+/// from it (built once; loading trust roots per fetch would be wasted work).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub spec: FetchSpec,
+    tls: Arc<ClientConfig>,
+    tls_name: ServerName<'static>,
+    /// Host and port from the URL (the port defaulted from the scheme).
+    url_host: String,
+    url_port: u16,
+    https: bool,
+}
+
+impl Prepared {
+    pub fn new(spec: FetchSpec) -> anyhow::Result<Prepared> {
+        let https = match spec.url.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => anyhow::bail!("{}: unsupported scheme {:?}", spec.url, other),
+        };
+        let url_host = spec
+            .url
+            .host()
+            .ok_or_else(|| anyhow::anyhow!("{}: URL has no host", spec.url))?
+            .to_string();
+        let url_port = spec.url.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let send_sni = spec.sni.as_deref() != Some("");
+        let name = match spec.sni.as_deref() {
+            Some(s) if !s.is_empty() => s.to_string(),
+            _ => url_host.clone(),
+        };
+        Ok(Prepared {
+            tls: tls::client_config(&spec.options, send_sni)?,
+            tls_name: tls::server_name(&name)?,
+            url_host,
+            url_port,
+            https,
+            spec,
+        })
+    }
+
+    /// The SNI this fetch sends ("" for none).
+    pub fn sni(&self) -> String {
+        match (&self.spec.sni, self.https) {
+            (_, false) => String::new(),
+            (Some(s), _) => s.clone(),
+            (None, _) => self.url_host.clone(),
+        }
+    }
+
+    /// The Host header / `:authority` value sent.
+    pub fn host_header(&self) -> String {
+        self.spec
+            .host
+            .clone()
+            .unwrap_or_else(|| match self.spec.url.port_u16() {
+                Some(p) => format!("{}:{p}", self.url_host),
+                None => self.url_host.clone(),
+            })
+    }
+}
+
+/// Perform one fetch. Never fails: every fault becomes fields of the record.
+pub async fn fetch(p: &Prepared) -> FetchRecord {
+    let spec = &p.spec;
+    let mut rec = FetchRecord {
+        started_at: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
+        url: spec.url.to_string(),
+        host: p.host_header(),
+        sni: p.sni(),
+        class: spec.class,
+        group: Some(spec.group),
+        label: spec.label.clone(),
+        method: match spec.method {
+            Method::Get => "GET".into(),
+            Method::Post => "POST".into(),
+        },
+        ..FetchRecord::default()
+    };
+    let t0 = Instant::now();
+    if let Err(f) = run(p, &mut rec, t0).await {
+        rec.error = Some(f.kind);
+        rec.error_phase = Some(f.phase);
+    }
+    rec.total_ms = Some(Ms::from_duration(t0.elapsed()));
+    if rec.class.is_none() {
+        let path = spec.url.path();
+        rec.class = Some(classify::infer(rec.content_type.as_deref(), path));
+    }
+    rec
+}
+
+/// The phases up to an open connection; the HTTP exchange is in `http`.
+async fn run(p: &Prepared, rec: &mut FetchRecord, t0: Instant) -> Result<(), Failure> {
+    let opts = &p.spec.options;
+    let deadline = t0 + opts.max_time;
+    // The overall cap also bounds the phases before the body; when it is the
+    // limit that fires there, the fetch is marked capped as well as failed.
+    let phase_limit = |timeout: std::time::Duration| {
+        let now = Instant::now();
+        let left = deadline.saturating_duration_since(now);
+        (timeout.min(left), left <= timeout)
+    };
+
+    let ep = connect::resolve(&p.url_host, p.url_port, opts).await?;
+    rec.dns_ms = Some(Ms::from_duration(ep.dns));
+    rec.dns_override = ep.via.map(str::to_string);
+    rec.addrs = ep
+        .addrs
+        .iter()
+        .map(|a| a.ip().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let addr = ep.addrs[0];
+    rec.addr = Some(addr.to_string());
+
+    let (limit, capping) = phase_limit(opts.connect_timeout);
+    let t_tcp = Instant::now();
+    let tcp = connect::connect(addr, limit).await.inspect_err(|_| {
+        if capping {
+            rec.capped = Some(Capped::Time);
+        }
+    })?;
+    rec.tcp_ms = Some(Ms::from_duration(t_tcp.elapsed()));
+    let info = tcpinfo::TcpInfoSource::new(&tcp);
+
+    if !p.https {
+        return http::exchange(p, rec, tcp, info, deadline).await;
+    }
+    let (limit, capping) = phase_limit(opts.tls_timeout);
+    let t_tls = Instant::now();
+    let connector = tokio_rustls::TlsConnector::from(p.tls.clone());
+    let tls = match tokio::time::timeout(limit, connector.connect(p.tls_name.clone(), tcp)).await {
+        Err(_) => {
+            if capping {
+                rec.capped = Some(Capped::Time);
+            }
+            return Err(Failure::timeout(Phase::Tls));
+        }
+        Ok(Err(e)) => return Err(failure::classify_io(&e, Phase::Tls)),
+        Ok(Ok(s)) => s,
+    };
+    rec.tls_ms = Some(Ms::from_duration(t_tls.elapsed()));
+    let conn = tls.get_ref().1;
+    rec.tls_version = conn.protocol_version().map(|v| match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+        other => format!("{other:?}"),
+    });
+    rec.alpn = conn
+        .alpn_protocol()
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    rec.cipher = conn
+        .negotiated_cipher_suite()
+        .and_then(|c| c.suite().as_str().map(str::to_string));
+    http::exchange(p, rec, tls, info, deadline).await
+}

@@ -1,0 +1,117 @@
+//! DNS and TCP: where the socket of a fetch is opened — the only place.
+//!
+//! `--connect-to` and `--resolve` overrides are applied here, in curl's order:
+//! connect-to first picks the host:port to connect to, then resolve may pin
+//! that host's address. Only the first address is tried: trying the next one
+//! on failure would be a hidden retry (and would blur TCP time).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+use super::failure::{classify_dns, classify_io, Failure};
+use super::spec::FetchOptions;
+use crate::record::Phase;
+
+/// Where to connect, and how we learned it.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Every address the lookup returned (or the override's one).
+    pub addrs: Vec<SocketAddr>,
+    /// `connect_to`, `resolve`, `literal` (IP in the URL), or None (real DNS).
+    pub via: Option<&'static str>,
+    /// Lookup time; zero when no lookup happened.
+    pub dns: Duration,
+}
+
+/// Resolve `host:port` honouring the overrides in `opts`.
+pub async fn resolve(host: &str, port: u16, opts: &FetchOptions) -> Result<Endpoint, Failure> {
+    let mut via = None;
+    let (mut host, mut port) = (host.to_string(), port);
+    if let Some(ct) = opts.connect_to.iter().find(|c| {
+        (c.from_host.is_empty() || c.from_host.eq_ignore_ascii_case(&host))
+            && c.from_port.is_none_or(|p| p == port)
+    }) {
+        host = ct.to_host.clone();
+        port = ct.to_port;
+        via = Some("connect_to");
+    }
+    if let Some(r) = opts
+        .resolve
+        .iter()
+        .find(|r| r.host.eq_ignore_ascii_case(&host) && r.port == port)
+    {
+        return Ok(Endpoint {
+            addrs: vec![SocketAddr::new(r.addr, port)],
+            via: Some("resolve"),
+            dns: Duration::ZERO,
+        });
+    }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(Endpoint {
+            addrs: vec![SocketAddr::new(ip, port)],
+            via: via.or(Some("literal")),
+            dns: Duration::ZERO,
+        });
+    }
+    let start = Instant::now();
+    let lookup = tokio::net::lookup_host((bare, port));
+    let addrs: Vec<SocketAddr> = match tokio::time::timeout(opts.connect_timeout, lookup).await {
+        Err(_) => return Err(Failure::timeout(Phase::Dns)),
+        Ok(Err(e)) => return Err(classify_dns(&e)),
+        Ok(Ok(it)) => it.collect(),
+    };
+    if addrs.is_empty() {
+        return Err(Failure::new("dns_no_answer", Phase::Dns));
+    }
+    Ok(Endpoint {
+        addrs,
+        via,
+        dns: start.elapsed(),
+    })
+}
+
+/// Open the TCP connection (TCP_NODELAY on), bounded by `timeout`.
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Failure> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => Err(Failure::timeout(Phase::Tcp)),
+        Ok(Err(e)) => Err(classify_io(&e, Phase::Tcp)),
+        Ok(Ok(s)) => {
+            // Nagle would delay small writes (the request) by up to an RTT.
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::spec::{ConnectTo, Resolve};
+
+    #[tokio::test]
+    async fn overrides_skip_dns_and_are_noted() {
+        let mut o = FetchOptions::default();
+        o.resolve.push(Resolve {
+            host: "pbs.twimg.com".into(),
+            port: 443,
+            addr: "127.0.0.1".parse().unwrap(),
+        });
+        let e = resolve("pbs.twimg.com", 443, &o).await.unwrap();
+        assert_eq!(e.via, Some("resolve"));
+        assert_eq!(e.dns, Duration::ZERO);
+        assert_eq!(e.addrs, vec!["127.0.0.1:443".parse().unwrap()]);
+
+        o.connect_to.push(ConnectTo {
+            from_host: String::new(),
+            from_port: Some(443),
+            to_host: "127.0.0.2".into(),
+            to_port: 8443,
+        });
+        let e = resolve("example.org", 443, &o).await.unwrap();
+        assert_eq!(e.via, Some("connect_to"));
+        assert_eq!(e.addrs, vec!["127.0.0.2:8443".parse().unwrap()]);
+    }
+}

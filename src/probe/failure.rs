@@ -1,0 +1,169 @@
+//! Turning errors into OONI failure strings.
+//!
+//! Faults on the network are data: every error a fetch can meet is mapped to
+//! the failure names OONI uses (`connection_reset`, `ssl_unknown_authority`, …)
+//! so results line up with what researchers already have. Anything we cannot
+//! name becomes `unknown_failure: <text>`, never a crash.
+
+use std::error::Error as StdError;
+use std::io;
+
+use crate::record::Phase;
+
+/// A fetch failure: the OONI failure string and the phase it happened in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: String,
+    pub phase: Phase,
+}
+
+impl Failure {
+    pub fn new(kind: impl Into<String>, phase: Phase) -> Failure {
+        Failure {
+            kind: kind.into(),
+            phase,
+        }
+    }
+
+    pub fn timeout(phase: Phase) -> Failure {
+        Failure::new("generic_timeout_error", phase)
+    }
+
+    /// Classify any error by walking its source chain for something we know.
+    pub fn classify(err: &(dyn StdError + 'static), phase: Phase) -> Failure {
+        Failure::new(classify_chain(err), phase)
+    }
+}
+
+fn classify_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return classify_tls(tls);
+        }
+        if let Some(ioe) = e.downcast_ref::<io::Error>() {
+            // rustls wraps its errors in io::Error; look inside first.
+            if let Some(inner) = ioe.get_ref() {
+                if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                    return classify_tls(tls);
+                }
+            }
+            if let Some(kind) = classify_io_kind(ioe) {
+                return kind.to_string();
+            }
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() {
+                return "eof_error".into();
+            }
+            if h.is_timeout() {
+                return "generic_timeout_error".into();
+            }
+        }
+        cur = e.source();
+    }
+    let text = err.to_string();
+    // h2 reports a peer reset without an io::Error underneath.
+    if text.contains("connection reset") || text.contains("stream no longer needed") {
+        return "connection_reset".into();
+    }
+    format!("unknown_failure: {}", full_chain(err))
+}
+
+fn full_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut s = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let t = e.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = e.source();
+    }
+    s
+}
+
+/// Map an `io::Error` by kind; `None` when the kind carries no meaning here.
+pub fn classify_io_kind(e: &io::Error) -> Option<&'static str> {
+    use io::ErrorKind::*;
+    Some(match e.kind() {
+        ConnectionRefused => "connection_refused",
+        ConnectionReset | ConnectionAborted | BrokenPipe => "connection_reset",
+        UnexpectedEof => "eof_error",
+        TimedOut | WouldBlock => "generic_timeout_error",
+        HostUnreachable => "host_unreachable",
+        NetworkUnreachable => "network_unreachable",
+        _ => return None,
+    })
+}
+
+/// Classify an io::Error, falling back to `unknown_failure`.
+pub fn classify_io(e: &io::Error, phase: Phase) -> Failure {
+    Failure::classify(e, phase)
+}
+
+fn classify_tls(e: &rustls::Error) -> String {
+    use rustls::{CertificateError, Error};
+    match e {
+        Error::InvalidCertificate(c) => match c {
+            CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                "ssl_unknown_authority".into()
+            }
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                "ssl_invalid_hostname".into()
+            }
+            _ => "ssl_invalid_certificate".into(),
+        },
+        _ => "ssl_failed_handshake".into(),
+    }
+}
+
+/// Map a `getaddrinfo` failure (as surfaced by `tokio::net::lookup_host`) to
+/// OONI's DNS failure names. The resolver only gives us text, so we match the
+/// glibc messages for EAI_NONAME, EAI_NODATA, EAI_AGAIN and EAI_FAIL.
+pub fn classify_dns(e: &io::Error) -> Failure {
+    let text = e.to_string();
+    let kind = if text.contains("not known") || text.contains("No such host") {
+        "dns_nxdomain_error".to_string()
+    } else if text.contains("No address associated") || text.contains("no addresses") {
+        "dns_no_answer".to_string()
+    } else if text.contains("Temporary failure") {
+        "dns_servfail_error".to_string()
+    } else if text.contains("Non-recoverable") {
+        "dns_refused_error".to_string()
+    } else {
+        return Failure::classify(e, Phase::Dns);
+    };
+    Failure::new(kind, Phase::Dns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_kinds_map_to_ooni_names() {
+        let e = io::Error::from(io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify_io(&e, Phase::Tcp).kind, "connection_refused");
+        let e = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(classify_io(&e, Phase::Body).kind, "connection_reset");
+        let e = io::Error::other("weird");
+        assert!(classify_io(&e, Phase::Body)
+            .kind
+            .starts_with("unknown_failure: weird"));
+    }
+
+    #[test]
+    fn tls_errors_inside_io_errors_are_found() {
+        let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let e = io::Error::new(io::ErrorKind::InvalidData, tls);
+        assert_eq!(classify_io(&e, Phase::Tls).kind, "ssl_unknown_authority");
+    }
+
+    #[test]
+    fn dns_messages_map() {
+        let e = io::Error::other("failed to lookup address information: Name or service not known");
+        assert_eq!(classify_dns(&e).kind, "dns_nxdomain_error");
+    }
+}

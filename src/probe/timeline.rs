@@ -1,0 +1,263 @@
+//! Bytes over time within one fetch, and the rates derived from them.
+//!
+//! Bytes are bucketed by *arrival time* into fixed windows counted from the
+//! moment the request was sent, so a late timer tick never moves bytes into
+//! the wrong window. TCP_INFO is sampled once per window by the fetch loop.
+
+use std::time::{Duration, Instant};
+
+use super::tcpinfo::TcpInfo;
+
+/// Accumulates per-window byte counts for one direction of one fetch.
+#[derive(Debug)]
+pub struct Timeline {
+    origin: Instant,
+    window: Duration,
+    bytes: Vec<u64>,
+    tcp: Vec<Option<TcpInfo>>,
+    first: Option<Instant>,
+    last: Option<Instant>,
+    total: u64,
+}
+
+/// One finished window: end time (since the request), bytes, cumulative bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSample {
+    pub t: Duration,
+    pub bytes: u64,
+    pub cum_bytes: u64,
+    pub tcp: Option<TcpInfo>,
+}
+
+impl Timeline {
+    pub fn new(origin: Instant, window: Duration) -> Timeline {
+        Timeline {
+            origin,
+            window: window.max(Duration::from_millis(1)),
+            bytes: Vec::new(),
+            tcp: Vec::new(),
+            first: None,
+            last: None,
+            total: 0,
+        }
+    }
+
+    fn index(&self, at: Instant) -> usize {
+        let since = at.saturating_duration_since(self.origin);
+        (since.as_nanos() / self.window.as_nanos()) as usize
+    }
+
+    fn grow(&mut self, idx: usize) {
+        if self.bytes.len() <= idx {
+            self.bytes.resize(idx + 1, 0);
+            self.tcp.resize(idx + 1, None);
+        }
+    }
+
+    /// Count `n` bytes that arrived at `at`.
+    pub fn add(&mut self, at: Instant, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let idx = self.index(at);
+        self.grow(idx);
+        self.bytes[idx] += n;
+        self.total += n;
+        self.first.get_or_insert(at);
+        self.last = Some(at);
+    }
+
+    /// Set the cumulative count seen at `at` (for acked upload bytes, which the
+    /// kernel reports as a running total).
+    pub fn set_total(&mut self, at: Instant, total: u64) {
+        if total > self.total {
+            self.add(at, total - self.total);
+        }
+    }
+
+    /// Attach a TCP_INFO sample to the window containing `at`.
+    pub fn sample_tcp(&mut self, at: Instant, info: Option<TcpInfo>) {
+        let idx = self.index(at);
+        self.grow(idx);
+        self.tcp[idx] = info.or(self.tcp[idx]);
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn first(&self) -> Option<Instant> {
+        self.first
+    }
+
+    pub fn last(&self) -> Option<Instant> {
+        self.last
+    }
+
+    /// The windows up to `end`; the last one ends at `end` and may be short.
+    pub fn finish(&mut self, end: Instant) -> Vec<WindowSample> {
+        let end_idx = self.index(end);
+        self.grow(end_idx);
+        let end_t = end.saturating_duration_since(self.origin);
+        let mut cum = 0;
+        (0..=end_idx)
+            .map(|i| {
+                cum += self.bytes[i];
+                let full = self.window * (i as u32 + 1);
+                WindowSample {
+                    t: full.min(end_t),
+                    bytes: self.bytes[i],
+                    cum_bytes: cum,
+                    tcp: self.tcp[i],
+                }
+            })
+            .collect()
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+}
+
+/// Body bits over the time from first to last body byte.
+///
+/// Undefined (None) when all bytes arrived in one read: there is no interval
+/// to divide by.
+pub fn goodput_bps(total: u64, first: Option<Instant>, last: Option<Instant>) -> Option<u64> {
+    let (first, last) = (first?, last?);
+    let secs = last.saturating_duration_since(first).as_secs_f64();
+    (secs > 0.0 && total > 0).then(|| (total as f64 * 8.0 / secs).round() as u64)
+}
+
+/// The plateau rate: ordinary least-squares slope of cumulative bytes against
+/// time, over the windows in the later half of the transfer (from halfway
+/// between the first and last byte to the last byte).
+///
+/// Why this estimator: a policer lets an initial burst through (its bucket,
+/// plus TCP slow start) and then converges; the later half excludes that
+/// burst. Fitting a line through *cumulative* bytes averages over the
+/// sawtooth of bursts and stalls instead of depending on where one stall
+/// falls, which an endpoint difference would. Needs at least 4 windows in the
+/// later half, else None (the transfer was too short to have a plateau).
+pub fn steady_bps(windows: &[WindowSample], first: Duration, last: Duration) -> Option<u64> {
+    if last <= first {
+        return None;
+    }
+    let mid = first + (last - first) / 2;
+    let pts: Vec<(f64, f64)> = windows
+        .iter()
+        .filter(|w| w.t >= mid && w.t <= last + Duration::from_micros(1))
+        .map(|w| (w.t.as_secs_f64(), w.cum_bytes as f64))
+        .collect();
+    if pts.len() < 4 {
+        return None;
+    }
+    let slope = ols_slope(&pts)?;
+    (slope >= 0.0).then(|| (slope * 8.0).round() as u64)
+}
+
+fn ols_slope(pts: &[(f64, f64)]) -> Option<f64> {
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+/// The fastest full window, in bit/s. Short (partial) windows are only used
+/// when there is no full one, scaled by their real length.
+pub fn peak_window_bps(windows: &[WindowSample], window: Duration) -> Option<u64> {
+    let mut prev = Duration::ZERO;
+    let mut best_full: Option<f64> = None;
+    let mut best_partial: Option<f64> = None;
+    for w in windows {
+        let len = w.t.saturating_sub(prev);
+        prev = w.t;
+        if len.is_zero() {
+            continue;
+        }
+        let rate = w.bytes as f64 * 8.0 / len.as_secs_f64();
+        let slot = if len >= window {
+            &mut best_full
+        } else {
+            &mut best_partial
+        };
+        *slot = Some(slot.map_or(rate, |b: f64| b.max(rate)));
+    }
+    best_full.or(best_partial).map(|r| r.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synthetic(
+        rate_bytes_per_s: f64,
+        secs: f64,
+        window_ms: u64,
+    ) -> (Vec<WindowSample>, Duration) {
+        let origin = Instant::now();
+        let mut tl = Timeline::new(origin, Duration::from_millis(window_ms));
+        let step = Duration::from_millis(10);
+        let mut t = Duration::from_millis(5);
+        while t.as_secs_f64() < secs {
+            tl.add(origin + t, (rate_bytes_per_s * step.as_secs_f64()) as u64);
+            t += step;
+        }
+        let last = tl.last().unwrap();
+        (tl.finish(last), last - origin)
+    }
+
+    #[test]
+    fn steady_rate_of_constant_stream_is_exact() {
+        let (w, last) = synthetic(125_000.0, 4.0, 100);
+        let bps = steady_bps(&w, Duration::from_millis(5), last).unwrap();
+        assert!((bps as f64 - 1_000_000.0).abs() < 10_000.0, "{bps}");
+    }
+
+    #[test]
+    fn steady_ignores_initial_burst() {
+        let origin = Instant::now();
+        let mut tl = Timeline::new(origin, Duration::from_millis(100));
+        tl.add(origin + Duration::from_millis(10), 500_000);
+        for i in 1..=40 {
+            tl.add(origin + Duration::from_millis(100 * i + 50), 2_000);
+        }
+        let last = tl.last().unwrap();
+        let w = tl.finish(last);
+        let bps = steady_bps(&w, Duration::from_millis(10), last - origin).unwrap();
+        // 2000 B per 100 ms = 160 kbit/s.
+        assert!((bps as f64 - 160_000.0).abs() < 8_000.0, "{bps}");
+        let gp = goodput_bps(tl.total(), tl.first(), tl.last()).unwrap();
+        assert!(gp > 1_000_000);
+    }
+
+    #[test]
+    fn too_short_transfers_have_no_steady_rate() {
+        let (w, last) = synthetic(1e6, 0.2, 100);
+        assert_eq!(steady_bps(&w, Duration::ZERO, last), None);
+        assert_eq!(goodput_bps(10, None, None), None);
+    }
+
+    #[test]
+    fn peak_prefers_full_windows() {
+        let (w, _) = synthetic(125_000.0, 1.0, 100);
+        let p = peak_window_bps(&w, Duration::from_millis(100)).unwrap();
+        assert!((p as f64 - 1_000_000.0).abs() < 120_000.0, "{p}");
+    }
+
+    #[test]
+    fn windows_are_cumulative_and_end_at_finish() {
+        let origin = Instant::now();
+        let mut tl = Timeline::new(origin, Duration::from_millis(100));
+        tl.add(origin + Duration::from_millis(50), 10);
+        tl.add(origin + Duration::from_millis(250), 5);
+        let w = tl.finish(origin + Duration::from_millis(260));
+        assert_eq!(w.len(), 3);
+        assert_eq!(w[0].cum_bytes, 10);
+        assert_eq!(w[1].bytes, 0);
+        assert_eq!(w[2].cum_bytes, 15);
+        assert_eq!(w[2].t, Duration::from_millis(260));
+    }
+}

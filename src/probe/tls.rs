@@ -1,0 +1,119 @@
+//! The TLS client configuration every fetch uses.
+//!
+//! Built once per URL so fetches pay for the handshake only. Resumption is
+//! disabled (no session IDs, no tickets, no 0-RTT): a resumed handshake is
+//! shorter and skips the certificate, which would make TLS time — one of the
+//! strongest throttling signals — incomparable between fetches.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::Resumption;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::spec::FetchOptions;
+
+/// Build the client config for one URL. `send_sni = false` when the campaign
+/// asked for no SNI (`sni = ""`).
+pub fn client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?;
+    let mut config = if opts.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+            .with_no_client_auth()
+    } else {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        for path in &opts.cacert {
+            for cert in load_pem_certs(path)? {
+                roots
+                    .add(cert)
+                    .with_context(|| format!("{}: bad CA certificate", path.display()))?;
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    config.alpn_protocols = opts.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config.resumption = Resumption::disabled();
+    config.enable_early_data = false;
+    config.enable_sni = send_sni;
+    Ok(Arc::new(config))
+}
+
+fn load_pem_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+    let file = File::open(path).with_context(|| format!("cacert {}", path.display()))?;
+    let certs: Vec<_> = rustls_pemfile::certs(&mut BufReader::new(file))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("{}: not a PEM certificate file", path.display()))?;
+    if certs.is_empty() {
+        bail!("{}: no PEM certificates found", path.display());
+    }
+    Ok(certs)
+}
+
+/// The name to verify the certificate against (and to send as SNI).
+pub fn server_name(name: &str) -> anyhow::Result<ServerName<'static>> {
+    let trimmed = name.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(trimmed.to_string()).with_context(|| format!("invalid TLS name {name:?}"))
+}
+
+/// `insecure = true`: accept any certificate. Measuring a neutral server with a
+/// foreign SNI needs this; signatures are still checked so the handshake is a
+/// real one.
+#[derive(Debug)]
+struct AcceptAnything(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,264 @@
+//! An in-process HTTPS test server for the engine tests (loopback only).
+//!
+//! Serves `/bytes/<n>?rate=<bytes per s>&delay=<ms>` with hyper over h2 or
+//! HTTP/1.1 (by ALPN), and has raw modes for faults hyper would not produce:
+//! a reset after N body bytes and a stall before headers. It records what
+//! each connection presented (SNI, Host/:authority, handshake kind) so tests
+//! can check the client sent what it was told to.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// What the server does with each connection after the TLS handshake.
+#[derive(Clone, Copy, Debug)]
+pub enum Mode {
+    /// hyper, routes as documented above.
+    Normal,
+    /// HTTP/1.1 headers with a large Content-Length, then N body bytes, then RST.
+    ResetAfter(usize),
+    /// Never send response headers (the connection is held open).
+    StallHeaders,
+}
+
+/// What one connection presented.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    pub sni: Option<String>,
+    pub host: Option<String>,
+    pub resumed: bool,
+    pub alpn: Option<String>,
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub ca_pem: PathBuf,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    _dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A CA and a leaf for `names`, signed by it.
+pub fn make_certs(names: &[&str]) -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let leaf = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    (ca.pem(), leaf.der().clone(), key)
+}
+
+impl TestServer {
+    /// Start on 127.0.0.1 with a certificate for `names`, ALPN `alpn`.
+    pub async fn start(mode: Mode, names: &[&str], alpn: &[&str]) -> TestServer {
+        let (ca_pem, cert, key) = make_certs(names);
+        let dir = tempfile::tempdir().unwrap();
+        let ca_path = dir.path().join("ca.pem");
+        std::fs::write(&ca_path, ca_pem).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        // The server *offers* resumption, so a client that resumed would show.
+        cfg.ticketer = rustls::crypto::ring::Ticketer::new().unwrap();
+        cfg.alpn_protocols = alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let seen2 = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let seen = seen2.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let (_, conn) = tls.get_ref();
+                    let idx = {
+                        let mut s = seen.lock().unwrap();
+                        s.push(Seen {
+                            sni: conn.server_name().map(str::to_string),
+                            host: None,
+                            resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+                            alpn: conn
+                                .alpn_protocol()
+                                .map(|a| String::from_utf8_lossy(a).into_owned()),
+                        });
+                        s.len() - 1
+                    };
+                    match mode {
+                        Mode::Normal => serve_hyper(tls, seen, idx).await,
+                        Mode::ResetAfter(n) => raw_reset(tls, n).await,
+                        Mode::StallHeaders => {
+                            let mut tls = tls;
+                            let mut buf = [0u8; 4096];
+                            let _ = tls.read(&mut buf).await;
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                        }
+                    }
+                });
+            }
+        });
+        TestServer {
+            addr,
+            ca_pem: ca_path,
+            seen,
+            _dir: dir,
+            task,
+        }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+type Tls = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
+async fn serve_hyper(tls: Tls, seen: Arc<Mutex<Vec<Seen>>>, idx: usize) {
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let host = req
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()));
+        seen.lock().unwrap()[idx].host = host;
+        async move { Ok::<_, Infallible>(route(req).await) }
+    });
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(TokioIo::new(tls), svc)
+        .await;
+}
+
+type BoxBody = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+async fn route(req: Request<Incoming>) -> Response<BoxBody> {
+    let path = req.uri().path().to_string();
+    let q: Vec<(String, String)> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.into(), v.into())))
+        .collect();
+    let param = |k: &str| {
+        q.iter()
+            .find(|(kk, _)| kk == k)
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    if req.method() == hyper::Method::POST {
+        let mut n = 0usize;
+        let mut body = req.into_body();
+        while let Some(Ok(f)) = body.frame().await {
+            n += f.data_ref().map_or(0, |d| d.len());
+        }
+        return Response::new(http_body_util::Full::new(Bytes::from(n.to_string())).boxed());
+    }
+    if path == "/redirect" {
+        return Response::builder()
+            .status(302)
+            .header("location", "https://example.org/elsewhere")
+            .body(http_body_util::Empty::new().boxed())
+            .unwrap();
+    }
+    let Some(n) = path
+        .strip_prefix("/bytes/")
+        .and_then(|s| s.parse::<usize>().ok())
+    else {
+        return Response::builder()
+            .status(404)
+            .body(http_body_util::Empty::new().boxed())
+            .unwrap();
+    };
+    if let Some(ms) = param("delay") {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    let rate = param("rate");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        let chunk = Bytes::from(vec![b'x'; 16 * 1024]);
+        let start = Instant::now();
+        let mut sent = 0usize;
+        while sent < n {
+            let k = (n - sent).min(chunk.len());
+            if let Some(rate) = rate {
+                // Absolute schedule: byte `sent` is due at sent/rate seconds.
+                let due = start + Duration::from_secs_f64(sent as f64 / rate as f64);
+                tokio::time::sleep_until(due.into()).await;
+            }
+            if tx.send(chunk.slice(..k)).await.is_err() {
+                return;
+            }
+            sent += k;
+        }
+    });
+    let body = ChannelBody(rx);
+    Response::builder()
+        .header("content-type", "application/octet-stream")
+        .header("content-length", n.to_string())
+        .body(body.boxed())
+        .unwrap()
+}
+
+/// A response body fed by a channel (the pacing task sends the chunks).
+struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+async fn raw_reset(mut tls: Tls, n: usize) {
+    let mut buf = [0u8; 4096];
+    let _ = tls.read(&mut buf).await;
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: image/jpeg\r\ncontent-length: 10000000\r\n\r\n";
+    let _ = tls.write_all(head.as_bytes()).await;
+    let _ = tls.write_all(&vec![b'y'; n]).await;
+    let _ = tls.flush().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (tcp, _) = tls.get_ref();
+    // Linger 0: close sends RST; with a zero timeout it never blocks.
+    #[allow(deprecated)]
+    let _ = tcp.set_linger(Some(Duration::ZERO));
+    drop(tls);
+}
