@@ -1,1 +1,133 @@
-//! Command-line definitions (stub).
+//! Command-line definitions (clap derive). Parsing only: `main` dispatches.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{parse_connect_to, parse_duration, parse_resolve, parse_size};
+use crate::probe::spec::{Class, ConnectTo, Resolve};
+
+#[derive(Debug, Parser)]
+#[command(name = "slowlane", version, about = "Measure selective network throttling", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One measured fetch over a fresh TCP+TLS connection.
+    Fetch(FetchArgs),
+    /// Run a campaign of repeated fetches and append the results to CSV.
+    Run(RunArgs),
+}
+
+/// Overrides shared by `fetch` and `run`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct NetArgs {
+    /// Use ADDR for HOST:PORT instead of DNS (curl syntax HOST:PORT:ADDR).
+    #[arg(long, value_name = "HOST:PORT:ADDR", value_parser = parse_resolve)]
+    pub resolve: Vec<Resolve>,
+    /// Connect to H2:P2 for requests to H1:P1 (curl syntax; empty H1/P1 = any).
+    #[arg(long = "connect-to", value_name = "H1:P1:H2:P2", value_parser = parse_connect_to)]
+    pub connect_to: Vec<ConnectTo>,
+    /// Extra trusted CA certificates (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Vec<PathBuf>,
+    /// Do not verify the server certificate.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FetchFormat {
+    Text,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The URL to fetch (https:// or http://).
+    pub url: String,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// TLS SNI to send instead of the URL host ("" sends none).
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// Host header / :authority override.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Cap on the whole fetch; reaching it is data (capped=time), not an error.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20s")]
+    pub max_time: Duration,
+    /// Cap on body bytes; reaching it is data (capped=bytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
+    pub max_bytes: u64,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub connect_timeout: Duration,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub tls_timeout: Duration,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub ttfb_timeout: Duration,
+    /// Offer only HTTP/1.1 in ALPN.
+    #[arg(long)]
+    pub http1: bool,
+    /// POST this many random bytes instead of GET.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub upload: Option<u64>,
+    /// Width of the bytes-over-time windows.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]
+    pub window: Duration,
+    /// Content class to record (default: from Content-Type, else extension).
+    #[arg(long, value_enum)]
+    pub class: Option<ClassArg>,
+    /// Output: a readable block, the fetches.csv row with header, or JSON.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: FetchFormat,
+    /// Also print the per-window timeline.
+    #[arg(long)]
+    pub timeline: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClassArg {
+    Text,
+    Image,
+    Video,
+    Audio,
+    Other,
+}
+
+impl From<ClassArg> for Class {
+    fn from(c: ClassArg) -> Class {
+        match c {
+            ClassArg::Text => Class::Text,
+            ClassArg::Image => Class::Image,
+            ClassArg::Video => Class::Video,
+            ClassArg::Audio => Class::Audio,
+            ClassArg::Other => Class::Other,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The campaign file (TOML).
+    pub campaign: PathBuf,
+    /// Output directory (default: the campaign's `out`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Number of rounds (replaces the campaign's rounds/duration).
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Shuffle seed (default: the campaign's, else random; always recorded).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}

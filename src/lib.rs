@@ -7,6 +7,7 @@
 //! the probe produces it, the recorder writes it, analysis reads it back.
 
 pub mod analyze;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod plan;

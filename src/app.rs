@@ -1,0 +1,172 @@
+//! Command dispatch and exit codes, kept out of `main.rs` so tests can call it.
+//!
+//! Exit codes: 0 the work ran (failed fetches are data), 1 output could not
+//! be written, 2 bad usage or configuration, 130 interrupted by Ctrl-C.
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command, FetchArgs, FetchFormat, RunArgs};
+use crate::config::{self, CliOverrides};
+use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
+use crate::probe::{self, Prepared};
+use crate::record::sink::write_csv;
+use crate::run::{self, RunError, RunOptions};
+
+pub const EXIT_OUTPUT: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+pub fn main(cli: Cli) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("slowlane: cannot start the runtime: {e}");
+            return EXIT_OUTPUT;
+        }
+    };
+    rt.block_on(async {
+        match cli.command {
+            Command::Fetch(a) => fetch_cmd(a).await,
+            Command::Run(a) => run_cmd(a).await,
+        }
+    })
+}
+
+async fn fetch_cmd(a: FetchArgs) -> i32 {
+    let url = match a.url.parse::<http::Uri>() {
+        Ok(u) if u.host().is_some() => u,
+        _ => {
+            eprintln!("slowlane: invalid URL {:?}", a.url);
+            return EXIT_USAGE;
+        }
+    };
+    let options = FetchOptions {
+        max_time: a.max_time,
+        max_bytes: a.max_bytes,
+        connect_timeout: a.connect_timeout,
+        tls_timeout: a.tls_timeout,
+        ttfb_timeout: a.ttfb_timeout,
+        window: a.window,
+        alpn: if a.http1 {
+            vec!["http/1.1".into()]
+        } else {
+            FetchOptions::default().alpn
+        },
+        cacert: a.net.cacert,
+        insecure: a.net.insecure,
+        resolve: a.net.resolve,
+        connect_to: a.net.connect_to,
+    };
+    let spec = FetchSpec {
+        url,
+        class: a.class.map(Into::into),
+        group: Group::Target,
+        sni: a.sni,
+        host: a.host,
+        method: if a.upload.is_some() {
+            Method::Post
+        } else {
+            Method::Get
+        },
+        upload: a.upload.unwrap_or(0),
+        label: String::new(),
+        options,
+    };
+    let prepared = match Prepared::new(spec) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("slowlane: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut rec = probe::fetch(&prepared).await;
+    rec.fetch_id = "1".into();
+    rec.vantage = crate::record::meta::hostname();
+    for w in &mut rec.timeline {
+        w.fetch_id = "1".into();
+    }
+    let mut out = std::io::stdout().lock();
+    let res = match a.format {
+        FetchFormat::Text => out
+            .write_all(crate::report::fetch::render(&rec, a.timeline).as_bytes())
+            .map_err(anyhow::Error::from),
+        FetchFormat::Csv => write_csv(&mut out, std::slice::from_ref(&rec))
+            .and_then(|_| {
+                if a.timeline {
+                    writeln!(out)?;
+                    write_csv(&mut out, &rec.timeline)?;
+                }
+                Ok(())
+            })
+            .map_err(anyhow::Error::from),
+        FetchFormat::Json => {
+            let mut v = serde_json::to_value(&rec).expect("record serialises");
+            if a.timeline {
+                v["timeline"] = serde_json::to_value(&rec.timeline).expect("timeline serialises");
+            }
+            serde_json::to_writer_pretty(&mut out, &v)
+                .map_err(anyhow::Error::from)
+                .and_then(|_| writeln!(out).map_err(Into::into))
+        }
+    };
+    match res {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("slowlane: cannot write output: {e}");
+            EXIT_OUTPUT
+        }
+    }
+}
+
+async fn run_cmd(a: RunArgs) -> i32 {
+    let mut campaign = match config::load_campaign(&a.campaign) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("slowlane: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    campaign.apply(&CliOverrides {
+        rounds: a.rounds,
+        resolve: a.net.resolve,
+        connect_to: a.net.connect_to,
+        cacert: a.net.cacert,
+        insecure: a.net.insecure,
+        seed: a.seed,
+        out: a.out,
+    });
+    run_and_report(campaign, RunOptions { quiet: a.quiet }).await
+}
+
+/// Run a loaded campaign and print the end-of-run report (shared with `demo`).
+pub async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> i32 {
+    match run::run_campaign(campaign, opts).await {
+        Ok(o) => {
+            println!(
+                "{} fetches ({} failed) in {} rounds, seed {}, written to {}",
+                o.fetches,
+                o.errors,
+                o.rounds,
+                o.seed,
+                o.out.display()
+            );
+            print!("{}", o.table.render());
+            if o.interrupted {
+                EXIT_INTERRUPTED
+            } else {
+                0
+            }
+        }
+        Err(e @ RunError::Config(_)) => {
+            eprintln!("slowlane: {e}");
+            EXIT_USAGE
+        }
+        Err(e @ RunError::Output(_)) => {
+            eprintln!("slowlane: cannot write output: {e}");
+            EXIT_OUTPUT
+        }
+    }
+}

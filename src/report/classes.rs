@@ -1,0 +1,127 @@
+//! The short per-class table printed at the end of a run.
+//!
+//! Kept from per-fetch values of this run only (two numbers per fetch), so
+//! it is exact; long-term distributions live in the HdrHistograms.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::fmt_bps;
+use crate::probe::spec::{Class, Group};
+use crate::record::FetchRecord;
+
+#[derive(Debug, Default, Clone)]
+struct ClassStats {
+    n: usize,
+    errors: usize,
+    ttfb_ms: Vec<f64>,
+    goodput: Vec<f64>,
+}
+
+/// Accumulates fetches by (class, group).
+#[derive(Debug, Default, Clone)]
+pub struct ClassTable {
+    rows: BTreeMap<(Option<Class>, Option<Group>), ClassStats>,
+}
+
+impl ClassTable {
+    pub fn add(&mut self, r: &FetchRecord) {
+        let s = self.rows.entry((r.class, r.group)).or_default();
+        s.n += 1;
+        if r.error.is_some() {
+            s.errors += 1;
+        }
+        if let Some(t) = r.ttfb_ms {
+            s.ttfb_ms.push(t.0);
+        }
+        if let Some(g) = r.goodput_bps.or(r.steady_bps) {
+            s.goodput.push(g as f64);
+        }
+    }
+
+    /// The class with the lowest median goodput so far (for the progress bar).
+    pub fn slowest(&self) -> Option<String> {
+        self.rows
+            .iter()
+            .filter_map(|((c, g), s)| {
+                let med = quantile(&s.goodput, 0.5)?;
+                Some((med, format!("{}/{} {}", name(c), gname(g), fmt_bps(med))))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|x| x.1)
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<8} {:<8} {:>6} {:>7} {:>12} {:>16} {:>16}",
+            "class", "group", "n", "errors", "median ttfb", "median goodput", "p10 goodput"
+        );
+        for ((c, g), st) in &self.rows {
+            let ttfb = quantile(&st.ttfb_ms, 0.5).map_or("-".into(), |v| format!("{v:.1} ms"));
+            let rate = |q| quantile(&st.goodput, q).map_or("-".into(), fmt_bps);
+            let _ = writeln!(
+                s,
+                "{:<8} {:<8} {:>6} {:>7} {:>12} {:>16} {:>16}",
+                name(c),
+                gname(g),
+                st.n,
+                st.errors,
+                ttfb,
+                rate(0.5),
+                rate(0.1)
+            );
+        }
+        s
+    }
+}
+
+fn name(c: &Option<Class>) -> String {
+    c.map_or("?".into(), |c| format!("{c:?}").to_lowercase())
+}
+
+fn gname(g: &Option<Group>) -> String {
+    g.map_or("?".into(), |g| format!("{g:?}").to_lowercase())
+}
+
+/// Quantile by linear interpolation between closest ranks.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate() {
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.5), Some(3.0));
+        assert_eq!(quantile(&[10.0, 20.0], 0.1), Some(11.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn table_counts_errors_per_class() {
+        let mut t = ClassTable::default();
+        for i in 0..4 {
+            t.add(&FetchRecord {
+                class: Some(Class::Image),
+                group: Some(Group::Target),
+                error: (i == 0).then(|| "connection_reset".into()),
+                goodput_bps: Some(100_000 * (i + 1)),
+                ..FetchRecord::default()
+            });
+        }
+        let out = t.render();
+        assert!(out.contains("image    target        4       1"), "{out}");
+        assert!(t.slowest().unwrap().starts_with("image/target"));
+    }
+}

@@ -1,0 +1,95 @@
+//! The readable block `slowlane fetch` prints (like `curl -w`, but complete).
+
+use std::fmt::Write;
+
+use super::fmt_bps;
+use crate::record::{FetchRecord, Ms};
+
+fn ms(v: Option<Ms>) -> String {
+    v.map_or("-".into(), |m| format!("{:.3} ms", m.0))
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or("-".into(), |x| x.to_string())
+}
+
+pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "url         {}", r.url);
+    let _ = writeln!(s, "started     {}", r.started_at);
+    let via = r.dns_override.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+    let _ = writeln!(s, "address     {}{via}   [all: {}]", opt(&r.addr), r.addrs);
+    let sni = if r.sni.is_empty() { "(none)" } else { &r.sni };
+    let _ = writeln!(s, "sni / host  {sni} / {}", r.host);
+    let _ = writeln!(
+        s,
+        "tls         {} {} alpn={}",
+        opt(&r.tls_version),
+        opt(&r.cipher),
+        opt(&r.alpn)
+    );
+    let _ = writeln!(
+        s,
+        "http        {} {} {}",
+        r.http_version.as_deref().map_or("-".into(), |v| format!("HTTP/{v}")),
+        opt(&r.status),
+        r.location.as_deref().map(|l| format!("-> {l}")).unwrap_or_default()
+    );
+    let _ = writeln!(s, "dns         {}", ms(r.dns_ms));
+    let _ = writeln!(s, "tcp         {}", ms(r.tcp_ms));
+    let _ = writeln!(s, "tls         {}", ms(r.tls_ms));
+    let _ = writeln!(s, "ttfb        {}", ms(r.ttfb_ms));
+    let _ = writeln!(s, "transfer    {}", ms(r.transfer_ms));
+    let _ = writeln!(s, "total       {}", ms(r.total_ms));
+    let _ = writeln!(s, "body        {} bytes{}", r.body_bytes, capped(r));
+    if r.method == "POST" {
+        let up = r.upload_bps.map_or("-".into(), |b| fmt_bps(b as f64));
+        let _ = writeln!(s, "upload      {} bytes, {up}", r.upload_bytes);
+    }
+    let rate = |v: Option<u64>| v.map_or("-".into(), |b| fmt_bps(b as f64));
+    let _ = writeln!(
+        s,
+        "rate        goodput {}, steady {}, peak window {}",
+        rate(r.goodput_bps),
+        rate(r.steady_bps),
+        rate(r.peak_window_bps)
+    );
+    let _ = writeln!(
+        s,
+        "tcp_info    rtt {}, min_rtt {}, retrans {}, ooo {}",
+        ms(r.tcp_rtt_ms),
+        ms(r.tcp_min_rtt_ms),
+        opt(&r.tcp_retrans),
+        opt(&r.tcp_ooo)
+    );
+    if let Some(e) = &r.error {
+        let phase = r
+            .error_phase
+            .map(|p| format!("{p:?}").to_lowercase())
+            .unwrap_or_default();
+        let _ = writeln!(s, "error       {e} (in {phase})");
+    }
+    if with_timeline {
+        let _ = writeln!(s, "\n  dir      t_ms     bytes  cum_bytes   rtt_ms  retrans");
+        for w in &r.timeline {
+            let _ = writeln!(
+                s,
+                "  {:<4} {:>9.1} {:>9} {:>10} {:>8} {:>8}",
+                format!("{:?}", w.direction).to_lowercase(),
+                w.t_ms.0,
+                w.bytes,
+                w.cum_bytes,
+                w.tcp_rtt_ms.map_or("-".into(), |m| format!("{:.2}", m.0)),
+                opt(&w.tcp_retrans)
+            );
+        }
+    }
+    s
+}
+
+fn capped(r: &FetchRecord) -> String {
+    match r.capped {
+        Some(c) => format!(" (capped by {})", format!("{c:?}").to_lowercase()),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,163 @@
+//! `slowlane run` end to end: the real binary against a loopback server.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{Mode, TestServer};
+use slowlane::record::FetchRecord;
+
+const BIN: &str = env!("CARGO_BIN_EXE_slowlane");
+
+fn write_campaign(dir: &Path, srv: &TestServer, rounds: u32, extra: &str) -> std::path::PathBuf {
+    let port = srv.addr.port();
+    let text = format!(
+        r#"
+name = "loop"
+vantage = "test-vantage"
+rounds = {rounds}
+concurrency = 2
+seed = 7
+out = "out"
+{extra}
+[defaults]
+max_time = "5s"
+cacert = ["{ca}"]
+resolve = ["pbs.twimg.com:{port}:127.0.0.1", "example.org:{port}:127.0.0.1"]
+
+[[url]]
+url = "https://pbs.twimg.com:{port}/bytes/20000"
+class = "image"
+group = "target"
+
+[[url]]
+url = "https://example.org:{port}/bytes/20000"
+class = "image"
+group = "control"
+
+[[url]]
+url = "https://example.org:{port}/bytes/3000"
+class = "text"
+group = "control"
+label = "small"
+"#,
+        ca = srv.ca_pem.display()
+    );
+    let path = dir.join("campaign.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn read_rows(path: &Path) -> Vec<FetchRecord> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    r.deserialize().map(|x| x.unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
+    let srv = TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2", "http/1.1"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), &srv, 10, "");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN).arg("run").arg(&campaign).arg("--quiet").output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fetches = dir.path().join("out/fetches.csv");
+    let rows = read_rows(&fetches);
+    assert_eq!(rows.len(), 30);
+    let text = std::fs::read_to_string(&fetches).unwrap();
+    assert_eq!(text.matches("campaign,vantage").count(), 1);
+    assert!(rows.iter().all(|r| r.error.is_none() && r.vantage == "test-vantage"));
+    for round in 0..10 {
+        assert_eq!(rows.iter().filter(|r| r.round == round).count(), 3);
+    }
+    // Every fetch id is unique and has timeline rows that add up to its body.
+    let mut tl = csv::Reader::from_path(dir.path().join("out/timeline.csv")).unwrap();
+    let windows: Vec<slowlane::record::Window> = tl.deserialize().map(|x| x.unwrap()).collect();
+    for r in &rows {
+        let sum: u64 = windows.iter().filter(|w| w.fetch_id == r.fetch_id).map(|w| w.bytes).sum();
+        assert_eq!(sum, r.body_bytes, "{}", r.fetch_id);
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/campaign.json")).unwrap()).unwrap();
+    assert_eq!(json["runs"][0]["seed"], 7);
+    assert_eq!(json["runs"][0]["run_id"].as_str().unwrap(), rows[0].run_id);
+
+    // A second run appends; the header is still written once.
+    let campaign = dir.path().join("campaign.toml");
+    let out = Command::new(BIN)
+        .args(["run", "--quiet", "--rounds", "1"])
+        .arg(&campaign)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&fetches).unwrap();
+    assert_eq!(text.matches("campaign,vantage").count(), 1);
+    assert_eq!(read_rows(&fetches).len(), 33);
+}
+
+/// The fetch order of a run, from the sequence number in `fetch_id`.
+fn order_of(dir: &Path) -> Vec<String> {
+    let mut rows = read_rows(&dir.join("out/fetches.csv"));
+    let seq = |r: &FetchRecord| r.fetch_id.rsplit('-').next().unwrap().parse::<u64>().unwrap();
+    rows.sort_by_key(seq);
+    rows.iter().map(|r| format!("{} {}", r.url, r.label)).collect()
+}
+
+#[test]
+fn order_is_shuffled_reproducibly_from_the_seed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let srv = rt.block_on(TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2"]));
+    let mut orders = Vec::new();
+    for seed in [7, 7, 8] {
+        let dir = tempfile::tempdir().unwrap();
+        let campaign = write_campaign(dir.path(), &srv, 4, "");
+        let text = std::fs::read_to_string(&campaign).unwrap();
+        let text = text.replace("concurrency = 2", "concurrency = 1");
+        std::fs::write(&campaign, text).unwrap();
+        let out = Command::new(BIN)
+            .args(["run", "--quiet", "--seed", &seed.to_string()])
+            .arg(&campaign)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        orders.push(order_of(dir.path()));
+    }
+    assert_eq!(orders[0].len(), 12);
+    assert_eq!(orders[0], orders[1], "same seed, same order");
+    assert_ne!(orders[0], orders[2], "another seed, another order");
+    // Within a run, rounds are not all in the same order.
+    let rounds: Vec<_> = orders[0].chunks(3).collect();
+    assert!(rounds.iter().any(|r| *r != rounds[0]), "{rounds:?}");
+}
+
+#[test]
+fn unknown_key_exits_2_naming_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "name = \"x\"\nrounds = 1\nfrobnicate = true\n[[url]]\nurl = \"https://example.org/\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg("run").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("frobnicate"), "{err}");
+    assert!(err.contains("bad.toml:3"), "{err}");
+}
+
+#[test]
+fn unwritable_output_exits_1() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let srv = rt.block_on(TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2"]));
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), &srv, 1, "");
+    // A file where the output directory should be.
+    std::fs::write(dir.path().join("out"), "not a dir").unwrap();
+    let out = Command::new(BIN).arg("run").arg(&campaign).arg("--quiet").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}
