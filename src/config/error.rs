@@ -134,7 +134,7 @@ impl<'a> Source<'a> {
     }
 
     /// Turn a toml/serde error into a located, key-naming message.
-    pub fn from_toml(&self, e: &toml::de::Error) -> ConfigError {
+    pub fn toml_error(&self, e: &toml::de::Error) -> ConfigError {
         let msg = e.message().trim().to_string();
         let Some(span) = e.span() else {
             return self.err(None, None, msg);

@@ -66,7 +66,7 @@ pub fn load_campaign(path: &Path) -> Result<Campaign, ConfigError> {
 /// as the base of relative paths; `[[list]]` files are read from disk).
 pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, ConfigError> {
     let src = error::Source::new(path, text);
-    let raw: file::RawCampaign = toml::from_str(text).map_err(|e| src.from_toml(&e))?;
+    let raw: file::RawCampaign = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     let dir = path.parent().unwrap_or(Path::new(""));
     build::build(raw, &src, dir)
 }
