@@ -37,6 +37,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// An absolute `http://` or `https://` URL with a host.
 pub fn parse_url(s: &str) -> Result<Uri, String> {
     let t = s.trim();
+    if !t.contains("://") {
+        return Err(format!("URL {s:?} is not absolute (https://host/...)"));
+    }
     let uri: Uri = t.parse().map_err(|e| format!("invalid URL {s:?}: {e}"))?;
     match uri.scheme_str() {
         Some("https") | Some("http") => {}
