@@ -82,6 +82,12 @@ fn unknown_table() {
     ));
     assert_eq!(e.key(), Some("default"), "{e}");
     assert_eq!(e.line(), Some(2), "{e}");
+    assert!(e.to_string().contains("unknown table `[default]`"), "{e}");
+    let e = err(&format!(
+        "name = \"x\"\n{URL}[[urls]]  # typo [x]\nurl = \"https://a/\"\n"
+    ));
+    assert_eq!(e.line(), Some(4), "{e}");
+    assert!(e.to_string().contains("unknown table `[[urls]]` ("), "{e}");
 }
 
 #[test]
@@ -268,6 +274,26 @@ fn missing_name_and_no_urls() {
         1,
         "name",
         &["bad `name`"],
+    );
+}
+
+#[test]
+fn unknown_key_after_commented_header() {
+    check(
+        "name = \"x\"\n[[url]]   # note [x]\nurl = \"https://a.example/\"\nfoo = 1\n",
+        4,
+        "foo",
+        &["unknown key `foo` in [[url]] ("],
+    );
+}
+
+#[test]
+fn duplicate_key() {
+    check(
+        "name = \"x\"\nname = \"y\"\n",
+        2,
+        "name",
+        &["duplicate key `name`"],
     );
 }
 

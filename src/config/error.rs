@@ -117,10 +117,7 @@ impl<'a> Source<'a> {
             .take(line)
             .filter_map(|l| {
                 let t = l.trim();
-                t.starts_with('[').then(|| {
-                    let end = t.rfind(']').map_or(t.len(), |i| i + 1);
-                    t[..end].to_string()
-                })
+                t.starts_with('[').then(|| header_of(t).to_string())
             })
             .last()
     }
@@ -150,24 +147,34 @@ impl<'a> Source<'a> {
                 .split_once(", expected ")
                 .map(|(_, e)| format!(" (expected {e})"))
                 .unwrap_or_default();
-            return self.err(
-                Some(line),
-                Some(key),
-                format!("unknown key `{key}` {place}{expected}"),
-            );
+            // The span of an unknown table is its own header line.
+            let line_text = self.text.lines().nth(line - 1).unwrap_or_default().trim();
+            let what = if line_text.starts_with('[') {
+                format!("unknown table `{}`", header_of(line_text))
+            } else {
+                format!("unknown key `{key}` {place}")
+            };
+            return self.err(Some(line), Some(key), format!("{what}{expected}"));
         }
         match self.key_on(line) {
-            Some(key) => self.err(
+            Some(key) if msg.starts_with("invalid ") => self.err(
                 Some(line),
                 Some(&key),
                 format!("bad value for `{key}` {place}: {msg}"),
             ),
+            Some(key) => self.err(Some(line), Some(&key), format!("{msg} ({place})")),
             None => self.err(Some(line), None, msg),
         }
     }
 }
 
-/// Build an [`ConfigError::Invalid`].
+/// `[name]` or `[[name]]` from a trimmed header line, without any comment.
+fn header_of(t: &str) -> &str {
+    let close = if t.starts_with("[[") { "]]" } else { "]" };
+    t.find(close).map_or(t, |i| &t[..i + close.len()])
+}
+
+/// Build a [`ConfigError::Invalid`].
 pub(crate) fn invalid(
     file: &Path,
     line: Option<usize>,
