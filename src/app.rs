@@ -84,7 +84,7 @@ async fn fetch_cmd(a: FetchArgs) -> i32 {
     };
     let mut rec = probe::fetch(&prepared).await;
     rec.fetch_id = "1".into();
-    rec.vantage = crate::record::meta::hostname();
+    rec.vantage = config::hostname();
     for w in &mut rec.timeline {
         w.fetch_id = "1".into();
     }

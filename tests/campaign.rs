@@ -56,21 +56,37 @@ fn read_rows(path: &Path) -> Vec<FetchRecord> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
-    let srv = TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2", "http/1.1"]).await;
+    let srv = TestServer::start(
+        Mode::Normal,
+        &["pbs.twimg.com", "example.org"],
+        &["h2", "http/1.1"],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 10, "");
     let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN).arg("run").arg(&campaign).arg("--quiet").output().unwrap()
+        Command::new(BIN)
+            .arg("run")
+            .arg(&campaign)
+            .arg("--quiet")
+            .output()
+            .unwrap()
     })
     .await
     .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let fetches = dir.path().join("out/fetches.csv");
     let rows = read_rows(&fetches);
     assert_eq!(rows.len(), 30);
     let text = std::fs::read_to_string(&fetches).unwrap();
     assert_eq!(text.matches("campaign,vantage").count(), 1);
-    assert!(rows.iter().all(|r| r.error.is_none() && r.vantage == "test-vantage"));
+    assert!(rows
+        .iter()
+        .all(|r| r.error.is_none() && r.vantage == "test-vantage"));
     for round in 0..10 {
         assert_eq!(rows.iter().filter(|r| r.round == round).count(), 3);
     }
@@ -78,11 +94,16 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
     let mut tl = csv::Reader::from_path(dir.path().join("out/timeline.csv")).unwrap();
     let windows: Vec<slowlane::record::Window> = tl.deserialize().map(|x| x.unwrap()).collect();
     for r in &rows {
-        let sum: u64 = windows.iter().filter(|w| w.fetch_id == r.fetch_id).map(|w| w.bytes).sum();
+        let sum: u64 = windows
+            .iter()
+            .filter(|w| w.fetch_id == r.fetch_id)
+            .map(|w| w.bytes)
+            .sum();
         assert_eq!(sum, r.body_bytes, "{}", r.fetch_id);
     }
     let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("out/campaign.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/campaign.json")).unwrap())
+            .unwrap();
     assert_eq!(json["runs"][0]["seed"], 7);
     assert_eq!(json["runs"][0]["run_id"].as_str().unwrap(), rows[0].run_id);
 
@@ -102,15 +123,28 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
 /// The fetch order of a run, from the sequence number in `fetch_id`.
 fn order_of(dir: &Path) -> Vec<String> {
     let mut rows = read_rows(&dir.join("out/fetches.csv"));
-    let seq = |r: &FetchRecord| r.fetch_id.rsplit('-').next().unwrap().parse::<u64>().unwrap();
+    let seq = |r: &FetchRecord| {
+        r.fetch_id
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
     rows.sort_by_key(seq);
-    rows.iter().map(|r| format!("{} {}", r.url, r.label)).collect()
+    rows.iter()
+        .map(|r| format!("{} {}", r.url, r.label))
+        .collect()
 }
 
 #[test]
 fn order_is_shuffled_reproducibly_from_the_seed() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2"]));
+    let srv = rt.block_on(TestServer::start(
+        Mode::Normal,
+        &["pbs.twimg.com", "example.org"],
+        &["h2"],
+    ));
     let mut orders = Vec::new();
     for seed in [7, 7, 8] {
         let dir = tempfile::tempdir().unwrap();
@@ -153,11 +187,25 @@ fn unknown_key_exits_2_naming_key_and_line() {
 #[test]
 fn unwritable_output_exits_1() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2"]));
+    let srv = rt.block_on(TestServer::start(
+        Mode::Normal,
+        &["pbs.twimg.com", "example.org"],
+        &["h2"],
+    ));
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 1, "");
     // A file where the output directory should be.
     std::fs::write(dir.path().join("out"), "not a dir").unwrap();
-    let out = Command::new(BIN).arg("run").arg(&campaign).arg("--quiet").output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&campaign)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -25,7 +25,7 @@ pub struct HostFacts {
 impl HostFacts {
     pub fn gather() -> HostFacts {
         HostFacts {
-            hostname: hostname(),
+            hostname: crate::config::hostname(),
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -34,19 +34,6 @@ impl HostFacts {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
-}
-
-/// The machine's hostname (the default vantage name).
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its full length; gethostname NUL-terminates
-    // on success when the name fits.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// Append one run's description to `dir/campaign.json`.

@@ -17,7 +17,11 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "url         {}", r.url);
     let _ = writeln!(s, "started     {}", r.started_at);
-    let via = r.dns_override.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+    let via = r
+        .dns_override
+        .as_deref()
+        .map(|v| format!(" ({v})"))
+        .unwrap_or_default();
     let _ = writeln!(s, "address     {}{via}   [all: {}]", opt(&r.addr), r.addrs);
     let sni = if r.sni.is_empty() { "(none)" } else { &r.sni };
     let _ = writeln!(s, "sni / host  {sni} / {}", r.host);
@@ -31,9 +35,14 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
     let _ = writeln!(
         s,
         "http        {} {} {}",
-        r.http_version.as_deref().map_or("-".into(), |v| format!("HTTP/{v}")),
+        r.http_version
+            .as_deref()
+            .map_or("-".into(), |v| format!("HTTP/{v}")),
         opt(&r.status),
-        r.location.as_deref().map(|l| format!("-> {l}")).unwrap_or_default()
+        r.location
+            .as_deref()
+            .map(|l| format!("-> {l}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(s, "dns         {}", ms(r.dns_ms));
     let _ = writeln!(s, "tcp         {}", ms(r.tcp_ms));
@@ -70,7 +79,10 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
         let _ = writeln!(s, "error       {e} (in {phase})");
     }
     if with_timeline {
-        let _ = writeln!(s, "\n  dir      t_ms     bytes  cum_bytes   rtt_ms  retrans");
+        let _ = writeln!(
+            s,
+            "\n  dir      t_ms     bytes  cum_bytes   rtt_ms  retrans"
+        );
         for w in &r.timeline {
             let _ = writeln!(
                 s,

@@ -127,7 +127,9 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         let stop = stop.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("slowlane: stopping: finishing fetches in flight (Ctrl-C again to quit now)");
+                eprintln!(
+                    "slowlane: stopping: finishing fetches in flight (Ctrl-C again to quit now)"
+                );
                 stop.set();
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);

@@ -35,7 +35,9 @@ impl Progress {
 
     pub fn update(&self, round: u32, errors: u64, slowest: Option<String>) {
         self.bar.inc(1);
-        let slow = slowest.map(|s| format!(" | slowest {s}")).unwrap_or_default();
+        let slow = slowest
+            .map(|s| format!(" | slowest {s}"))
+            .unwrap_or_default();
         self.bar
             .set_message(format!("round {} | errors {errors}{slow}", round + 1));
     }
