@@ -209,3 +209,29 @@ fn unwritable_output_exits_1() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ctrl_c_finishes_in_flight_flushes_and_exits_130() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let srv = rt.block_on(TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2"]));
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = write_campaign(dir.path(), &srv, 1000, "");
+    let child = Command::new(BIN)
+        .args(["run", "--quiet"])
+        .arg(&campaign)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: sending SIGINT to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    let rows = read_rows(&dir.path().join("out/fetches.csv"));
+    assert!(!rows.is_empty() && rows.len() < 3000, "{}", rows.len());
+    // Every row is complete: the file ends with a newline and parses.
+    let text = std::fs::read_to_string(dir.path().join("out/fetches.csv")).unwrap();
+    assert!(text.ends_with('\n'));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("image"), "the per-class table is printed: {stdout}");
+}

@@ -68,12 +68,17 @@ impl Prepared {
         })
     }
 
-    /// The SNI this fetch sends ("" for none).
+    /// The SNI this fetch sends ("" for none). TLS never carries an IP
+    /// address as SNI, so an IP-literal name sends none.
     pub fn sni(&self) -> String {
-        match (&self.spec.sni, self.https) {
-            (_, false) => String::new(),
+        let name = match (&self.spec.sni, self.https) {
+            (_, false) => return String::new(),
             (Some(s), _) => s.clone(),
             (None, _) => self.url_host.clone(),
+        };
+        match self.tls_name {
+            ServerName::IpAddress(_) => String::new(),
+            _ => name,
         }
     }
 
