@@ -55,7 +55,9 @@ impl Lab {
             origin_http.local_addr(),
         );
         cfg.reassemble = scenario.reassemble;
-        let middlebox = Middlebox::start(bind(listen.port()).await?, cfg);
+        let mb_listener = super::middlebox::listen(SocketAddr::new(ip, listen.port()))
+            .with_context(|| format!("binding the middlebox on {listen}"))?;
+        let middlebox = Middlebox::start(mb_listener, cfg);
         Ok(Lab {
             scenario: scenario.name.clone(),
             pki,

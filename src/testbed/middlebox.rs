@@ -43,9 +43,9 @@ pub struct MiddleboxConfig {
     pub hello_timeout: Duration,
     /// Lifetime of one relayed connection (frozen ones included).
     pub max_conn_time: Duration,
-    /// SO_SNDBUF/SO_RCVBUF on the client leg of a throttled direction. Small,
-    /// so the kernel cannot absorb a burst the client then sees as smooth,
-    /// and so an upload is not acknowledged far ahead of the limiter.
+    /// SO_SNDBUF on the client leg of a throttled download, so the kernel
+    /// cannot absorb a burst and release it smoothly. (Uploads are bounded
+    /// by the receive window instead: see [`LISTEN_RCVBUF`].)
     pub throttled_sockbuf: usize,
 }
 
@@ -151,10 +151,17 @@ async fn handle(
     let rule = cfg.rules.find(name.as_deref());
     let (down, up) = cfg.rules.actions(name.as_deref());
     if is_throttle(down) {
-        set_buf(&client, libc::SO_SNDBUF, cfg.throttled_sockbuf);
+        set_opt(
+            &client,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            cfg.throttled_sockbuf,
+        );
     }
-    if is_throttle(up) {
-        set_buf(&client, libc::SO_RCVBUF, cfg.throttled_sockbuf);
+    // Every connection starts with the small receive window the listener
+    // set (see `listen`); only unthrottled uploads get a normal one back.
+    if !is_throttle(up) {
+        set_opt(&client, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
     }
     let counters = Arc::new(Counters::default());
     if let Ok(mut l) = log.lock() {
@@ -182,9 +189,6 @@ async fn handle(
         return;
     };
     let _ = origin.set_nodelay(true);
-    if is_throttle(up) {
-        set_buf(&origin, libc::SO_SNDBUF, cfg.throttled_sockbuf);
-    }
     relay(
         client,
         origin,
@@ -222,17 +226,71 @@ async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Ve
     }
 }
 
+/// MSS the middlebox announces to clients: an Ethernet-sized segment
+/// instead of loopback's 64 KiB. With 64 KiB segments the kernel only reopens
+/// a slowly drained receive window in 64 KiB steps (receiver-side silly
+/// window avoidance), turning a throttled upload into long zero-window
+/// stalls; with 1460 it reopens every few KB, as on a real path.
+pub const CLIENT_MSS: libc::c_int = 1460;
+
+/// SO_RCVBUF every client connection starts with (the kernel doubles it).
+pub const LISTEN_RCVBUF: libc::c_int = 16 * 1024;
+
+/// Binds the middlebox's client-facing listener, announcing [`CLIENT_MSS`].
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    let mss = CLIENT_MSS;
+    // SAFETY: a valid socket fd and an int-sized option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_MAXSEG,
+            &mss as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // A small receive window from the SYN on: a throttled upload must not
+    // have more in flight than the relay's socket can hold, or the kernel
+    // drops what it offered window for and the client backs off for
+    // seconds. Raised again per connection for unthrottled uploads.
+    let clamp: libc::c_int = LISTEN_RCVBUF;
+    // SAFETY: as above.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &clamp as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    sock.bind(addr)?;
+    sock.listen(1024)
+}
+
 fn is_throttle(a: Action) -> bool {
     matches!(a, Action::Police { .. } | Action::Shape { .. })
 }
 
-fn set_buf(s: &TcpStream, opt: libc::c_int, bytes: usize) {
+fn set_opt(s: &TcpStream, level: libc::c_int, opt: libc::c_int, bytes: usize) {
     let v = bytes.min(i32::MAX as usize) as libc::c_int;
     // SAFETY: a valid socket fd and an int-sized option value.
     unsafe {
         libc::setsockopt(
             s.as_raw_fd(),
-            libc::SOL_SOCKET,
+            level,
             opt,
             &v as *const libc::c_int as *const libc::c_void,
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,

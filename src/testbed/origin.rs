@@ -31,8 +31,10 @@ use super::AbortOnDrop;
 
 /// Size of the shared random block bodies are cut from.
 const BLOCK: usize = 1 << 20;
-/// Bytes per body frame.
-const CHUNK: usize = 64 * 1024;
+/// Bytes per body frame. Small for the same reason TLS records are (see
+/// `tls::RECORD_SIZE`): h2 hands a DATA frame to the client only when all of
+/// it has arrived, so frame size is the granularity a throttled client sees.
+const CHUNK: usize = 4 * 1024;
 
 /// Limits that keep a misbehaving client from exhausting the machine.
 #[derive(Debug, Clone)]
@@ -190,9 +192,7 @@ async fn handle(
 
 /// Maps a path to (Content-Type, size). Sizes are plain byte counts.
 pub fn route(path: &str) -> Option<(&'static str, u64)> {
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let kind = parts.next()?;
-    let arg = parts.next()?;
+    let (kind, arg) = path.trim_start_matches('/').split_once('/')?;
     let (ctype, num) = match kind {
         "text" => ("text/html; charset=utf-8", arg),
         "api" => ("application/json", arg),

@@ -51,7 +51,7 @@ impl FromStr for Rate {
             }
         };
         let v: f64 = num.parse().map_err(|_| format!("bad rate {s:?}"))?;
-        if !(v > 0.0) || !(v * mult).is_finite() {
+        if v.is_nan() || v <= 0.0 || !(v * mult).is_finite() {
             return Err(format!("rate must be positive: {s:?}"));
         }
         Ok(Rate((v * mult).round() as u64))

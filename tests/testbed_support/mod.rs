@@ -111,6 +111,22 @@ pub async fn request<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    request_with(s, host, path, upload, None, max_time).await
+}
+
+/// [`request`], measuring an upload as the engine does: TCP_INFO
+/// `tcpi_bytes_acked` of socket `acked_fd`, sampled every 100 ms.
+pub async fn request_with<S>(
+    s: &mut S,
+    host: &str,
+    path: &str,
+    upload: u64,
+    acked_fd: Option<std::os::fd::RawFd>,
+    max_time: Duration,
+) -> Transfer
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut t = Transfer::default();
     let start = Instant::now();
     let deadline = start + max_time;
@@ -124,29 +140,7 @@ where
         return t;
     }
     if upload > 0 {
-        // Upload measured as bytes handed to the socket: the middlebox keeps
-        // its receive buffer small, so this tracks what it forwards.
-        let chunk = vec![0x5au8; 4096];
-        let mut sent = 0u64;
-        while sent < upload {
-            let n = chunk.len().min((upload - sent) as usize);
-            match tokio::time::timeout_at(deadline, s.write_all(&chunk[..n])).await {
-                Err(_) => {
-                    t.capped = true;
-                    t.elapsed = start.elapsed().as_secs_f64();
-                    return t;
-                }
-                Ok(Err(e)) => {
-                    t.error = Some(e.kind());
-                    return t;
-                }
-                Ok(Ok(())) => {}
-            }
-            sent += n as u64;
-            t.body = sent;
-            t.samples.push((start.elapsed().as_secs_f64(), sent));
-        }
-        t.elapsed = start.elapsed().as_secs_f64();
+        upload_body(s, upload, acked_fd, start, deadline, &mut t).await;
         return t;
     }
     let mut buf = vec![0u8; 16384];
@@ -185,6 +179,70 @@ where
     }
     t.elapsed = start.elapsed().as_secs_f64();
     t
+}
+
+async fn upload_body<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    upload: u64,
+    acked_fd: Option<std::os::fd::RawFd>,
+    start: Instant,
+    deadline: Instant,
+    t: &mut Transfer,
+) {
+    let fd = acked_fd.expect("uploads are measured by bytes acked");
+    let base = bytes_acked(fd);
+    let writer = async {
+        let chunk = vec![0x5au8; 16384];
+        let mut sent = 0u64;
+        while sent < upload {
+            let n = chunk.len().min((upload - sent) as usize);
+            s.write_all(&chunk[..n]).await?;
+            sent += n as u64;
+        }
+        s.flush().await
+    };
+    tokio::pin!(writer);
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut written = false;
+    loop {
+        tokio::select! {
+            r = &mut writer, if !written => {
+                if let Err(e) = r { t.error = Some(e.kind()); break; }
+                written = true;
+            }
+            _ = tick.tick() => {
+                let acked = bytes_acked(fd) - base;
+                if acked > t.body {
+                    t.body = acked;
+                    t.samples.push((start.elapsed().as_secs_f64(), acked));
+                }
+                // Written is not sent: the kernel may hold megabytes.
+                if written && acked >= upload {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => { t.capped = true; break; }
+        }
+    }
+    t.elapsed = start.elapsed().as_secs_f64();
+}
+
+/// TCP_INFO `tcpi_bytes_acked` of a socket.
+pub fn bytes_acked(fd: std::os::fd::RawFd) -> u64 {
+    // SAFETY: a zeroed tcp_info is valid; the kernel writes at most `len`.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            &mut info as *mut _ as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    assert_eq!(rc, 0);
+    info.tcpi_bytes_acked
 }
 
 /// Writes the first `split` bytes, waits `delay`, then the rest: a
@@ -251,3 +309,48 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for SplitFirstWrite<S> {
 }
 
 use std::future::Future as _;
+
+/// Sets SO_SNDBUF on a client socket, so an upload's progress as seen by
+/// the writer is not hidden behind megabytes of kernel buffer.
+pub fn small_sndbuf(s: &TcpStream, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket fd and an int-sized option value.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            &bytes as *const i32 as *const libc::c_void,
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        );
+    }
+}
+
+/// A scenario with the given `[[rule]]` TOML and a one-URL campaign.
+pub fn scenario(rules: &str, reassemble: bool) -> slowlane::testbed::Scenario {
+    slowlane::testbed::Scenario::parse(&format!(
+        "name = \"test\"\ndescription = \"test\"\nreassemble = {reassemble}\n{rules}\n\
+         [campaign]\nrounds = 1\nconcurrency = 1\nmax_time = \"2s\"\n\
+         [[campaign.url]]\nurl = \"https://pbs.twimg.com/image/1000.jpg\"\n\
+         class = \"image\"\ngroup = \"target\"\nlabel = \"t\"\n"
+    ))
+    .unwrap()
+}
+
+/// A lab for `s` on loopback, with its CA in a fresh temp dir.
+pub async fn lab(s: &slowlane::testbed::Scenario) -> (slowlane::testbed::Lab, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = slowlane::testbed::Lab::start(s, "127.0.0.1:0".parse().unwrap(), dir.path())
+        .await
+        .unwrap();
+    (lab, dir)
+}
+
+/// The middlebox's record of the connection from `local`.
+pub fn conn_of(lab: &slowlane::testbed::Lab, local: SocketAddr) -> slowlane::testbed::ConnLog {
+    lab.connections()
+        .into_iter()
+        .rev()
+        .find(|c| c.peer == local)
+        .expect("middlebox saw the connection")
+}
