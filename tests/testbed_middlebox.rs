@@ -28,22 +28,19 @@ async fn policed_download_converges_to_the_rate() {
         "pbs.twimg.com",
         "/image/2000000.jpg",
         0,
-        Duration::from_secs(6),
+        Duration::from_secs(4),
     )
     .await;
     assert_eq!(t.status, Some(200));
     assert!(t.capped && t.error.is_none(), "{t:?}");
     let steady = t.steady_bps().unwrap();
-    assert!(
-        within(steady, POLICE_BPS, 0.05),
-        "steady {steady:.0} bit/s {:?}",
-        t.samples
-    );
+    eprintln!("policed steady: {steady:.0} bit/s");
+    assert!(within(steady, POLICE_BPS, 0.05), "steady {steady:.0} bit/s");
     let c = conn_of(&lab, local);
     assert_eq!(c.name.as_deref(), Some("pbs.twimg.com"));
     assert!(matches!(c.down, Action::Police { .. }));
     // Bursts then stalls: some 100 ms windows carry nothing at all.
-    let idle = (1..50)
+    let idle = (1..39)
         .filter(|k| {
             let (a, b) = (*k as f64 * 0.1, (*k + 1) as f64 * 0.1);
             !t.samples.iter().any(|s| s.0 > a && s.0 <= b)
@@ -78,6 +75,7 @@ down = { action = "shape", rate = "1Mbit", queue = "64KiB" }"#;
     .await;
     assert!(t.capped && t.error.is_none(), "{t:?}");
     let steady = t.steady_bps().unwrap();
+    eprintln!("shaped steady: {steady:.0} bit/s");
     assert!(within(steady, 1e6, 0.05), "steady {steady:.0} bit/s");
 }
 
@@ -145,6 +143,7 @@ up = { action = "police", rate = 131072, burst = "4KiB" }"#;
     );
     let (origin_side, client_side) = tokio::join!(sampler, upload);
     let steady = origin_side.steady_bps().unwrap();
+    eprintln!("upload steady (relay side): {steady:.0} bit/s");
     assert!(
         within(steady, POLICE_BPS, 0.05),
         "upload steady {steady:.0} bit/s"
