@@ -1,0 +1,299 @@
+//! The DPI middlebox: a TCP proxy that classifies each connection by the
+//! name in its first bytes and throttles it according to the rules.
+//!
+//! It sits where a real throttler sits — between client and origin, seeing
+//! only the TCP byte stream — and decides once per connection, as the 2021
+//! box did (state is per connection; later bytes are not inspected).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::relay::{relay, Counters};
+use super::rules::{Action, RuleSet};
+use super::sniff::{sniff, Sniff};
+use super::AbortOnDrop;
+
+/// Most client bytes read before deciding (only with `reassemble`).
+const MAX_SNIFF: usize = 16 * 1024;
+/// Connections remembered by [`Middlebox::connections`].
+const LOG_LEN: usize = 1024;
+
+/// How a middlebox is wired and what it enforces.
+#[derive(Debug, Clone)]
+pub struct MiddleboxConfig {
+    pub rules: RuleSet,
+    /// Join a ClientHello split across reads/records before classifying.
+    /// Off by default, like the real box: a split hello goes unthrottled.
+    pub reassemble: bool,
+    /// Where TLS connections go (the origin's HTTPS port).
+    pub upstream_tls: SocketAddr,
+    /// Where everything else goes (the origin's plain HTTP port).
+    pub upstream_plain: SocketAddr,
+    pub max_conns: usize,
+    /// How long to wait for the first client bytes.
+    pub hello_timeout: Duration,
+    /// Lifetime of one relayed connection (frozen ones included).
+    pub max_conn_time: Duration,
+    /// SO_SNDBUF on the client leg of a throttled download, so the kernel
+    /// cannot absorb a burst and release it smoothly. (Uploads are bounded
+    /// by the receive window instead: see [`LISTEN_RCVBUF`].)
+    pub throttled_sockbuf: usize,
+}
+
+impl MiddleboxConfig {
+    pub fn new(rules: RuleSet, upstream_tls: SocketAddr, upstream_plain: SocketAddr) -> Self {
+        MiddleboxConfig {
+            rules,
+            reassemble: false,
+            upstream_tls,
+            upstream_plain,
+            max_conns: 256,
+            hello_timeout: Duration::from_secs(10),
+            max_conn_time: Duration::from_secs(300),
+            throttled_sockbuf: 16 * 1024,
+        }
+    }
+}
+
+/// What the middlebox decided for one connection, and its byte counts.
+#[derive(Debug, Clone)]
+pub struct ConnLog {
+    pub peer: SocketAddr,
+    /// SNI or Host seen, if any.
+    pub name: Option<String>,
+    pub tls: bool,
+    /// Index of the matching rule.
+    pub rule: Option<usize>,
+    pub down: Action,
+    pub up: Action,
+    /// Bytes forwarded so far, per direction.
+    pub counters: Arc<Counters>,
+}
+
+/// A running middlebox; stops (with its connections) when dropped.
+pub struct Middlebox {
+    addr: SocketAddr,
+    log: Arc<Mutex<VecDeque<ConnLog>>>,
+    _task: AbortOnDrop,
+}
+
+impl Middlebox {
+    pub fn start(listener: TcpListener, cfg: MiddleboxConfig) -> Middlebox {
+        let addr = listener
+            .local_addr()
+            .expect("bound listener has an address");
+        let log = Arc::new(Mutex::new(VecDeque::new()));
+        let task = tokio::spawn(accept_loop(listener, Arc::new(cfg), log.clone()));
+        Middlebox {
+            addr,
+            log,
+            _task: AbortOnDrop(task),
+        }
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The most recent connections (up to 1024), oldest first.
+    pub fn connections(&self) -> Vec<ConnLog> {
+        self.log
+            .lock()
+            .map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    cfg: Arc<MiddleboxConfig>,
+    log: Arc<Mutex<VecDeque<ConnLog>>>,
+) {
+    let permits = Arc::new(Semaphore::new(cfg.max_conns.max(1)));
+    let mut conns = JoinSet::new();
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((client, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        while conns.try_join_next().is_some() {}
+        let (cfg, log) = (cfg.clone(), log.clone());
+        conns.spawn(async move {
+            let _permit = permit;
+            handle(client, peer, &cfg, &log).await;
+        });
+    }
+}
+
+async fn handle(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    cfg: &MiddleboxConfig,
+    log: &Mutex<VecDeque<ConnLog>>,
+) {
+    let _ = client.set_nodelay(true);
+    let Some((first, sniffed)) = read_first(&mut client, cfg).await else {
+        return;
+    };
+    let name = sniffed.name().map(str::to_string);
+    let rule = cfg.rules.find(name.as_deref());
+    let (down, up) = cfg.rules.actions(name.as_deref());
+    if is_throttle(down) {
+        set_opt(
+            &client,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            cfg.throttled_sockbuf,
+        );
+    }
+    // Every connection starts with the small receive window the listener
+    // set (see `listen`); only unthrottled uploads get a normal one back.
+    if !is_throttle(up) {
+        set_opt(&client, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
+    }
+    let counters = Arc::new(Counters::default());
+    if let Ok(mut l) = log.lock() {
+        if l.len() >= LOG_LEN {
+            l.pop_front();
+        }
+        l.push_back(ConnLog {
+            peer,
+            name,
+            tls: sniffed.is_tls(),
+            rule,
+            down,
+            up,
+            counters: counters.clone(),
+        });
+    }
+    let upstream = if sniffed.is_tls() {
+        cfg.upstream_tls
+    } else {
+        cfg.upstream_plain
+    };
+    let Ok(Ok(origin)) =
+        tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(upstream)).await
+    else {
+        return;
+    };
+    let _ = origin.set_nodelay(true);
+    relay(
+        client,
+        origin,
+        first,
+        down,
+        up,
+        &counters,
+        cfg.max_conn_time,
+    )
+    .await;
+}
+
+/// Reads the first client bytes and classifies them. Without `reassemble`
+/// only the first read counts — the userspace stand-in for "the first TCP
+/// segment". `None` when the client sent nothing in time.
+async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Vec<u8>, Sniff)> {
+    let deadline = Instant::now() + cfg.hello_timeout;
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        let before = buf.len();
+        let read = tokio::time::timeout_at(deadline, client.read_buf(&mut buf)).await;
+        let got_more = matches!(read, Ok(Ok(n)) if n > 0);
+        if buf.is_empty() {
+            return None;
+        }
+        let s = sniff(&buf, cfg.reassemble);
+        let retry = matches!(s, Sniff::Incomplete { .. })
+            && cfg.reassemble
+            && got_more
+            && buf.len() > before
+            && buf.len() < MAX_SNIFF;
+        if !retry {
+            return Some((buf, s));
+        }
+    }
+}
+
+/// MSS the middlebox announces to clients: an Ethernet-sized segment
+/// instead of loopback's 64 KiB. With 64 KiB segments the kernel only reopens
+/// a slowly drained receive window in 64 KiB steps (receiver-side silly
+/// window avoidance), turning a throttled upload into long zero-window
+/// stalls; with 1460 it reopens every few KB, as on a real path.
+pub const CLIENT_MSS: libc::c_int = 1460;
+
+/// SO_RCVBUF every client connection starts with (the kernel doubles it).
+pub const LISTEN_RCVBUF: libc::c_int = 16 * 1024;
+
+/// Binds the middlebox's client-facing listener, announcing [`CLIENT_MSS`].
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    let mss = CLIENT_MSS;
+    // SAFETY: a valid socket fd and an int-sized option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_MAXSEG,
+            &mss as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // A small receive window from the SYN on: a throttled upload must not
+    // have more in flight than the relay's socket can hold, or the kernel
+    // drops what it offered window for and the client backs off for
+    // seconds. Raised again per connection for unthrottled uploads.
+    let clamp: libc::c_int = LISTEN_RCVBUF;
+    // SAFETY: as above.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            &clamp as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    sock.bind(addr)?;
+    sock.listen(1024)
+}
+
+fn is_throttle(a: Action) -> bool {
+    matches!(a, Action::Police { .. } | Action::Shape { .. })
+}
+
+fn set_opt(s: &TcpStream, level: libc::c_int, opt: libc::c_int, bytes: usize) {
+    let v = bytes.min(i32::MAX as usize) as libc::c_int;
+    // SAFETY: a valid socket fd and an int-sized option value.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            level,
+            opt,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
