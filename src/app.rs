@@ -5,12 +5,13 @@
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command, FetchArgs, FetchFormat, RunArgs};
+use crate::cli::{Cli, Command, DemoArgs, FetchArgs, FetchFormat, RunArgs, TestbedArgs};
 use crate::config::{self, CliOverrides};
 use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
 use crate::probe::{self, Prepared};
 use crate::record::sink::write_csv;
 use crate::run::{self, RunError, RunOptions};
+use crate::testbed::{write_demo_campaign, Lab, Scenario};
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
@@ -31,6 +32,8 @@ pub fn main(cli: Cli) -> i32 {
         match cli.command {
             Command::Fetch(a) => fetch_cmd(a).await,
             Command::Run(a) => run_cmd(a).await,
+            Command::Testbed(a) => testbed_cmd(a).await,
+            Command::Demo(a) => demo_cmd(a).await,
         }
     })
 }
@@ -169,4 +172,73 @@ pub async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> i32
             EXIT_OUTPUT
         }
     }
+}
+
+async fn testbed_cmd(a: TestbedArgs) -> i32 {
+    let scenario = match Scenario::load(&a.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("slowlane: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let lab = match Lab::start(&scenario, a.listen, &a.dir).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("slowlane: cannot start the testbed: {e:#}");
+            return EXIT_OUTPUT;
+        }
+    };
+    print!("{}", lab.describe());
+    println!("(Ctrl-C to stop)");
+    let _ = std::io::stdout().flush();
+    let _ = lab.run_until(tokio::signal::ctrl_c()).await;
+    0
+}
+
+/// The lab on loopback plus a campaign through the real `run` path: the only
+/// difference from a field run is the campaign file, which points the URLs at
+/// the lab with `connect_to` and trusts the lab CA.
+async fn demo_cmd(a: DemoArgs) -> i32 {
+    let scenario = match Scenario::load(&a.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("slowlane: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let out = a.out.unwrap_or_else(|| {
+        std::path::PathBuf::from(format!("slowlane-out/demo-{}", scenario.name))
+    });
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let lab = match Lab::start(&scenario, listen, &out).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("slowlane: cannot start the testbed: {e:#}");
+            return EXIT_OUTPUT;
+        }
+    };
+    let path = match write_demo_campaign(&scenario, &lab, &out, a.rounds) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("slowlane: {e:#}");
+            return EXIT_OUTPUT;
+        }
+    };
+    eprintln!(
+        "slowlane demo: scenario {} — lab middlebox on {}, campaign {}",
+        scenario.name,
+        lab.middlebox_addr(),
+        path.display()
+    );
+    let campaign = match config::load_campaign(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("slowlane: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
+    drop(lab);
+    code
 }

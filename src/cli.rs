@@ -21,6 +21,39 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Run a campaign of repeated fetches and append the results to CSV.
     Run(RunArgs),
+    /// Run the throttling lab (origin + DPI-style middlebox) until Ctrl-C.
+    Testbed(TestbedArgs),
+    /// Start the lab on loopback, run a scenario's campaign through it, report.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestbedArgs {
+    /// Scenario name (twitter-2021, clean, shaper, freeze, reset) or a TOML path.
+    #[arg(long, default_value = "twitter-2021")]
+    pub scenario: String,
+    /// Address to listen on (port 0 = ephemeral ports).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Directory to write the lab CA certificate to.
+    #[arg(long, default_value = "slowlane-testbed")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Scenario name or TOML path.
+    #[arg(long, default_value = "twitter-2021")]
+    pub scenario: String,
+    /// Output directory (default ./slowlane-out/demo-<scenario>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Rounds (default: the scenario's).
+    #[arg(long)]
+    pub rounds: Option<u32>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Overrides shared by `fetch` and `run`.

@@ -213,7 +213,11 @@ fn unwritable_output_exits_1() {
 #[test]
 fn ctrl_c_finishes_in_flight_flushes_and_exits_130() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(Mode::Normal, &["pbs.twimg.com", "example.org"], &["h2"]));
+    let srv = rt.block_on(TestServer::start(
+        Mode::Normal,
+        &["pbs.twimg.com", "example.org"],
+        &["h2"],
+    ));
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 1000, "");
     let child = Command::new(BIN)
@@ -233,5 +237,8 @@ fn ctrl_c_finishes_in_flight_flushes_and_exits_130() {
     let text = std::fs::read_to_string(dir.path().join("out/fetches.csv")).unwrap();
     assert!(text.ends_with('\n'));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("image"), "the per-class table is printed: {stdout}");
+    assert!(
+        stdout.contains("image"),
+        "the per-class table is printed: {stdout}"
+    );
 }

@@ -62,12 +62,17 @@ fn classify_chain(err: &(dyn StdError + 'static)) -> String {
         }
         cur = e.source();
     }
-    let text = err.to_string();
-    // h2 reports a peer reset without an io::Error underneath.
-    if text.contains("connection reset") || text.contains("stream no longer needed") {
+    // h2 wraps socket errors without exposing the io::Error as a source, so
+    // the last resort is the text of the whole chain.
+    let text = full_chain(err);
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("connection reset") || lower.contains("broken pipe") {
         return "connection_reset".into();
     }
-    format!("unknown_failure: {}", full_chain(err))
+    if lower.contains("unexpected eof") || lower.contains("unexpected end of file") {
+        return "eof_error".into();
+    }
+    format!("unknown_failure: {text}")
 }
 
 fn full_chain(err: &(dyn StdError + 'static)) -> String {
@@ -159,6 +164,22 @@ mod tests {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let e = io::Error::new(io::ErrorKind::InvalidData, tls);
         assert_eq!(classify_io(&e, Phase::Tls).kind, "ssl_unknown_authority");
+    }
+
+    #[test]
+    fn wrapped_reset_text_is_found() {
+        #[derive(Debug)]
+        struct Wrapper;
+        impl std::fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("error reading a body from connection: connection reset")
+            }
+        }
+        impl StdError for Wrapper {}
+        assert_eq!(
+            Failure::classify(&Wrapper, Phase::Body).kind,
+            "connection_reset"
+        );
     }
 
     #[test]

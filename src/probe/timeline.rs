@@ -119,14 +119,20 @@ impl Timeline {
     }
 }
 
+/// Shortest first-to-last-byte interval a goodput is computed over. Below it
+/// the interval is scheduler noise (two reads microseconds apart would give
+/// "70 Gbit/s" for a 30 KB page), so the rate is reported as unknown.
+pub const MIN_GOODPUT_INTERVAL: Duration = Duration::from_millis(1);
+
 /// Body bits over the time from first to last body byte.
 ///
-/// Undefined (None) when all bytes arrived in one read: there is no interval
-/// to divide by.
+/// Undefined (None) when the body arrived within [`MIN_GOODPUT_INTERVAL`]
+/// (e.g. in one read): there is no meaningful interval to divide by.
 pub fn goodput_bps(total: u64, first: Option<Instant>, last: Option<Instant>) -> Option<u64> {
     let (first, last) = (first?, last?);
-    let secs = last.saturating_duration_since(first).as_secs_f64();
-    (secs > 0.0 && total > 0).then(|| (total as f64 * 8.0 / secs).round() as u64)
+    let span = last.saturating_duration_since(first);
+    (span >= MIN_GOODPUT_INTERVAL && total > 0)
+        .then(|| (total as f64 * 8.0 / span.as_secs_f64()).round() as u64)
 }
 
 /// The plateau rate: ordinary least-squares slope of cumulative bytes against

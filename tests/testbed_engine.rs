@@ -1,0 +1,227 @@
+//! slowlane's own engine through the lab's middlebox: the rates, failure
+//! strings and byte counts a researcher would see in fetches.csv.
+
+use std::time::Duration;
+
+use slowlane::probe::spec::{FetchOptions, FetchSpec, Group, Method};
+use slowlane::probe::{fetch, Prepared};
+use slowlane::record::{Capped, FetchRecord, Phase};
+use slowlane::testbed::{Lab, Scenario};
+
+const POLICE_BPS: f64 = 131072.0;
+
+fn scenario(rules: &str) -> Scenario {
+    Scenario::parse(&format!(
+        "name = \"t\"\ndescription = \"t\"\n{rules}\n[campaign]\nrounds = 1\nconcurrency = 1\nmax_time = \"2s\"\n\
+         [[campaign.url]]\nurl = \"https://pbs.twimg.com/image/1000.jpg\"\n\
+         class = \"image\"\ngroup = \"target\"\nlabel = \"t\"\n"
+    ))
+    .unwrap()
+}
+
+async fn lab(s: &Scenario) -> (Lab, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = Lab::start(s, "127.0.0.1:0".parse().unwrap(), dir.path())
+        .await
+        .unwrap();
+    (lab, dir)
+}
+
+async fn get(lab: &Lab, url: &str, max_time: Duration, upload: u64) -> FetchRecord {
+    let options = FetchOptions {
+        max_time,
+        tls_timeout: Duration::from_secs(2),
+        cacert: vec![lab.ca_path().to_path_buf()],
+        connect_to: lab.connect_to_specs(),
+        ..FetchOptions::default()
+    };
+    let spec = FetchSpec {
+        url: url.parse().unwrap(),
+        class: None,
+        group: Group::Target,
+        sni: None,
+        host: None,
+        method: if upload > 0 {
+            Method::Post
+        } else {
+            Method::Get
+        },
+        upload,
+        label: String::new(),
+        options,
+    };
+    fetch(&Prepared::new(spec).unwrap()).await
+}
+
+fn within(measured: u64, want: f64, tol: f64) -> bool {
+    (measured as f64 / want - 1.0).abs() <= tol
+}
+
+#[tokio::test]
+async fn policed_download_steady_rate_within_5_percent_and_free_name_20x_faster() {
+    let (lab, _d) = lab(&Scenario::builtin("twitter-2021").unwrap()).await;
+    let r = get(
+        &lab,
+        "https://pbs.twimg.com/image/2000000.jpg",
+        Duration::from_secs(5),
+        0,
+    )
+    .await;
+    assert_eq!(r.error, None, "{r:?}");
+    assert_eq!(r.capped, Some(Capped::Time));
+    let steady = r.steady_bps.expect("steady rate");
+    eprintln!("policed steady_bps {steady}");
+    assert!(within(steady, POLICE_BPS, 0.05), "steady {steady}");
+    assert_eq!(r.sni, "pbs.twimg.com");
+    assert_eq!(r.dns_override.as_deref(), Some("connect_to"));
+
+    let free = get(
+        &lab,
+        "https://cdn.example.net/image/2000000.jpg",
+        Duration::from_secs(5),
+        0,
+    )
+    .await;
+    assert_eq!(free.error, None);
+    assert_eq!(free.body_bytes, 2_000_000);
+    let free_rate = free.goodput_bps.expect("free goodput") as f64;
+    assert!(
+        free_rate >= 20.0 * steady as f64,
+        "free {free_rate} vs {steady}"
+    );
+}
+
+#[tokio::test]
+async fn shaped_download_steady_rate_within_5_percent() {
+    let (lab, _d) = lab(&scenario(
+        "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"shape\", rate = \"1Mbit\", queue = \"64KiB\" }",
+    ))
+    .await;
+    let r = get(
+        &lab,
+        "https://video.twimg.com/video/2000000.mp4",
+        Duration::from_secs(4),
+        0,
+    )
+    .await;
+    assert_eq!(r.error, None, "{r:?}");
+    let steady = r.steady_bps.expect("steady rate");
+    eprintln!("shaped steady_bps {steady}");
+    assert!(within(steady, 1e6, 0.05), "steady {steady}");
+}
+
+#[tokio::test]
+async fn upload_is_throttled_independently_of_download() {
+    let (lab, _d) = lab(&scenario(
+        "[[rule]]\nmatch = \"up.twimg.com\"\nup = { action = \"police\", rate = 131072, burst = \"4KiB\" }",
+    ))
+    .await;
+    let slow = get(
+        &lab,
+        "https://up.twimg.com/upload",
+        Duration::from_secs(4),
+        1 << 20,
+    )
+    .await;
+    assert_eq!(slow.error, None, "{slow:?}");
+    assert_eq!(
+        slow.capped,
+        Some(Capped::Time),
+        "1 MiB at 131 kbit/s cannot finish in 4 s"
+    );
+    let up = slow.upload_bps.expect("upload rate");
+    eprintln!("policed upload_bps {up}");
+    // The client's view of acked bytes is coarse on loopback (docs/testbed.md);
+    // the middlebox-side ±5% check is in testbed_middlebox.
+    assert!((up as f64) < 4.0 * POLICE_BPS, "upload {up}");
+
+    let free = get(
+        &lab,
+        "https://free.twimg.com/upload",
+        Duration::from_secs(4),
+        1 << 20,
+    )
+    .await;
+    assert_eq!(free.error, None, "{free:?}");
+    assert_eq!(free.status, Some(200));
+    assert!(free.capped.is_none());
+
+    // Downloads on the upload-throttled name are not throttled.
+    let down = get(
+        &lab,
+        "https://up.twimg.com/image/2000000.jpg",
+        Duration::from_secs(4),
+        0,
+    )
+    .await;
+    assert_eq!(down.body_bytes, 2_000_000);
+    assert!(down.goodput_bps.unwrap() as f64 > 20.0 * POLICE_BPS);
+}
+
+#[tokio::test]
+async fn freeze_reset_and_blackhole_become_classified_rows() {
+    // freeze: the body stops after 16 KiB (handshake included), no RST: the
+    // fetch runs into max_time with the bytes so far.
+    let (lab1, _d1) = lab(&Scenario::builtin("freeze").unwrap()).await;
+    let r = get(
+        &lab1,
+        "https://pbs.twimg.com/image/600000.jpg",
+        Duration::from_secs(2),
+        0,
+    )
+    .await;
+    assert_eq!(r.capped, Some(Capped::Time), "{r:?}");
+    assert_eq!(r.status, Some(200));
+    assert!(
+        r.body_bytes > 0 && r.body_bytes < 16 * 1024,
+        "{}",
+        r.body_bytes
+    );
+
+    // reset scenario: RST right after the ClientHello.
+    let (lab2, _d2) = lab(&Scenario::builtin("reset").unwrap()).await;
+    let r = get(
+        &lab2,
+        "https://pbs.twimg.com/image/600000.jpg",
+        Duration::from_secs(2),
+        0,
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("connection_reset"), "{r:?}");
+    assert_eq!(r.error_phase, Some(Phase::Tls));
+
+    // reset mid-body keeps the bytes received before it.
+    let (lab3, _d3) = lab(&scenario(
+        "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"reset_after\", bytes = 40000 }",
+    ))
+    .await;
+    let r = get(
+        &lab3,
+        "https://pbs.twimg.com/image/600000.jpg",
+        Duration::from_secs(2),
+        0,
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("connection_reset"), "{r:?}");
+    assert_eq!(r.error_phase, Some(Phase::Body));
+    assert!(
+        r.body_bytes > 30_000 && r.body_bytes < 40_000,
+        "{}",
+        r.body_bytes
+    );
+
+    // blackhole: the handshake never completes.
+    let (lab4, _d4) = lab(&scenario(
+        "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"blackhole\" }",
+    ))
+    .await;
+    let r = get(
+        &lab4,
+        "https://pbs.twimg.com/image/600000.jpg",
+        Duration::from_secs(5),
+        0,
+    )
+    .await;
+    assert_eq!(r.error.as_deref(), Some("generic_timeout_error"), "{r:?}");
+    assert_eq!(r.error_phase, Some(Phase::Tls));
+}
