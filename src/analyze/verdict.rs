@@ -444,7 +444,21 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
         } else {
             "*".into()
         };
-        let v = judge(opts, v, &sample, controls.get(&(vantage, class)), seed);
+        let mut v = judge(opts, v, &sample, controls.get(&(vantage, class)), seed);
+        // An aggregate concludes no more than its URLs could: too few rounds
+        // stay inconclusive even when several URLs add up to min-n fetches.
+        let most = members
+            .iter()
+            .map(|&i| ds.series[i].rate.len())
+            .max()
+            .unwrap_or(0);
+        if v.verdict == VerdictKind::Throttled && most < opts.min_n {
+            v.verdict = VerdictKind::Inconclusive;
+            v.reason = format!(
+                "too few measured fetches per URL (at most {most}, need {}): {}",
+                opts.min_n, v.reason
+            );
+        }
         rows.push(Row {
             verdict: v,
             members,
