@@ -84,6 +84,12 @@ impl Pool {
         }
     }
 
+    /// A pool from values already in ascending order.
+    pub fn from_sorted(sorted: Vec<f64>) -> Pool {
+        let ties = tie_term(&sorted);
+        Pool { sorted, ties }
+    }
+
     pub fn len(&self) -> usize {
         self.sorted.len()
     }
@@ -107,7 +113,7 @@ impl Pool {
                 out.push(v);
             }
         }
-        Pool::new(out)
+        Pool::from_sorted(out)
     }
 }
 

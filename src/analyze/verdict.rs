@@ -73,15 +73,19 @@ struct Controls {
 }
 
 impl Controls {
+    /// `nm` metrics are prepared (1: the rate only; 3: text, all three).
     fn new(
-        vals: [Vec<f64>; 3],
+        pools: [Pool; 3],
         n_fetches: usize,
         n_failed: usize,
         seed: u64,
         key: &[&[u8]],
+        nm: usize,
     ) -> Self {
-        let pools = vals.map(Pool::new);
         let boot = [0, 1, 2].map(|i| {
+            if i >= nm {
+                return Vec::new();
+            }
             let mut parts = key.to_vec();
             let tag = [i as u8];
             parts.push(&tag);
@@ -93,6 +97,14 @@ impl Controls {
             n_fetches,
             n_failed,
         }
+    }
+}
+
+fn n_metrics(c: Option<Class>) -> usize {
+    if c == Some(Class::Text) {
+        3
+    } else {
+        1
     }
 }
 
@@ -334,37 +346,41 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
                 .push(i);
         }
     }
-    let pool_of = |members: &[usize], except: Option<usize>, key: &[&[u8]]| {
-        let mut vals: [Vec<f64>; 3] = Default::default();
-        let (mut nf, mut nfail) = (0, 0);
-        for &i in members.iter().filter(|&&i| Some(i) != except) {
-            let s = &ds.series[i];
-            vals[0].extend_from_slice(&s.rate);
-            vals[1].extend_from_slice(&s.total_ms);
-            vals[2].extend_from_slice(&s.tls_ms);
-            nf += s.n_fetches;
-            nfail += s.n_failed();
-        }
-        Controls::new(vals, nf, nfail, opts.seed, key)
-    };
+    let nm_of = |c: Option<Class>| n_metrics(c);
     let controls: HashMap<(&str, Option<Class>), Controls> = ctl
         .iter()
-        .map(|(&(v, c), m)| {
+        .map(|(&(v, c), members)| {
+            let nm = nm_of(c);
+            let mut vals: [Vec<f64>; 3] = Default::default();
+            let (mut nf, mut nfail) = (0, 0);
+            for &i in members {
+                let s = &ds.series[i];
+                vals[0].extend_from_slice(&s.rate);
+                if nm == 3 {
+                    vals[1].extend_from_slice(&s.total_ms);
+                    vals[2].extend_from_slice(&s.tls_ms);
+                }
+                nf += s.n_fetches;
+                nfail += s.n_failed();
+            }
+            let key: [&[u8]; 2] = [v.as_bytes(), class_str(c).as_bytes()];
             (
                 (v, c),
-                pool_of(m, None, &[v.as_bytes(), class_str(c).as_bytes()]),
+                Controls::new(vals.map(Pool::new), nf, nfail, opts.seed, &key, nm),
             )
         })
         .collect();
-    let sample_of = |members: &[usize]| {
+    let sample_of = |members: &[usize], nm: usize| {
         let mut vals: [Vec<f64>; 3] = Default::default();
         let mut failures = Vec::new();
         let mut n_fetches = 0;
         for &i in members {
             let s = &ds.series[i];
             vals[0].extend_from_slice(&s.rate);
-            vals[1].extend_from_slice(&s.total_ms);
-            vals[2].extend_from_slice(&s.tls_ms);
+            if nm == 3 {
+                vals[1].extend_from_slice(&s.total_ms);
+                vals[2].extend_from_slice(&s.tls_ms);
+            }
             n_fetches += s.n_fetches;
             merge_failures(&mut failures, &s.failures);
         }
@@ -389,7 +405,8 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
             opts.seed,
             &[&key[..], &[b"url", class_str(s.class).as_bytes()]].concat(),
         );
-        let sample = sample_of(&[i]);
+        let nm = nm_of(s.class);
+        let sample = sample_of(&[i], nm);
         let mut v = blank(&s.vantage, Scope::Url, s.class, control);
         v.url = s.url.clone();
         v.host = s.host.clone();
@@ -397,14 +414,19 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
         let pool_key = (s.vantage.as_str(), s.class);
         let v = if control {
             // Leave-one-out: this control against the others, when they suffice.
-            let members = &ctl[&pool_key];
-            let others: usize = members
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| ds.series[j].rate.len())
-                .sum();
+            let all = &controls[&pool_key];
+            let others = all.pools[0].len() - sample.vals[0].len();
             if others >= opts.min_n {
-                let c = pool_of(members, Some(i), &[&key[..], &[b"loo"]].concat());
+                let pools = [0, 1, 2].map(|m| all.pools[m].without(&sample.vals[m]));
+                let loo: Vec<&[u8]> = [&key[..], &[b"loo"]].concat();
+                let c = Controls::new(
+                    pools,
+                    all.n_fetches - s.n_fetches,
+                    all.n_failed - s.n_failed(),
+                    opts.seed,
+                    &loo,
+                    nm,
+                );
                 judge(opts, v, &sample, Some(&c), seed)
             } else {
                 let mut v = judge(opts, v, &sample, controls.get(&pool_key), seed);
@@ -435,7 +457,7 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
                 b"host",
             ],
         );
-        let sample = sample_of(&members);
+        let sample = sample_of(&members, nm_of(class));
         let mut v = blank(vantage, Scope::Host, class, false);
         v.host = host.to_string();
         let first = &ds.series[members[0]].sni;
