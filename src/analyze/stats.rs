@@ -142,6 +142,8 @@ pub fn mann_whitney(x: &[f64], pool: &Pool, alt: Alternative) -> Option<f64> {
     let y = &pool.sorted;
     let mut u = 0.0;
     let mut ties = pool.ties;
+    let walk = (n as f64) * (m as f64).log2().max(1.0) > (n + m) as f64;
+    let (mut lo, mut hi) = (0usize, 0usize);
     let mut i = 0;
     while i < n {
         let v = x[i];
@@ -150,8 +152,20 @@ pub fn mann_whitney(x: &[f64], pool: &Pool, alt: Alternative) -> Option<f64> {
             j += 1;
         }
         let a = (j - i) as f64;
-        let lo = y.partition_point(|&w| w < v);
-        let hi = lo + y[lo..].partition_point(|&w| w <= v);
+        // x is ascending, so the boundaries only move forward: walk them when
+        // x is large relative to y (O(n + m)), binary-search otherwise.
+        if walk {
+            while lo < m && y[lo] < v {
+                lo += 1;
+            }
+            hi = hi.max(lo);
+            while hi < m && y[hi] <= v {
+                hi += 1;
+            }
+        } else {
+            lo += y[lo..].partition_point(|&w| w < v);
+            hi = lo + y[lo..].partition_point(|&w| w <= v);
+        }
         let b = (hi - lo) as f64;
         u += a * (lo as f64 + 0.5 * b);
         let t = a + b;
