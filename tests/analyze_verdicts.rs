@@ -40,6 +40,10 @@ fn twitter_policer_from_files() {
         assert_eq!(r.verdict, VerdictKind::Throttled, "{u}\n{table}");
         assert_eq!(r.mechanism, Some(Mechanism::Policer), "{u}\n{table}");
         let p = r.plateau_bps.unwrap();
+        println!(
+            "{u}: plateau {p:.0} ({:+.2}%)",
+            (p / POLICE_BPS - 1.0) * 100.0
+        );
         assert!(
             (p / POLICE_BPS - 1.0).abs() < 0.05,
             "{u}: plateau {p}\n{table}"
@@ -304,4 +308,69 @@ fn clean_campaigns_never_throttled() {
             .collect();
         assert!(bad.is_empty(), "seed {seed}: {}", dump(&v));
     }
+}
+
+#[test]
+fn text_is_judged_by_time() {
+    use Class::*;
+    use Group::*;
+    let urls = vec![
+        // Small and policed: the rate barely shows it, the total time does.
+        url(
+            "https://policed.example/",
+            Text,
+            Target,
+            60_000,
+            Path_::Policed(POLICE_BPS),
+        ),
+        // Small, slower path but not throttled: rate ratio ~0.25, times fine.
+        url(
+            "https://slowish.example/",
+            Text,
+            Target,
+            20_000,
+            Path_::Fast(10e6),
+        ),
+        // Handshake five times slower (Kazakhstan/Türkiye style).
+        url(
+            "https://slowtls.example/",
+            Text,
+            Target,
+            20_000,
+            Path_::SlowTls(5.0),
+        ),
+        url(
+            "https://ctl.example/",
+            Text,
+            Control,
+            20_000,
+            Path_::Fast(40e6),
+        ),
+        url(
+            "https://ctl2.example/",
+            Text,
+            Control,
+            20_000,
+            Path_::Fast(40e6),
+        ),
+    ];
+    let v = analyze_records(&campaign(11, "v", 10, &urls), &[], &opts());
+    let table = dump(&v);
+    println!("{table}");
+    let p = url_row(&v, "https://policed.example/");
+    assert_eq!(p.verdict, VerdictKind::Throttled, "{table}");
+    assert_eq!(
+        p.metric,
+        Some(slowlane::analyze::Metric::TotalTime),
+        "{table}"
+    );
+    let s = url_row(&v, "https://slowish.example/");
+    assert_eq!(s.verdict, VerdictKind::Ok, "{table}");
+    let t = url_row(&v, "https://slowtls.example/");
+    assert_eq!(t.verdict, VerdictKind::Throttled, "{table}");
+    assert_eq!(
+        t.metric,
+        Some(slowlane::analyze::Metric::TlsTime),
+        "{table}"
+    );
 }

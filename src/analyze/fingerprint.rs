@@ -54,27 +54,38 @@ pub struct Fingerprint {
     pub evidence: String,
 }
 
-/// Median slope of pairs at least `min_sep` ms apart (bytes per ms).
+/// Median slope of pairs at least `min_sep` ms apart (bytes per ms). The
+/// separation is raised to 1.5× the longest run of empty windows, so that each
+/// slope spans a whole stall; when no pair is that far apart the secant from
+/// first to last point (the mean rate over the region) is used instead.
 fn theil_sen(pts: &[Pt], min_sep: f64) -> Option<f64> {
     const MAX_PTS: usize = 300;
+    let (first, last) = (pts.first()?, pts.last()?);
+    let mut longest = 0.0f64;
+    let mut run_start: Option<f64> = None;
+    for w in pts.windows(2) {
+        if w[1].cum <= w[0].cum {
+            let s = *run_start.get_or_insert(w[0].t_ms);
+            longest = longest.max(w[1].t_ms - s);
+        } else {
+            run_start = None;
+        }
+    }
+    let min_sep = min_sep.max(1.5 * longest);
     let step = pts.len().div_ceil(MAX_PTS).max(1);
     let sub: Vec<&Pt> = pts.iter().step_by(step).collect();
     let mut slopes = Vec::new();
-    for sep in [min_sep, 0.0] {
-        for (i, a) in sub.iter().enumerate() {
-            for b in &sub[i + 1..] {
-                let dt = b.t_ms - a.t_ms;
-                if dt > 0.0 && dt >= sep {
-                    slopes.push((b.cum - a.cum) / dt);
-                }
+    for (i, a) in sub.iter().enumerate() {
+        for b in &sub[i + 1..] {
+            let dt = b.t_ms - a.t_ms;
+            if dt > 0.0 && dt >= min_sep {
+                slopes.push((b.cum - a.cum) / dt);
             }
         }
-        if slopes.len() >= 3 {
-            break;
-        }
     }
-    if slopes.is_empty() {
-        return None;
+    if slopes.len() < 3 {
+        let dt = last.t_ms - first.t_ms;
+        return (dt > 0.0).then(|| (last.cum - first.cum) / dt);
     }
     sort(&mut slopes);
     Some(median(&slopes))
@@ -243,7 +254,9 @@ pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) 
             mechanism: Mechanism::Unclear,
             plateau_bps: plateau,
             burst_bytes: burst.map(|b| b as u64),
-            evidence: "unclear: no timeline windows for these fetches".into(),
+            evidence: "unclear: too few timeline windows to fingerprint (transfers shorter \
+                       than 3 windows, or no timeline.csv)"
+                .into(),
         };
     }
     if n_freeze * 2 > judged {

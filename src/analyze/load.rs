@@ -44,6 +44,9 @@ pub struct Series {
     pub tls_ms: Vec<f64>,
     pub n_fetches: usize,
     pub n_capped: usize,
+    /// Sum of `body_bytes` over fetches without error, and their count.
+    pub body_sum: f64,
+    pub body_n: usize,
     pub failures: Vec<Failure>,
     /// `fetch_id`s of this series (targets only), `\n`-separated, with the
     /// source each came from.
@@ -213,6 +216,8 @@ impl Dataset {
                     tls_ms: Vec::new(),
                     n_fetches: 0,
                     n_capped: 0,
+                    body_sum: 0.0,
+                    body_n: 0,
                     failures: Vec::new(),
                     ids: String::new(),
                     id_sources: Vec::new(),
@@ -252,6 +257,10 @@ impl Dataset {
                 }),
             }
             return;
+        }
+        if let Some(b) = r.body_bytes {
+            s.body_sum += b as f64;
+            s.body_n += 1;
         }
         if let Some(v) = fetch_rate(r) {
             s.rate.push(v);
@@ -365,6 +374,8 @@ impl Dataset {
                     t.tls_ms.extend_from_slice(&s.tls_ms);
                     t.n_fetches += s.n_fetches;
                     t.n_capped += s.n_capped;
+                    t.body_sum += s.body_sum;
+                    t.body_n += s.body_n;
                     t.ids.push_str(&s.ids);
                     t.id_sources.extend_from_slice(&s.id_sources);
                     for f in s.failures {

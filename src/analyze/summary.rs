@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::output::fmt_bps;
 use super::stats::{median, sort};
-use super::{class_str, Mechanism, Scope, Verdict, VerdictKind};
+use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
 use crate::probe::spec::Class;
 
 fn med(mut v: Vec<f64>) -> Option<f64> {
@@ -55,14 +55,8 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             "unknown class"
         };
         let (verdict, reason, focus) = if !thr.is_empty() {
-            let rate = med(thr
-                .iter()
-                .map(|v| v.plateau_bps.or(v.median_bps).unwrap_or(f64::NAN))
-                .collect());
             let mut s = format!("{name}: {}/{n} URLs throttled ({})", thr.len(), hosts(&thr));
-            if let Some(r) = rate {
-                s += &format!(" to ~{}", fmt_bps(r));
-            }
+            s += &throttle_detail(&thr);
             (VerdictKind::Throttled, s, thr)
         } else if !blk.is_empty() {
             let f = blk[0].failure.clone().unwrap_or_default();
@@ -96,7 +90,10 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
                 mech.entry(m.as_str()).or_insert((0, m)).0 += 1;
             }
         }
-        let mechanism = mech.values().max_by_key(|(c, _)| *c).map(|(_, m)| *m);
+        let mechanism = mech
+            .values()
+            .max_by_key(|(c, m)| (*c, *m != Mechanism::Unclear))
+            .map(|(_, m)| *m);
         let mut reason = reason;
         if let (VerdictKind::Throttled, Some(m)) = (verdict, mechanism) {
             reason += &format!(", {m}");
@@ -113,7 +110,14 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             n_control: urls.iter().map(|v| v.n_control).max().unwrap_or(0),
             median_bps: med(focus.iter().filter_map(|v| v.median_bps).collect()),
             control_median_bps: med(focus.iter().filter_map(|v| v.control_median_bps).collect()),
-            ratio: med(focus.iter().filter_map(|v| v.ratio).collect()),
+            ratio: {
+                let m = class_metric(&focus, verdict);
+                med(focus
+                    .iter()
+                    .filter(|v| m.is_none() || v.metric == m)
+                    .filter_map(|v| v.ratio)
+                    .collect())
+            },
             ratio_ci_low: None,
             ratio_ci_high: None,
             p_value: None,
@@ -129,13 +133,66 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
                 .filter_map(|v| v.burst_bytes.map(|b| b as f64))
                 .collect())
             .map(|b| b as u64),
-            metric: None,
+            metric: class_metric(&focus, verdict),
             n_failed: urls.iter().map(|v| v.n_failed).sum(),
             failure: focus.iter().find_map(|v| v.failure.clone()),
             reason,
         });
     }
     out
+}
+
+/// The metric a throttled class is described by: the rate when any of its
+/// throttled URLs was judged by rate, else the time metric most of them used.
+fn class_metric(rows: &[&Verdict], verdict: VerdictKind) -> Option<Metric> {
+    if verdict != VerdictKind::Throttled {
+        return None;
+    }
+    if rows.iter().any(|v| v.metric == Some(Metric::Steady)) {
+        return Some(Metric::Steady);
+    }
+    let tls = rows
+        .iter()
+        .filter(|v| v.metric == Some(Metric::TlsTime))
+        .count();
+    Some(if tls * 2 > rows.len() {
+        Metric::TlsTime
+    } else {
+        Metric::TotalTime
+    })
+}
+
+/// " to ~131 kbit/s" for rate throttles; " (total time ×13.7)" for time ones.
+fn throttle_detail(rows: &[&Verdict]) -> String {
+    let rate = med(rows
+        .iter()
+        .filter(|v| v.metric == Some(Metric::Steady))
+        .filter_map(|v| v.plateau_bps.or(v.median_bps))
+        .collect());
+    let mut parts = Vec::new();
+    for (m, what) in [
+        (Metric::TotalTime, "total time"),
+        (Metric::TlsTime, "TLS time"),
+    ] {
+        if let Some(r) = med(rows
+            .iter()
+            .filter(|v| v.metric == Some(m))
+            .filter_map(|v| v.ratio)
+            .collect())
+        {
+            if r > 0.0 {
+                parts.push(format!("{what} ×{:.1}", 1.0 / r));
+            }
+        }
+    }
+    let mut s = String::new();
+    if let Some(r) = rate {
+        s += &format!(" to ~{}", fmt_bps(r));
+    }
+    if !parts.is_empty() {
+        s += &format!(" ({})", parts.join(", "));
+    }
+    s
 }
 
 fn join_and(items: &[String]) -> String {
@@ -172,40 +229,59 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
         let mut parts = Vec::new();
         let thr = of(VerdictKind::Throttled);
         if !thr.is_empty() {
-            let rates: Vec<f64> = thr
+            let mech = |vs: &[&Verdict]| {
+                let mut m: Vec<&str> = vs
+                    .iter()
+                    .filter_map(|v| v.mechanism.map(|m| m.as_str()))
+                    .collect();
+                m.sort_unstable();
+                m.dedup();
+                if m.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", m.join("/"))
+                }
+            };
+            // Rate-throttled classes at similar rates share one clause.
+            let by_rate: Vec<&Verdict> = thr
+                .iter()
+                .copied()
+                .filter(|v| {
+                    v.metric == Some(Metric::Steady) && v.plateau_bps.or(v.median_bps).is_some()
+                })
+                .collect();
+            let rates: Vec<f64> = by_rate
                 .iter()
                 .filter_map(|v| v.plateau_bps.or(v.median_bps))
                 .collect();
             let (lo, hi) = rates
                 .iter()
                 .fold((f64::INFINITY, 0.0f64), |(a, b), &r| (a.min(r), b.max(r)));
-            let names: Vec<String> = thr.iter().map(|v| name(v)).collect();
-            let mut mechs: Vec<&str> = thr
-                .iter()
-                .filter_map(|v| v.mechanism.map(|m| m.as_str()))
-                .collect();
-            mechs.sort_unstable();
-            mechs.dedup();
-            let mech = if mechs.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", mechs.join("/"))
-            };
-            if !rates.is_empty() && hi <= lo * 1.25 {
+            let grouped = by_rate.len() > 1 && hi <= lo * 1.25;
+            if grouped {
+                let names: Vec<String> = by_rate.iter().map(|v| name(v)).collect();
                 parts.push(format!(
-                    "{} throttled to ~{}{mech}",
+                    "{} throttled to ~{}{}",
                     join_and(&names),
-                    fmt_bps(med(rates).unwrap_or(lo))
+                    fmt_bps(med(rates).unwrap_or(lo)),
+                    mech(&by_rate)
                 ));
-            } else {
-                let each: Vec<String> = thr
-                    .iter()
-                    .map(|v| match v.plateau_bps.or(v.median_bps) {
-                        Some(r) => format!("{} (~{})", name(v), fmt_bps(r)),
-                        None => name(v),
-                    })
-                    .collect();
-                parts.push(format!("{} throttled{mech}", join_and(&each)));
+            }
+            for v in thr
+                .iter()
+                .filter(|v| !(grouped && by_rate.iter().any(|b| std::ptr::eq(*b, **v))))
+            {
+                let detail = match (v.metric, v.plateau_bps.or(v.median_bps), v.ratio) {
+                    (Some(Metric::Steady), Some(r), _) => format!(" to ~{}", fmt_bps(r)),
+                    (Some(Metric::TotalTime), _, Some(r)) if r > 0.0 => {
+                        format!(" (total time ×{:.1})", 1.0 / r)
+                    }
+                    (Some(Metric::TlsTime), _, Some(r)) if r > 0.0 => {
+                        format!(" (TLS time ×{:.1})", 1.0 / r)
+                    }
+                    _ => String::new(),
+                };
+                parts.push(format!("{} throttled{detail}{}", name(v), mech(&[*v])));
             }
         }
         let blk = of(VerdictKind::Blocked);

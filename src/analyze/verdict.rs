@@ -26,6 +26,10 @@ use super::{class_str, AnalyzeOptions, Mechanism, Metric, Scope, Verdict, Verdic
 use crate::probe::spec::{Class, Group};
 use crate::record::Window;
 
+/// Text objects smaller than this (mean body) are judged by time only: their
+/// transfer is over before any rate limit shows as a rate.
+pub const TEXT_RATE_MIN_BYTES: f64 = 128.0 * 1024.0;
+
 const METRICS: [Metric; 3] = [Metric::Steady, Metric::TotalTime, Metric::TlsTime];
 
 fn mi(m: Metric) -> usize {
@@ -40,6 +44,8 @@ fn mi(m: Metric) -> usize {
 struct Sample {
     vals: [Vec<f64>; 3],
     n_fetches: usize,
+    /// Mean body size of the fetches without error (NaN: unknown).
+    mean_body: f64,
     failures: Vec<Failure>,
 }
 
@@ -260,16 +266,24 @@ fn judge(
         .iter()
         .map(|&m| compare(m, &s.vals[mi(m)], c, seed_for(seed, &[&[mi(m) as u8]])))
         .collect();
-    let kinds: Vec<VerdictKind> = cmps.iter().map(|x| x.kind(opts)).collect();
-    // The deciding comparison: the first throttled, else the first inconclusive
-    // that has values, else the rate.
-    let pick = kinds
-        .iter()
-        .position(|k| *k == VerdictKind::Throttled)
+    let mut kinds: Vec<VerdictKind> = cmps.iter().map(|x| x.kind(opts)).collect();
+    let small_text =
+        class_val == Class::Text && (s.mean_body.is_nan() || s.mean_body < TEXT_RATE_MIN_BYTES);
+    if small_text && kinds[0] != VerdictKind::Inconclusive {
+        kinds[0] = VerdictKind::Ok; // reported, not judged
+    }
+    // The deciding comparison: the throttled one with the smallest ratio, else
+    // the first inconclusive one showing the effect, else the rate.
+    let pick = (0..cmps.len())
+        .filter(|&i| kinds[i] == VerdictKind::Throttled)
+        .min_by(|&a, &b| {
+            let r = |i: usize| cmps[i].ratio.unwrap_or(f64::INFINITY);
+            r(a).total_cmp(&r(b))
+        })
         .or_else(|| {
             (0..cmps.len()).find(|&i| kinds[i] == VerdictKind::Inconclusive && cmps[i].effect(opts))
         })
-        .unwrap_or(0);
+        .unwrap_or(if small_text { 1 } else { 0 });
     let d = &cmps[pick];
     v.verdict = kinds[pick];
     v.metric = Some(d.metric);
@@ -299,6 +313,9 @@ fn judge(
         if i != pick && x.n > 0 {
             reason += &format!("; {}", x.describe());
         }
+    }
+    if small_text {
+        reason += "; rate not judged: text objects under 128 KiB are judged by total and TLS time";
     }
     if n_failed > 0 {
         reason += &format!("; {n_failed} failed fetches");
@@ -374,6 +391,7 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
         let mut vals: [Vec<f64>; 3] = Default::default();
         let mut failures = Vec::new();
         let mut n_fetches = 0;
+        let mut body = (0.0, 0usize);
         for &i in members {
             let s = &ds.series[i];
             vals[0].extend_from_slice(&s.rate);
@@ -382,12 +400,19 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
                 vals[2].extend_from_slice(&s.tls_ms);
             }
             n_fetches += s.n_fetches;
+            body.0 += s.body_sum;
+            body.1 += s.body_n;
             merge_failures(&mut failures, &s.failures);
         }
         vals.iter_mut().for_each(|v| sort(v));
         Sample {
             vals,
             n_fetches,
+            mean_body: if body.1 > 0 {
+                body.0 / body.1 as f64
+            } else {
+                f64::NAN
+            },
             failures,
         }
     };

@@ -26,6 +26,8 @@ pub enum Path_ {
     FreezeTimeout,
     /// Connection reset during the TLS handshake.
     Reset,
+    /// Fast transfer (40 Mbit/s) but a TLS handshake this many times slower.
+    SlowTls(f64),
 }
 
 pub struct Url {
@@ -85,6 +87,9 @@ pub fn fetch(rng: &mut SmallRng, vantage: &str, round: u32, id: &str, u: &Url) -
     r.dns_ms = Some(Ms(lognormal(rng, 5.0, 0.3)));
     r.tcp_ms = Some(Ms(rtt));
     r.tls_ms = Some(Ms(2.0 * rtt * lognormal(rng, 1.0, 0.1)));
+    if let Path_::SlowTls(f) = u.path {
+        r.tls_ms = Some(Ms(r.tls_ms.unwrap().0 * f));
+    }
     if let Path_::Reset = u.path {
         r.error = Some("connection_reset".into());
         r.error_phase = Some(Phase::Tls);
@@ -96,7 +101,11 @@ pub fn fetch(rng: &mut SmallRng, vantage: &str, round: u32, id: &str, u: &Url) -
     r.ttfb_ms = Some(Ms(ttfb));
     let cap_ms = 20_000.0;
     let mut windows: Vec<(f64, u64, f64, u32)> = Vec::new(); // t, cum, rtt, retrans
-    let (cum, end_ms, steady) = match u.path {
+    let path = match u.path {
+        Path_::SlowTls(_) => Path_::Fast(40e6),
+        p => p,
+    };
+    let (cum, end_ms, steady) = match path {
         Path_::Fast(bps) => {
             let rate = lognormal(rng, bps, 0.25);
             let t = u.size as f64 * 8000.0 / rate;
@@ -159,7 +168,7 @@ pub fn fetch(rng: &mut SmallRng, vantage: &str, round: u32, id: &str, u: &Url) -
             }
             (stop, end, Some(0.0))
         }
-        Path_::Reset => unreachable!(),
+        Path_::Reset | Path_::SlowTls(_) => unreachable!(),
     };
     r.body_bytes = cum;
     r.transfer_ms = Some(Ms(end_ms));
