@@ -397,38 +397,122 @@ impl Dataset {
         }
     }
 
+    /// Parse the records in bytes `[start, end)` (which begin and end at
+    /// record boundaries). Lines without `"` are split on commas directly
+    /// (memchr); a line with quotes is handed, with its continuation lines if a
+    /// quoted field spans them, to the csv crate.
     fn read_range(&mut self, src: u32, path: &Path, c: &Cols, start: u64, end: u64) -> Result<()> {
         let mut file = File::open(path)?;
         file.seek(SeekFrom::Start(start))?;
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .buffer_capacity(1 << 20)
-            .flexible(true)
-            .from_reader(file.take(end - start));
+        let mut input = file.take(end - start);
+        let mut buf = vec![0u8; 4 << 20];
+        let mut filled = 0;
+        let mut eof = false;
+        let mut fields: Vec<(usize, usize)> = Vec::with_capacity(64);
         let mut rec = csv::ByteRecord::new();
-        while rdr.read_byte_record(&mut rec)? {
-            let f = |i: Option<usize>| i.and_then(|i| rec.get(i)).unwrap_or(b"");
-            let row = Row {
-                vantage: f(c.vantage),
-                fetch_id: f(c.fetch_id),
-                url: f(Some(c.url)),
-                host: f(c.host),
-                sni: f(c.sni),
-                class: parse_class(f(c.class)),
-                group: parse_group(f(c.group)),
-                error: f(c.error),
-                error_phase: f(c.error_phase),
-                capped: !f(c.capped).is_empty(),
-                body_bytes: fnum(f(c.body_bytes)).map(|v| v as u64),
-                steady_bps: fnum(f(c.steady_bps)),
-                goodput_bps: fnum(f(c.goodput_bps)),
-                transfer_ms: fnum(f(c.transfer_ms)),
-                total_ms: fnum(f(c.total_ms)),
-                tls_ms: fnum(f(c.tls_ms)),
-            };
-            self.add(src, &row);
+        loop {
+            while !eof && filled < buf.len() {
+                let n = input.read(&mut buf[filled..])?;
+                if n == 0 {
+                    eof = true;
+                } else {
+                    filled += n;
+                }
+            }
+            let mut pos = 0;
+            while pos < filled {
+                let rest = &buf[pos..filled];
+                let Some((nl, has_quote)) = record_end(rest, eof) else {
+                    break; // incomplete record: read more
+                };
+                let line = &rest[..nl];
+                let line = line.strip_suffix(b"\n").unwrap_or(line);
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if !line.is_empty() {
+                    if !has_quote {
+                        fields.clear();
+                        let mut from = 0;
+                        for comma in memchr::memchr_iter(b',', line) {
+                            fields.push((from, comma));
+                            from = comma + 1;
+                        }
+                        fields.push((from, line.len()));
+                        let row = row_from(c, |i| {
+                            i.and_then(|i| fields.get(i))
+                                .map_or(&b""[..], |&(a, b)| &line[a..b])
+                        });
+                        self.add(src, &row);
+                    } else {
+                        let mut rdr = csv::ReaderBuilder::new()
+                            .has_headers(false)
+                            .flexible(true)
+                            .from_reader(line);
+                        if rdr.read_byte_record(&mut rec)? {
+                            let row = row_from(c, |i| i.and_then(|i| rec.get(i)).unwrap_or(b""));
+                            self.add(src, &row);
+                        }
+                    }
+                }
+                pos += nl;
+            }
+            buf.copy_within(pos..filled, 0);
+            filled -= pos;
+            if eof && (filled == 0 || pos == 0) {
+                if filled > 0 {
+                    bail!("unterminated quoted field at the end of the file");
+                }
+                return Ok(());
+            }
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0); // a record longer than the buffer
+            }
         }
-        Ok(())
+    }
+}
+
+/// Length of the first record in `b` including its `\n` (a newline inside
+/// quotes does not end it) and whether it holds a `"`; `None` if it is not
+/// complete yet. At end of input, a final record without newline is complete.
+fn record_end(b: &[u8], eof: bool) -> Option<(usize, bool)> {
+    let mut quoted = false;
+    let mut seen = false;
+    let mut from = 0;
+    loop {
+        match memchr::memchr2(b'"', b'\n', &b[from..]) {
+            Some(i) => {
+                let at = from + i;
+                if b[at] == b'"' {
+                    quoted = !quoted;
+                    seen = true;
+                } else if !quoted {
+                    return Some((at + 1, seen));
+                }
+                from = at + 1;
+            }
+            None => return (eof && !quoted && !b.is_empty()).then_some((b.len(), seen)),
+        }
+    }
+}
+
+/// The fields analysis uses, by column index, from any field accessor.
+fn row_from<'a>(c: &Cols, f: impl Fn(Option<usize>) -> &'a [u8]) -> Row<'a> {
+    Row {
+        vantage: f(c.vantage),
+        fetch_id: f(c.fetch_id),
+        url: f(Some(c.url)),
+        host: f(c.host),
+        sni: f(c.sni),
+        class: parse_class(f(c.class)),
+        group: parse_group(f(c.group)),
+        error: f(c.error),
+        error_phase: f(c.error_phase),
+        capped: !f(c.capped).is_empty(),
+        body_bytes: fnum(f(c.body_bytes)).map(|v| v as u64),
+        steady_bps: fnum(f(c.steady_bps)),
+        goodput_bps: fnum(f(c.goodput_bps)),
+        transfer_ms: fnum(f(c.transfer_ms)),
+        total_ms: fnum(f(c.total_ms)),
+        tls_ms: fnum(f(c.tls_ms)),
     }
 }
 
