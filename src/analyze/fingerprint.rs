@@ -20,8 +20,9 @@
 //! Per URL the mechanism is the one most fetches show (more than half), else
 //! `unclear`; plateau and burst are medians over fetches.
 
-use super::load::{Failure, Pt};
+use super::load::Failure;
 use super::stats::{median, percentile, sort};
+use super::timeline::Pt;
 use super::Mechanism;
 
 /// RTT ratio above which queueing (a shaper) is assumed.

@@ -9,11 +9,14 @@
 //! the per-class "selective" rows → [`output`] writes CSV, JSON or a text
 //! table. The method is documented in `docs/method.md`.
 
+mod compare;
+pub mod fastcsv;
 pub mod fingerprint;
 pub mod load;
 pub mod output;
 pub mod stats;
 pub mod summary;
+pub mod timeline;
 pub mod verdict;
 
 use std::path::{Path, PathBuf};
