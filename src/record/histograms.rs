@@ -1,1 +1,283 @@
-//! (stub) Per-class HdrHistograms kept during a run.
+//! Per-class HdrHistograms kept during a run, in fixed memory.
+//!
+//! For every vantage × class × group and each metric — `dns_us`, `tcp_us`,
+//! `tls_us`, `ttfb_us`, `total_us` (µs) and `goodput_bps`, `steady_bps`
+//! (bit/s) — two histograms: the current round's (written to
+//! `histograms.hlog` and reset by [`Histograms::write_round`]) and the whole
+//! run's (written to `summary.csv`, rewritten every round). Memory depends on
+//! the number of classes, never on the campaign length: 3 significant digits
+//! over 1 µs … 1 h and 1 bit/s … 1 Tbit/s is ~200 KB per histogram.
+//!
+//! `histograms.hlog` is an HdrHistogram interval log (V2 + DEFLATE, as the
+//! Java `HistogramLogProcessor` and `HistogramLogAnalyzer` read it): one
+//! `#[StartTime]`/`#[BaseTime]` header when the file is created, then per round
+//! one tagged interval histogram per class/group/metric, tags like
+//! `image.target.tls_us` (prefixed by the vantage when a run holds several).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
+use hdrhistogram::serialization::V2DeflateSerializer;
+use hdrhistogram::Histogram;
+
+use crate::probe::spec::{Class, Group};
+use crate::record::FetchRecord;
+
+/// Metric names, in output order; the first five are µs, the last two bit/s.
+pub const METRICS: [&str; 7] = [
+    "dns_us",
+    "tcp_us",
+    "tls_us",
+    "ttfb_us",
+    "total_us",
+    "goodput_bps",
+    "steady_bps",
+];
+const CLASSES: [&str; 6] = ["text", "image", "video", "audio", "other", "unknown"];
+const GROUPS: [&str; 2] = ["target", "control"];
+/// `summary.csv` header.
+pub const SUMMARY_COLUMNS: [&str; 16] = [
+    "vantage", "class", "group", "metric", "n", "min", "p5", "p10", "p25", "p50", "p75", "p90",
+    "p95", "p99", "max", "mean",
+];
+const QUANTILES: [f64; 8] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
+
+fn class_idx(c: Option<Class>) -> usize {
+    match c {
+        Some(Class::Text) => 0,
+        Some(Class::Image) => 1,
+        Some(Class::Video) => 2,
+        Some(Class::Audio) => 3,
+        Some(Class::Other) => 4,
+        None => 5,
+    }
+}
+
+fn new_hist(metric: usize) -> Histogram<u64> {
+    let high = if metric < 5 {
+        3_600_000_000 // 1 h in µs
+    } else {
+        1_000_000_000_000 // 1 Tbit/s
+    };
+    Histogram::new_with_bounds(1, high, 3).expect("valid histogram bounds")
+}
+
+struct Pair {
+    round: Histogram<u64>,
+    run: Histogram<u64>,
+}
+
+/// (class, group, metric) indices.
+type Key = (usize, usize, usize);
+
+/// The histograms of a run.
+#[derive(Default)]
+pub struct Histograms {
+    by_vantage: HashMap<String, BTreeMap<Key, Pair>>,
+}
+
+fn us(ms: Option<crate::record::Ms>) -> Option<u64> {
+    ms.filter(|m| m.0.is_finite() && m.0 >= 0.0)
+        .map(|m| (m.0 * 1000.0).round() as u64)
+}
+
+impl Histograms {
+    pub fn new() -> Histograms {
+        Histograms::default()
+    }
+
+    /// Add one fetch: every metric it has a value for.
+    pub fn record(&mut self, r: &FetchRecord) {
+        let values: [Option<u64>; 7] = [
+            us(r.dns_ms),
+            us(r.tcp_ms),
+            us(r.tls_ms),
+            us(r.ttfb_ms),
+            us(r.total_ms),
+            r.goodput_bps,
+            r.steady_bps,
+        ];
+        let c = class_idx(r.class);
+        let g = match r.group.unwrap_or(Group::Target) {
+            Group::Target => 0,
+            Group::Control => 1,
+        };
+        if !self.by_vantage.contains_key(r.vantage.as_str()) {
+            self.by_vantage.insert(r.vantage.clone(), BTreeMap::new());
+        }
+        let map = self
+            .by_vantage
+            .get_mut(r.vantage.as_str())
+            .expect("inserted");
+        for (m, v) in values.iter().enumerate() {
+            if let Some(v) = *v {
+                let p = map.entry((c, g, m)).or_insert_with(|| Pair {
+                    round: new_hist(m),
+                    run: new_hist(m),
+                });
+                p.round.saturating_record(v);
+                p.run.saturating_record(v);
+            }
+        }
+    }
+
+    /// The tag of a histogram in the interval log.
+    fn tag(&self, vantage: &str, (c, g, m): Key) -> String {
+        let base = format!("{}.{}.{}", CLASSES[c], GROUPS[g], METRICS[m]);
+        if self.by_vantage.len() > 1 {
+            let v: String = vantage
+                .chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
+                        ch
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("{v}.{base}")
+        } else {
+            base
+        }
+    }
+
+    /// End of a round: append this round's histograms to `histograms.hlog`,
+    /// reset them, and rewrite `summary.csv` from the whole run's.
+    pub fn write_round(
+        &mut self,
+        out_dir: &Path,
+        round: u32,
+        start: SystemTime,
+        end: SystemTime,
+    ) -> Result<()> {
+        let path = out_dir.join("histograms.hlog");
+        let base = match existing_base_time(&path)? {
+            Some(b) => b,
+            None => {
+                let f =
+                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                let mut w = BufWriter::new(f);
+                let mut ser = V2DeflateSerializer::new();
+                IntervalLogWriterBuilder::new()
+                    .add_comment(
+                        "slowlane interval histograms: one per class.group.metric per round",
+                    )
+                    .add_comment("metrics *_us in microseconds, *_bps in bit/s")
+                    .add_comment("[Histogram log format version 1.3]")
+                    .with_start_time(start)
+                    .with_base_time(start)
+                    .begin_log_with(&mut w, &mut ser)?;
+                w.flush()?;
+                start.duration_since(UNIX_EPOCH).unwrap_or_default()
+            }
+        };
+        let f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("appending to {}", path.display()))?;
+        let mut w = BufWriter::new(f);
+        let mut ser = V2DeflateSerializer::new();
+        let since_epoch = start.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let offset = since_epoch.saturating_sub(base);
+        let length = end.duration_since(start).unwrap_or(Duration::ZERO);
+        let mut vantages: Vec<&String> = self.by_vantage.keys().collect();
+        vantages.sort();
+        let mut tags = Vec::new();
+        for v in &vantages {
+            for key in self.by_vantage[v.as_str()].keys() {
+                tags.push(((*v).clone(), *key, self.tag(v, *key)));
+            }
+        }
+        {
+            let mut log = IntervalLogWriterBuilder::new().begin_log_with(&mut w, &mut ser)?;
+            log.write_comment(&format!(" round {round}"))?;
+            for (v, key, tag) in &tags {
+                let h = &self.by_vantage[v.as_str()][key].round;
+                let tag = Tag::new(tag).ok_or_else(|| anyhow!("bad histogram tag {tag}"))?;
+                log.write_histogram(h, offset, length, Some(tag))
+                    .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+            }
+        }
+        w.flush()?;
+        for map in self.by_vantage.values_mut() {
+            for p in map.values_mut() {
+                p.round.reset();
+            }
+        }
+        self.write_summary(&out_dir.join("summary.csv"))
+    }
+
+    /// One row per vantage/class/group/metric of the whole run so far.
+    pub fn summary_rows(&self) -> Vec<Vec<String>> {
+        let mut vantages: Vec<&String> = self.by_vantage.keys().collect();
+        vantages.sort();
+        let mut rows = Vec::new();
+        for v in vantages {
+            for (&(c, g, m), p) in &self.by_vantage[v.as_str()] {
+                let h = &p.run;
+                if h.is_empty() {
+                    continue;
+                }
+                let mut row = vec![
+                    v.clone(),
+                    CLASSES[c].to_string(),
+                    GROUPS[g].to_string(),
+                    METRICS[m].to_string(),
+                    h.len().to_string(),
+                    h.min().to_string(),
+                ];
+                row.extend(
+                    QUANTILES
+                        .iter()
+                        .map(|&q| h.value_at_quantile(q).to_string()),
+                );
+                row.push(h.max().to_string());
+                row.push(format!("{:.1}", h.mean()));
+                rows.push(row);
+            }
+        }
+        rows
+    }
+
+    fn write_summary(&self, path: &Path) -> Result<()> {
+        let tmp = path.with_extension("csv.tmp");
+        let mut w =
+            csv::Writer::from_path(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        w.write_record(SUMMARY_COLUMNS)?;
+        for row in self.summary_rows() {
+            w.write_record(&row)?;
+        }
+        w.flush()?;
+        drop(w);
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// The `#[BaseTime: …]` of an existing, non-empty log (`None`: create it).
+fn existing_base_time(path: &Path) -> Result<Option<Duration>> {
+    let mut head = String::new();
+    match File::open(path) {
+        Ok(f) => {
+            f.take(4096).read_to_string(&mut head)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    if head.is_empty() {
+        return Ok(None);
+    }
+    let base = head
+        .lines()
+        .find_map(|l| l.strip_prefix("#[BaseTime: "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::ZERO);
+    Ok(Some(base))
+}

@@ -1,0 +1,325 @@
+//! What a throttle looks like, from the bytes-over-time windows of its fetches.
+//!
+//! Per fetch (see `docs/method.md` for the reasoning):
+//! 1. **Freeze**: the bytes stop for good — the silence after the last byte
+//!    lasts ≥ 2 s and ≥ half the fetch — with some bytes delivered before.
+//! 2. **Plateau**: a first Theil–Sen slope `r0` of cumulative bytes vs time over
+//!    the later half of the transfer (median of pairwise slopes between points
+//!    at least a quarter of the span apart, so bursts and stalls of a policer
+//!    average out instead of pulling the fit). Residuals `d = C − r0·t` sit at a
+//!    level once the transfer has settled; the first window whose residual is
+//!    within tolerance of that level ends the initial burst. `burst_bytes` is
+//!    the cumulative count there; `plateau_bps` the Theil–Sen slope refit from
+//!    there to the last byte.
+//! 3. **Raggedness** after settling: share of windows with no bytes and the
+//!    longest such run. **RTT inflation**: median `tcp_rtt_ms` after settling
+//!    over the smallest RTT seen. **Retransmissions**: growth of `tcp_retrans`.
+//! 4. Mechanism: RTT inflated ≥ 1.3× (Flach et al.'s queueing threshold) →
+//!    shaper; otherwise ragged or retransmitting → policer; otherwise unclear.
+//!
+//! Per URL the mechanism is the one most fetches show (more than half), else
+//! `unclear`; plateau and burst are medians over fetches.
+
+use super::load::Failure;
+use super::stats::{median, percentile, sort};
+use super::timeline::Pt;
+use super::Mechanism;
+
+/// RTT ratio above which queueing (a shaper) is assumed.
+pub const RTT_INFLATION: f64 = 1.3;
+/// Share of zero-byte windows after settling that makes a transfer ragged.
+pub const STALL_FRAC: f64 = 0.3;
+/// A run of zero-byte windows this long (ms) makes a transfer ragged.
+pub const LONG_STALL_MS: f64 = 500.0;
+
+/// The fingerprint of one fetch.
+#[derive(Debug, Clone, Default)]
+pub struct FetchPrint {
+    pub mechanism: Option<Mechanism>,
+    pub plateau_bps: Option<f64>,
+    pub burst_bytes: Option<f64>,
+    /// For a freeze: silence after the last byte (ms).
+    pub silence_ms: Option<f64>,
+    pub stall_frac: f64,
+    pub longest_stall_ms: f64,
+    pub rtt_inflation: Option<f64>,
+    pub retrans: Option<f64>,
+}
+
+/// The fingerprint of a URL (or host): aggregate of its fetches.
+#[derive(Debug, Clone)]
+pub struct Fingerprint {
+    pub mechanism: Mechanism,
+    pub plateau_bps: Option<f64>,
+    pub burst_bytes: Option<u64>,
+    pub evidence: String,
+}
+
+/// Median slope of pairs at least `min_sep` ms apart (bytes per ms). The
+/// separation is raised to 1.5× the longest run of empty windows, so that each
+/// slope spans a whole stall; when no pair is that far apart the secant from
+/// first to last point (the mean rate over the region) is used instead.
+fn theil_sen(pts: &[Pt], min_sep: f64) -> Option<f64> {
+    const MAX_PTS: usize = 300;
+    let (first, last) = (pts.first()?, pts.last()?);
+    let mut longest = 0.0f64;
+    let mut run_start: Option<f64> = None;
+    for w in pts.windows(2) {
+        if w[1].cum <= w[0].cum {
+            let s = *run_start.get_or_insert(w[0].t_ms);
+            longest = longest.max(w[1].t_ms - s);
+        } else {
+            run_start = None;
+        }
+    }
+    let min_sep = min_sep.max(1.5 * longest);
+    let step = pts.len().div_ceil(MAX_PTS).max(1);
+    let sub: Vec<&Pt> = pts.iter().step_by(step).collect();
+    let mut slopes = Vec::new();
+    for (i, a) in sub.iter().enumerate() {
+        for b in &sub[i + 1..] {
+            let dt = b.t_ms - a.t_ms;
+            if dt > 0.0 && dt >= min_sep {
+                slopes.push((b.cum - a.cum) / dt);
+            }
+        }
+    }
+    if slopes.len() < 3 {
+        let dt = last.t_ms - first.t_ms;
+        return (dt > 0.0).then(|| (last.cum - first.cum) / dt);
+    }
+    sort(&mut slopes);
+    Some(median(&slopes))
+}
+
+/// The fingerprint of one fetch from its windows (sorted by time).
+pub fn fetch_print(pts: &[Pt]) -> Option<FetchPrint> {
+    if pts.len() < 3 {
+        return None;
+    }
+    let last = pts[pts.len() - 1];
+    let final_bytes = last.cum;
+    if final_bytes.is_nan() || final_bytes <= 0.0 {
+        return None;
+    }
+    let mut dts: Vec<f64> = pts.windows(2).map(|w| w[1].t_ms - w[0].t_ms).collect();
+    sort(&mut dts);
+    let win = median(&dts).max(1.0);
+    let i_last = pts.iter().position(|p| p.cum >= final_bytes)?;
+    let t_last = pts[i_last].t_ms;
+    let silence = last.t_ms - t_last;
+    let retrans = {
+        let r: Vec<f64> = pts
+            .iter()
+            .map(|p| p.retrans)
+            .filter(|v| v.is_finite())
+            .collect();
+        (r.len() >= 2).then(|| r[r.len() - 1] - r[0])
+    };
+    if silence >= 2000.0 && silence >= 0.5 * last.t_ms {
+        return Some(FetchPrint {
+            mechanism: Some(Mechanism::Freeze),
+            burst_bytes: Some(final_bytes),
+            silence_ms: Some(silence),
+            retrans,
+            ..Default::default()
+        });
+    }
+    let active = &pts[..=i_last];
+    let mut fp = FetchPrint {
+        retrans,
+        ..Default::default()
+    };
+    if active.len() < 4 {
+        return Some(fp);
+    }
+    // First fit on the later half of the transfer.
+    let later: Vec<Pt> = active
+        .iter()
+        .copied()
+        .filter(|p| p.t_ms >= t_last / 2.0)
+        .collect();
+    let span = |v: &[Pt]| v[v.len() - 1].t_ms - v[0].t_ms;
+    let r0 = theil_sen(&later, (span(&later) / 4.0).max(win))?;
+    let mut d: Vec<f64> = later.iter().map(|p| p.cum - r0 * p.t_ms).collect();
+    sort(&mut d);
+    let level = median(&d);
+    let tol = (percentile(&d, 0.9) - percentile(&d, 0.1)).max(2.0 * r0 * win);
+    let s = active
+        .iter()
+        .position(|p| p.cum - r0 * p.t_ms >= level - tol)
+        .unwrap_or(0);
+    let post = &active[s..];
+    let r = if post.len() >= 4 {
+        theil_sen(post, (span(post) / 4.0).max(win)).unwrap_or(r0)
+    } else {
+        r0
+    };
+    fp.plateau_bps = Some((r * 8000.0).max(0.0));
+    fp.burst_bytes = Some(active[s].cum);
+    // Raggedness after settling (the settling window itself excluded).
+    let after = &post[1.min(post.len())..];
+    let mut zero = 0usize;
+    let mut run = 0usize;
+    let mut longest = 0usize;
+    for p in after {
+        if p.bytes <= 0.0 {
+            zero += 1;
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    fp.stall_frac = if after.is_empty() {
+        0.0
+    } else {
+        zero as f64 / after.len() as f64
+    };
+    fp.longest_stall_ms = longest as f64 * win;
+    // RTT inflation: median after settling over the smallest seen.
+    let base = pts
+        .iter()
+        .map(|p| p.rtt_ms)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
+    let mut post_rtt: Vec<f64> = post
+        .iter()
+        .map(|p| p.rtt_ms)
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .collect();
+    if base.is_finite() && !post_rtt.is_empty() {
+        sort(&mut post_rtt);
+        fp.rtt_inflation = Some(median(&post_rtt) / base);
+    }
+    let ragged = fp.stall_frac >= STALL_FRAC || fp.longest_stall_ms >= LONG_STALL_MS;
+    fp.mechanism = Some(match fp.rtt_inflation {
+        Some(x) if x >= RTT_INFLATION => Mechanism::Shaper,
+        Some(_) if ragged || fp.retrans.unwrap_or(0.0) > 0.0 => Mechanism::Policer,
+        None if ragged => Mechanism::Policer,
+        _ => Mechanism::Unclear,
+    });
+    Some(fp)
+}
+
+fn kb(b: f64) -> String {
+    if b >= 1_048_576.0 {
+        format!("{:.1} MB", b / 1_048_576.0)
+    } else {
+        format!("{:.1} KB", b / 1024.0)
+    }
+}
+
+fn med(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    sort(&mut v);
+    Some(median(&v))
+}
+
+/// Aggregate the fetch prints (and failures) of one URL or host.
+pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) -> Fingerprint {
+    let resets: usize = failures
+        .iter()
+        .filter(|f| f.error == "connection_reset")
+        .map(|f| f.count)
+        .sum();
+    // Timeouts in the body after some bytes count as freezes when no windows show it.
+    let body_timeouts: usize = failures
+        .iter()
+        .filter(|f| f.error == "generic_timeout_error" && f.phase == "body")
+        .map(|f| f.body_bytes.iter().filter(|&&b| b > 0).count())
+        .sum();
+    if n_fetches > 0 && resets * 2 > n_fetches {
+        return Fingerprint {
+            mechanism: Mechanism::Reset,
+            plateau_bps: None,
+            burst_bytes: None,
+            evidence: format!("reset: {resets}/{n_fetches} fetches ended in connection_reset"),
+        };
+    }
+    let count = |m: Mechanism| prints.iter().filter(|p| p.mechanism == Some(m)).count();
+    let n_freeze_traces = count(Mechanism::Freeze);
+    let n_freeze = n_freeze_traces.max(body_timeouts);
+    let judged = prints
+        .iter()
+        .filter(|p| p.mechanism.is_some())
+        .count()
+        .max(n_freeze);
+    let rated: Vec<&FetchPrint> = prints.iter().filter(|p| p.plateau_bps.is_some()).collect();
+    let plateau = med(rated.iter().filter_map(|p| p.plateau_bps).collect());
+    let burst = med(rated.iter().filter_map(|p| p.burst_bytes).collect());
+    if judged == 0 {
+        return Fingerprint {
+            mechanism: Mechanism::Unclear,
+            plateau_bps: plateau,
+            burst_bytes: burst.map(|b| b as u64),
+            evidence: "unclear: too few timeline windows to fingerprint (transfers shorter \
+                       than 3 windows, or no timeline.csv)"
+                .into(),
+        };
+    }
+    if n_freeze * 2 > judged {
+        let frozen: Vec<&FetchPrint> = prints
+            .iter()
+            .filter(|p| p.mechanism == Some(Mechanism::Freeze))
+            .collect();
+        let at = med(frozen.iter().filter_map(|p| p.burst_bytes).collect()).or_else(|| {
+            med(failures
+                .iter()
+                .flat_map(|f| f.body_bytes.iter().map(|&b| b as f64))
+                .filter(|&b| b > 0.0)
+                .collect())
+        });
+        let silent = med(frozen.iter().filter_map(|p| p.silence_ms).collect());
+        let mut ev = format!("freeze: {n_freeze}/{judged} fetches stop receiving");
+        if let Some(at) = at {
+            ev += &format!(" after {} (median)", kb(at));
+        }
+        if let Some(s) = silent {
+            ev += &format!(", then nothing for {:.1} s", s / 1000.0);
+        }
+        return Fingerprint {
+            mechanism: Mechanism::Freeze,
+            plateau_bps: Some(0.0),
+            burst_bytes: at.map(|b| b as u64),
+            evidence: ev,
+        };
+    }
+    let (pol, sha) = (count(Mechanism::Policer), count(Mechanism::Shaper));
+    let mechanism = if pol * 2 > judged {
+        Mechanism::Policer
+    } else if sha * 2 > judged {
+        Mechanism::Shaper
+    } else {
+        Mechanism::Unclear
+    };
+    let stall = med(rated.iter().map(|p| p.stall_frac).collect()).unwrap_or(0.0);
+    let longest = med(rated.iter().map(|p| p.longest_stall_ms).collect()).unwrap_or(0.0);
+    let infl = med(rated.iter().filter_map(|p| p.rtt_inflation).collect());
+    let retr = med(prints.iter().filter_map(|p| p.retrans).collect());
+    let mut ev = format!(
+        "{}: policer-like {pol}/{judged}, shaper-like {sha}/{judged} fetches; \
+         no-byte windows {:.0}% (longest {:.1} s)",
+        mechanism.as_str(),
+        stall * 100.0,
+        longest / 1000.0
+    );
+    match infl {
+        Some(x) => ev += &format!(", RTT {x:.2}× its minimum"),
+        None => ev += ", no RTT samples",
+    }
+    if let Some(r) = retr {
+        ev += &format!(", {r:.0} retransmits/fetch");
+    }
+    if let (Some(p), Some(b)) = (plateau, burst) {
+        ev += &format!("; settles at {} after {}", super::output::fmt_bps(p), kb(b));
+    }
+    Fingerprint {
+        mechanism,
+        plateau_bps: plateau,
+        burst_bytes: burst.map(|b| b as u64),
+        evidence: ev,
+    }
+}

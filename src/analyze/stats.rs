@@ -1,0 +1,332 @@
+//! Small, allocation-conscious statistics used by the verdicts.
+//!
+//! - [`percentile`]/[`median`] on sorted slices (linear interpolation, the
+//!   "type 7" definition R, NumPy and DuckDB's `quantile_cont` use);
+//! - [`Pool`]: a sorted sample with its tie term, so that many target samples
+//!   can be tested against one control pool in `O(n_t log n_c)`;
+//! - [`mann_whitney`]: one-sided Mann–Whitney U, normal approximation with
+//!   continuity and tie correction (statrs for Φ);
+//! - [`bootstrap_medians`] and [`ratio_ci`]: seeded percentile bootstrap of a
+//!   ratio of medians.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use statrs::distribution::{ContinuousCDF, Normal};
+
+/// Bootstrap replicates per sample.
+pub const BOOTSTRAP_B: usize = 1000;
+/// Above this sample size the bootstrap median is drawn from its asymptotic
+/// distribution instead of resampling `n` values (see [`bootstrap_medians`]).
+pub const RESAMPLE_MAX_N: usize = 1000;
+
+/// Percentile `q` in `[0, 1]` of an ascending slice, linear interpolation.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        1 => sorted[0],
+        n => interp(sorted, q.clamp(0.0, 1.0) * (n - 1) as f64),
+    }
+}
+
+/// Median of an ascending slice (NaN when empty).
+pub fn median(sorted: &[f64]) -> f64 {
+    percentile(sorted, 0.5)
+}
+
+/// Value at fractional 0-based position `pos` of an ascending slice.
+fn interp(sorted: &[f64], pos: f64) -> f64 {
+    let pos = pos.clamp(0.0, (sorted.len() - 1) as f64);
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let f = pos - lo as f64;
+    if f == 0.0 {
+        sorted[lo]
+    } else {
+        sorted[lo] + (sorted[hi] - sorted[lo]) * f
+    }
+}
+
+/// Sort a vector of finite floats ascending.
+pub fn sort(v: &mut [f64]) {
+    v.sort_unstable_by(|a, b| a.total_cmp(b));
+}
+
+/// `Σ (t³ − t)` over the tie groups of an ascending slice.
+fn tie_term(sorted: &[f64]) -> f64 {
+    let mut t = 0.0;
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i + 1;
+        while j < sorted.len() && sorted[j] == sorted[i] {
+            j += 1;
+        }
+        let c = (j - i) as f64;
+        t += c * c * c - c;
+        i = j;
+    }
+    t
+}
+
+/// A sorted sample (a control pool) prepared for repeated tests.
+#[derive(Debug, Clone, Default)]
+pub struct Pool {
+    pub sorted: Vec<f64>,
+    ties: f64,
+}
+
+impl Pool {
+    pub fn new(mut values: Vec<f64>) -> Pool {
+        sort(&mut values);
+        let ties = tie_term(&values);
+        Pool {
+            sorted: values,
+            ties,
+        }
+    }
+
+    /// A pool from values already in ascending order.
+    pub fn from_sorted(sorted: Vec<f64>) -> Pool {
+        let ties = tie_term(&sorted);
+        Pool { sorted, ties }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    pub fn median(&self) -> f64 {
+        median(&self.sorted)
+    }
+
+    /// The pool without the values of `remove` (an ascending sub-multiset).
+    pub fn without(&self, remove: &[f64]) -> Pool {
+        let mut out = Vec::with_capacity(self.sorted.len().saturating_sub(remove.len()));
+        let mut j = 0;
+        for &v in &self.sorted {
+            if j < remove.len() && remove[j] == v {
+                j += 1;
+            } else {
+                out.push(v);
+            }
+        }
+        Pool::from_sorted(out)
+    }
+}
+
+/// Which way the one-sided alternative points, for the target sample X.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alternative {
+    /// X tends to be smaller than the pool (rates of a throttled target).
+    Less,
+    /// X tends to be larger (times of a throttled target).
+    Greater,
+}
+
+/// One-sided Mann–Whitney U test of `x` (ascending) against `pool`.
+///
+/// `U_x = Σ_i #{y < x_i} + ½ #{y = x_i}`; under H0 `E[U] = nm/2` and
+/// `Var[U] = nm/12 · ((N+1) − Σ(t³−t)/(N(N−1)))` with `t` the tie-group sizes
+/// of the combined sample. The p-value is `Φ(z)` with a 0.5 continuity
+/// correction toward the mean. Returns `None` when either side is empty; 1.0
+/// when every value is tied.
+pub fn mann_whitney(x: &[f64], pool: &Pool, alt: Alternative) -> Option<f64> {
+    let n = x.len();
+    let m = pool.len();
+    if n == 0 || m == 0 {
+        return None;
+    }
+    let y = &pool.sorted;
+    let mut u = 0.0;
+    let mut ties = pool.ties;
+    let walk = (n as f64) * (m as f64).log2().max(1.0) > (n + m) as f64;
+    let (mut lo, mut hi) = (0usize, 0usize);
+    let mut i = 0;
+    while i < n {
+        let v = x[i];
+        let mut j = i + 1;
+        while j < n && x[j] == v {
+            j += 1;
+        }
+        let a = (j - i) as f64;
+        // x is ascending, so the boundaries only move forward: walk them when
+        // x is large relative to y (O(n + m)), binary-search otherwise.
+        if walk {
+            while lo < m && y[lo] < v {
+                lo += 1;
+            }
+            hi = hi.max(lo);
+            while hi < m && y[hi] <= v {
+                hi += 1;
+            }
+        } else {
+            lo += y[lo..].partition_point(|&w| w < v);
+            hi = lo + y[lo..].partition_point(|&w| w <= v);
+        }
+        let b = (hi - lo) as f64;
+        u += a * (lo as f64 + 0.5 * b);
+        let t = a + b;
+        ties += (t * t * t - t) - (b * b * b - b);
+        i = j;
+    }
+    let (nf, mf) = (n as f64, m as f64);
+    let big_n = nf + mf;
+    let mean = nf * mf / 2.0;
+    let var = nf * mf / 12.0 * ((big_n + 1.0) - ties / (big_n * (big_n - 1.0)));
+    if var <= 0.0 {
+        return Some(1.0);
+    }
+    let sd = var.sqrt();
+    let std_normal = Normal::new(0.0, 1.0).expect("valid normal");
+    let p = match alt {
+        Alternative::Less => std_normal.cdf((u - mean + 0.5) / sd),
+        Alternative::Greater => std_normal.sf((u - mean - 0.5) / sd),
+    };
+    Some(p.clamp(0.0, 1.0))
+}
+
+/// A reproducible RNG seed from the user seed and a key (FNV-1a), so that a
+/// row's bootstrap does not depend on which other rows or vantages are analysed.
+pub fn seed_for(seed: u64, parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
+    for p in parts {
+        for &b in p.iter() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// `BOOTSTRAP_B` bootstrap replicates of the median of an ascending sample.
+///
+/// For `n ≤ RESAMPLE_MAX_N` each replicate resamples `n` values with
+/// replacement. Above that the median of a resample is drawn directly from its
+/// large-sample distribution: the resample median is the order statistic at
+/// 0-based position `(n−1)/2 + Z·√n/2`, `Z ~ N(0,1)` (the count of resampled
+/// values below `x_(k)` is Binomial(n, k/n)), which costs O(1) per replicate.
+pub fn bootstrap_medians(sorted: &[f64], seed: u64) -> Vec<f64> {
+    let n = sorted.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(BOOTSTRAP_B);
+    if n <= RESAMPLE_MAX_N {
+        let mut buf = vec![0.0; n];
+        for _ in 0..BOOTSTRAP_B {
+            for slot in buf.iter_mut() {
+                *slot = sorted[rng.gen_range(0..n)];
+            }
+            out.push(select_median(&mut buf));
+        }
+    } else {
+        let half_sd = (n as f64).sqrt() / 2.0;
+        let centre = (n - 1) as f64 / 2.0;
+        for _ in 0..BOOTSTRAP_B {
+            let z: f64 = rng.sample(rand_distr_standard_normal());
+            out.push(interp(sorted, centre + z * half_sd));
+        }
+    }
+    out
+}
+
+/// Standard normal draws without pulling in rand_distr: Box–Muller.
+fn rand_distr_standard_normal() -> impl rand::distributions::Distribution<f64> {
+    struct BoxMuller;
+    impl rand::distributions::Distribution<f64> for BoxMuller {
+        fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+            let u1: f64 = 1.0 - rng.gen::<f64>(); // (0, 1]
+            let u2: f64 = rng.gen::<f64>();
+            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+        }
+    }
+    BoxMuller
+}
+
+/// Median of an unsorted buffer (reorders it).
+fn select_median(buf: &mut [f64]) -> f64 {
+    let n = buf.len();
+    let mid = n / 2;
+    let (lower, m, _) = buf.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    let hi = *m;
+    if n % 2 == 1 {
+        hi
+    } else {
+        let lo = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo + hi) / 2.0
+    }
+}
+
+/// 95% percentile-bootstrap interval of `num_b / den_b` over paired replicates.
+pub fn ratio_ci(num: &[f64], den: &[f64]) -> Option<(f64, f64)> {
+    let mut r: Vec<f64> = num
+        .iter()
+        .zip(den)
+        .map(|(a, b)| a / b)
+        .filter(|v| !v.is_nan())
+        .collect();
+    if r.len() < 10 {
+        return None;
+    }
+    sort(&mut r);
+    Some((percentile(&r, 0.025), percentile(&r, 0.975)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles() {
+        let v = [1.0, 2.0, 3.0, 4.0];
+        assert_eq!(median(&v), 2.5);
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&v, 1.0), 4.0);
+        assert!((percentile(&v, 0.25) - 1.75).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mw_matches_reference() {
+        // scipy.stats.mannwhitneyu([1,2,3,4,5],[6,7,8,9,10],alternative='less',
+        // method='asymptotic') -> p = 0.006092
+        let pool = Pool::new(vec![6.0, 7.0, 8.0, 9.0, 10.0]);
+        let p = mann_whitney(&[1.0, 2.0, 3.0, 4.0, 5.0], &pool, Alternative::Less).unwrap();
+        assert!((p - 0.006092).abs() < 1e-4, "{p}");
+        let p = mann_whitney(&[1.0, 2.0, 3.0, 4.0, 5.0], &pool, Alternative::Greater).unwrap();
+        assert!(p > 0.99);
+        // With ties, by hand: U = 3, E = 10, Var = 20/12·(10 − 48/72) = 15.556,
+        // z = (3 − 10 + 0.5)/3.944 = −1.648 -> p = 0.0497
+        let pool = Pool::new(vec![2.0, 3.0, 3.0, 4.0, 5.0]);
+        let p = mann_whitney(&[1.0, 2.0, 2.0, 3.0], &pool, Alternative::Less).unwrap();
+        assert!((p - 0.0497).abs() < 1e-3, "{p}");
+        let all_tied = Pool::new(vec![1.0; 5]);
+        assert_eq!(
+            mann_whitney(&[1.0; 5], &all_tied, Alternative::Less),
+            Some(1.0)
+        );
+    }
+
+    #[test]
+    fn bootstrap_is_seeded_and_sane() {
+        let v: Vec<f64> = (0..50).map(|i| i as f64).collect();
+        let a = bootstrap_medians(&v, 7);
+        let b = bootstrap_medians(&v, 7);
+        assert_eq!(a, b);
+        let mut s = a.clone();
+        sort(&mut s);
+        let m = median(&s);
+        assert!((m - 24.5).abs() < 3.0, "{m}");
+        let big: Vec<f64> = (0..100_000).map(|i| i as f64).collect();
+        let mut bm = bootstrap_medians(&big, 1);
+        sort(&mut bm);
+        // sd of the median of U(0, 1e5) with n = 1e5 is about 1e5 / (2·√n) ≈ 158
+        let spread = percentile(&bm, 0.84) - percentile(&bm, 0.16);
+        assert!(spread > 200.0 && spread < 450.0, "{spread}");
+    }
+}

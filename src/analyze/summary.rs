@@ -1,0 +1,311 @@
+//! The selective summary: per vantage, which content classes are throttled
+//! and which are not ("image and video throttled to ~130 kbit/s (policer);
+//! text not throttled"). Written as `scope = class` rows and printed last.
+
+use std::collections::BTreeMap;
+
+use super::output::fmt_bps;
+use super::stats::{median, sort};
+use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
+use crate::probe::spec::Class;
+
+fn med(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| x.is_finite());
+    if v.is_empty() {
+        return None;
+    }
+    sort(&mut v);
+    Some(median(&v))
+}
+
+fn hosts(rows: &[&Verdict]) -> String {
+    let mut h: Vec<&str> = rows.iter().map(|v| v.host.as_str()).collect();
+    h.sort_unstable();
+    h.dedup();
+    if h.len() > 4 {
+        format!("{}, … ({} hosts)", h[..3].join(", "), h.len())
+    } else {
+        h.join(", ")
+    }
+}
+
+/// One `scope = class` row per vantage and class of target URLs.
+pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
+    let mut by: BTreeMap<(&str, Option<Class>), Vec<&Verdict>> = BTreeMap::new();
+    for v in rows.iter().filter(|v| v.scope == Scope::Url && !v.control) {
+        by.entry((v.vantage.as_str(), v.class)).or_default().push(v);
+    }
+    let mut out = Vec::new();
+    for ((vantage, class), urls) in by {
+        let of = |k: VerdictKind| {
+            urls.iter()
+                .copied()
+                .filter(|v| v.verdict == k)
+                .collect::<Vec<_>>()
+        };
+        let (thr, blk, inc) = (
+            of(VerdictKind::Throttled),
+            of(VerdictKind::Blocked),
+            of(VerdictKind::Inconclusive),
+        );
+        let n = urls.len();
+        let name = if class.is_some() {
+            class_str(class)
+        } else {
+            "unknown class"
+        };
+        let (verdict, reason, focus) = if !thr.is_empty() {
+            let mut s = format!("{name}: {}/{n} URLs throttled ({})", thr.len(), hosts(&thr));
+            s += &throttle_detail(&thr);
+            (VerdictKind::Throttled, s, thr)
+        } else if !blk.is_empty() {
+            let f = blk[0].failure.clone().unwrap_or_default();
+            (
+                VerdictKind::Blocked,
+                format!(
+                    "{name}: {}/{n} URLs blocked ({}; {f})",
+                    blk.len(),
+                    hosts(&blk)
+                ),
+                blk,
+            )
+        } else if !inc.is_empty() {
+            let why = &inc[0].reason;
+            let short = why.split(':').next().unwrap_or(why);
+            (
+                VerdictKind::Inconclusive,
+                format!("{name}: {}/{n} URLs inconclusive ({short})", inc.len()),
+                inc,
+            )
+        } else {
+            (
+                VerdictKind::Ok,
+                format!("{name}: not throttled ({n} URLs ok)"),
+                urls.clone(),
+            )
+        };
+        let mut mech: BTreeMap<&str, (usize, Mechanism)> = BTreeMap::new();
+        for v in &focus {
+            if let Some(m) = v.mechanism {
+                mech.entry(m.as_str()).or_insert((0, m)).0 += 1;
+            }
+        }
+        let mechanism = mech
+            .values()
+            .max_by_key(|(c, m)| (*c, *m != Mechanism::Unclear))
+            .map(|(_, m)| *m);
+        let mut reason = reason;
+        if let (VerdictKind::Throttled, Some(m)) = (verdict, mechanism) {
+            reason += &format!(", {m}");
+        }
+        out.push(Verdict {
+            vantage: vantage.to_string(),
+            scope: Scope::Class,
+            url: String::new(),
+            host: String::new(),
+            sni: String::new(),
+            class,
+            control: false,
+            n,
+            n_control: urls.iter().map(|v| v.n_control).max().unwrap_or(0),
+            median_bps: med(focus.iter().filter_map(|v| v.median_bps).collect()),
+            control_median_bps: med(focus.iter().filter_map(|v| v.control_median_bps).collect()),
+            ratio: {
+                let m = class_metric(&focus, verdict);
+                med(focus
+                    .iter()
+                    .filter(|v| m.is_none() || v.metric == m)
+                    .filter_map(|v| v.ratio)
+                    .collect())
+            },
+            ratio_ci_low: None,
+            ratio_ci_high: None,
+            p_value: None,
+            verdict,
+            mechanism: if verdict == VerdictKind::Ok {
+                None
+            } else {
+                mechanism
+            },
+            plateau_bps: med(focus.iter().filter_map(|v| v.plateau_bps).collect()),
+            burst_bytes: med(focus
+                .iter()
+                .filter_map(|v| v.burst_bytes.map(|b| b as f64))
+                .collect())
+            .map(|b| b as u64),
+            metric: class_metric(&focus, verdict),
+            n_failed: urls.iter().map(|v| v.n_failed).sum(),
+            failure: focus.iter().find_map(|v| v.failure.clone()),
+            reason,
+        });
+    }
+    out
+}
+
+/// The metric a throttled class is described by: the rate when any of its
+/// throttled URLs was judged by rate, else the time metric most of them used.
+fn class_metric(rows: &[&Verdict], verdict: VerdictKind) -> Option<Metric> {
+    if verdict != VerdictKind::Throttled {
+        return None;
+    }
+    if rows.iter().any(|v| v.metric == Some(Metric::Steady)) {
+        return Some(Metric::Steady);
+    }
+    let tls = rows
+        .iter()
+        .filter(|v| v.metric == Some(Metric::TlsTime))
+        .count();
+    Some(if tls * 2 > rows.len() {
+        Metric::TlsTime
+    } else {
+        Metric::TotalTime
+    })
+}
+
+/// " to ~131 kbit/s" for rate throttles; " (total time ×13.7)" for time ones.
+fn throttle_detail(rows: &[&Verdict]) -> String {
+    let rate = med(rows
+        .iter()
+        .filter(|v| v.metric == Some(Metric::Steady))
+        .filter_map(|v| v.plateau_bps.or(v.median_bps))
+        .collect());
+    let mut parts = Vec::new();
+    for (m, what) in [
+        (Metric::TotalTime, "total time"),
+        (Metric::TlsTime, "TLS time"),
+    ] {
+        if let Some(r) = med(rows
+            .iter()
+            .filter(|v| v.metric == Some(m))
+            .filter_map(|v| v.ratio)
+            .collect())
+        {
+            if r > 0.0 {
+                parts.push(format!("{what} ×{:.1}", 1.0 / r));
+            }
+        }
+    }
+    let mut s = String::new();
+    if let Some(r) = rate {
+        s += &format!(" to ~{}", fmt_bps(r));
+    }
+    if !parts.is_empty() {
+        s += &format!(" ({})", parts.join(", "));
+    }
+    s
+}
+
+fn join_and(items: &[String]) -> String {
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].clone(),
+        n => format!("{} and {}", items[..n - 1].join(", "), items[n - 1]),
+    }
+}
+
+/// Per vantage, the one sentence: which classes are throttled and which not.
+/// Built from the `scope = class` rows of `rows`.
+pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
+    let mut by: BTreeMap<&str, Vec<&Verdict>> = BTreeMap::new();
+    for v in rows.iter().filter(|v| v.scope == Scope::Class) {
+        by.entry(v.vantage.as_str()).or_default().push(v);
+    }
+    let mut out = Vec::new();
+    for (vantage, classes) in by {
+        let name = |v: &Verdict| {
+            if v.class.is_some() {
+                class_str(v.class).to_string()
+            } else {
+                "unknown class".into()
+            }
+        };
+        let of = |k: VerdictKind| {
+            classes
+                .iter()
+                .copied()
+                .filter(|v| v.verdict == k)
+                .collect::<Vec<_>>()
+        };
+        let mut parts = Vec::new();
+        let thr = of(VerdictKind::Throttled);
+        if !thr.is_empty() {
+            let mech = |vs: &[&Verdict]| {
+                let mut m: Vec<&str> = vs
+                    .iter()
+                    .filter_map(|v| v.mechanism.map(|m| m.as_str()))
+                    .collect();
+                m.sort_unstable();
+                m.dedup();
+                if m.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", m.join("/"))
+                }
+            };
+            // Rate-throttled classes at similar rates share one clause.
+            let by_rate: Vec<&Verdict> = thr
+                .iter()
+                .copied()
+                .filter(|v| {
+                    v.metric == Some(Metric::Steady) && v.plateau_bps.or(v.median_bps).is_some()
+                })
+                .collect();
+            let rates: Vec<f64> = by_rate
+                .iter()
+                .filter_map(|v| v.plateau_bps.or(v.median_bps))
+                .collect();
+            let (lo, hi) = rates
+                .iter()
+                .fold((f64::INFINITY, 0.0f64), |(a, b), &r| (a.min(r), b.max(r)));
+            let grouped = by_rate.len() > 1 && hi <= lo * 1.25;
+            if grouped {
+                let names: Vec<String> = by_rate.iter().map(|v| name(v)).collect();
+                parts.push(format!(
+                    "{} throttled to ~{}{}",
+                    join_and(&names),
+                    fmt_bps(med(rates).unwrap_or(lo)),
+                    mech(&by_rate)
+                ));
+            }
+            for v in thr
+                .iter()
+                .filter(|v| !(grouped && by_rate.iter().any(|b| std::ptr::eq(*b, **v))))
+            {
+                let detail = match (v.metric, v.plateau_bps.or(v.median_bps), v.ratio) {
+                    (Some(Metric::Steady), Some(r), _) => format!(" to ~{}", fmt_bps(r)),
+                    (Some(Metric::TotalTime), _, Some(r)) if r > 0.0 => {
+                        format!(" (total time ×{:.1})", 1.0 / r)
+                    }
+                    (Some(Metric::TlsTime), _, Some(r)) if r > 0.0 => {
+                        format!(" (TLS time ×{:.1})", 1.0 / r)
+                    }
+                    _ => String::new(),
+                };
+                parts.push(format!("{} throttled{detail}{}", name(v), mech(&[*v])));
+            }
+        }
+        let blk = of(VerdictKind::Blocked);
+        if !blk.is_empty() {
+            let names: Vec<String> = blk
+                .iter()
+                .map(|v| match &v.failure {
+                    Some(f) => format!("{} ({f})", name(v)),
+                    None => name(v),
+                })
+                .collect();
+            parts.push(format!("{} blocked", join_and(&names)));
+        }
+        let ok = of(VerdictKind::Ok);
+        if !ok.is_empty() {
+            let names: Vec<String> = ok.iter().map(|v| name(v)).collect();
+            parts.push(format!("{} not throttled", join_and(&names)));
+        }
+        let inc = of(VerdictKind::Inconclusive);
+        if !inc.is_empty() {
+            let names: Vec<String> = inc.iter().map(|v| name(v)).collect();
+            parts.push(format!("{} inconclusive", join_and(&names)));
+        }
+        out.push((vantage.to_string(), parts.join("; ")));
+    }
+    out
+}
