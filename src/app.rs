@@ -5,7 +5,11 @@
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command, DemoArgs, FetchArgs, FetchFormat, RunArgs, TestbedArgs};
+use crate::analyze::{self, AnalyzeOptions};
+use crate::cli::{
+    AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, RunArgs,
+    TestbedArgs,
+};
 use crate::config::{self, CliOverrides};
 use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
 use crate::probe::{self, Prepared};
@@ -36,6 +40,7 @@ pub fn main(cli: Cli) -> i32 {
         match cli.command {
             Command::Fetch(a) => fetch_cmd(a).await,
             Command::Run(a) => run_cmd(a).await,
+            Command::Analyze(a) => analyze_cmd(a),
             Command::Testbed(a) => testbed_cmd(a).await,
             Command::Demo(a) => demo_cmd(a).await,
         }
@@ -161,6 +166,12 @@ pub async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> i32
                 o.out.display()
             );
             print!("{}", o.table.render());
+            // Verdicts over everything in the output directory (all runs of
+            // this campaign there), the same code as `slowlane analyze DIR`.
+            if let Err(e) = verdicts_for(&o.out, &AnalyzeOptions::default()) {
+                eprintln!("slowlane: analysis failed: {e:#}");
+                return EXIT_OUTPUT;
+            }
             if o.interrupted {
                 EXIT_INTERRUPTED
             } else {
@@ -245,4 +256,73 @@ async fn demo_cmd(a: DemoArgs) -> i32 {
     let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
     drop(lab);
     code
+}
+
+/// Analyse `dir`, write its verdicts.csv, print the verdict table.
+fn verdicts_for(dir: &std::path::Path, opts: &AnalyzeOptions) -> anyhow::Result<()> {
+    let rows = analyze::analyze_paths(&[dir.to_path_buf()], opts)?;
+    analyze::write_verdicts_csv(&analyze::verdicts_path(dir), &rows)?;
+    println!();
+    print!("{}", analyze::render(&rows, analyze::Format::Text));
+    Ok(())
+}
+
+fn analyze_cmd(a: AnalyzeArgs) -> i32 {
+    for bad in [("threshold", a.threshold), ("alpha", a.alpha)] {
+        if !(bad.1 > 0.0 && bad.1 <= 1.0) {
+            eprintln!("slowlane: --{} must be in (0, 1], got {}", bad.0, bad.1);
+            return EXIT_USAGE;
+        }
+    }
+    if a.min_n == 0 {
+        eprintln!("slowlane: --min-n must be at least 1");
+        return EXIT_USAGE;
+    }
+    let opts = AnalyzeOptions {
+        threshold: a.threshold,
+        alpha: a.alpha,
+        min_n: a.min_n,
+        seed: a.seed,
+    };
+    for p in &a.paths {
+        if !p.exists() {
+            eprintln!("slowlane: {}: no such file or directory", p.display());
+            return EXIT_USAGE;
+        }
+    }
+    let rows = match analyze::analyze_paths(&a.paths, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("slowlane: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
+    let out = a.out.unwrap_or_else(|| {
+        let first = &a.paths[0];
+        if first.is_dir() {
+            first.clone()
+        } else {
+            first
+                .parent()
+                .map(|p| p.to_path_buf())
+                .unwrap_or_else(|| ".".into())
+        }
+    });
+    if let Err(e) = std::fs::create_dir_all(&out)
+        .map_err(anyhow::Error::from)
+        .and_then(|_| analyze::write_verdicts_csv(&analyze::verdicts_path(&out), &rows))
+    {
+        eprintln!(
+            "slowlane: cannot write verdicts to {}: {e:#}",
+            out.display()
+        );
+        return EXIT_OUTPUT;
+    }
+    let format = match a.format {
+        AnalyzeFormat::Text => analyze::Format::Text,
+        AnalyzeFormat::Csv => analyze::Format::Csv,
+        AnalyzeFormat::Json => analyze::Format::Json,
+    };
+    print!("{}", analyze::render(&rows, format));
+    0
 }

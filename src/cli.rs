@@ -21,6 +21,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Run a campaign of repeated fetches and append the results to CSV.
     Run(RunArgs),
+    /// Verdicts from one or more output directories or fetches.csv files.
+    Analyze(AnalyzeArgs),
     /// Run the throttling lab (origin + DPI-style middlebox) until Ctrl-C.
     Testbed(TestbedArgs),
     /// Start the lab on loopback, run a scenario's campaign through it, report.
@@ -163,4 +165,36 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AnalyzeFormat {
+    Text,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Output directories of `run` or fetches.csv files (several vantages at once).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where to write verdicts.csv (default: the first PATH's directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// What to print.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: AnalyzeFormat,
+    /// Throttled needs median rate target/control at or below this.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f64,
+    /// Throttled needs the one-sided Mann-Whitney p-value below this.
+    #[arg(long, default_value_t = 0.01)]
+    pub alpha: f64,
+    /// Throttled needs at least this many fetches on each side.
+    #[arg(long, default_value_t = 5)]
+    pub min_n: usize,
+    /// Seed of the bootstrap confidence intervals.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

@@ -93,6 +93,14 @@ pub(super) fn n_metrics(c: Option<Class>) -> usize {
     }
 }
 
+/// A time metric (total, TLS) only shows an *effect* when the target is also
+/// this much slower in absolute terms. On fast paths the times are a few ms
+/// and scheduling noise alone makes ratios like 1.2 ms vs 2.6 ms (0.45);
+/// the throttling this looks for inflates by hundreds of ms (a 30 KB page at
+/// 130 kbit/s takes ~1.8 s; the TLS inflation seen in Kazakhstan and Türkiye
+/// was of that order).
+pub(super) const MIN_TIME_INFLATION_MS: f64 = 20.0;
+
 /// One comparison of a sample with the controls on one metric.
 pub(super) struct Cmp {
     pub(super) metric: Metric,
@@ -135,7 +143,11 @@ impl Cmp {
         self.n >= o.min_n && self.n_c >= o.min_n
     }
     pub(super) fn effect(&self, o: &AnalyzeOptions) -> bool {
-        self.ratio.is_some_and(|r| r <= o.threshold)
+        let big_enough = match self.metric {
+            Metric::Steady => true,
+            Metric::TotalTime | Metric::TlsTime => self.med_t - self.med_c >= MIN_TIME_INFLATION_MS,
+        };
+        big_enough && self.ratio.is_some_and(|r| r <= o.threshold)
     }
     pub(super) fn significant(&self, o: &AnalyzeOptions) -> bool {
         self.p.is_some_and(|p| p < o.alpha)
@@ -179,5 +191,41 @@ impl Cmp {
             s += &format!(", p={}", fmt_p(p));
         }
         s + &format!(", n={}/{}", self.n, self.n_c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp(metric: Metric, med_t: f64, med_c: f64) -> Cmp {
+        Cmp {
+            metric,
+            n: 10,
+            n_c: 10,
+            med_t,
+            med_c,
+            ratio: Some(if metric == Metric::Steady {
+                med_t / med_c
+            } else {
+                med_c / med_t
+            }),
+            ci: None,
+            p: Some(1e-4),
+        }
+    }
+
+    #[test]
+    fn millisecond_time_differences_are_not_an_effect() {
+        let o = AnalyzeOptions::default();
+        assert_eq!(cmp(Metric::TlsTime, 2.6, 1.2).kind(&o), VerdictKind::Ok);
+        assert_eq!(
+            cmp(Metric::TotalTime, 1800.0, 40.0).kind(&o),
+            VerdictKind::Throttled
+        );
+        assert_eq!(
+            cmp(Metric::Steady, 1.0, 100.0).kind(&o),
+            VerdictKind::Throttled
+        );
     }
 }

@@ -5,11 +5,14 @@
 //! growing channel rather than as inflated measurement times.
 
 use std::path::Path;
+use std::time::SystemTime;
 
+use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::progress::Progress;
-use crate::record::sink::{Sink, SinkError};
+use crate::record::histograms::Histograms;
+use crate::record::sink::Sink;
 use crate::record::FetchRecord;
 use crate::report::classes::ClassTable;
 
@@ -17,8 +20,8 @@ use crate::report::classes::ClassTable;
 #[derive(Debug)]
 pub enum Msg {
     Fetch(Box<FetchRecord>),
-    /// All fetches of this round have been sent.
-    RoundEnd(u32),
+    /// All fetches of this round (which started at the given time) are sent.
+    RoundEnd(u32, SystemTime),
 }
 
 pub struct Summary {
@@ -31,8 +34,9 @@ pub fn collect(
     mut sink: Sink,
     mut rx: UnboundedReceiver<Msg>,
     progress: Progress,
-    _out: &Path,
-) -> Result<Summary, SinkError> {
+    out: &Path,
+) -> anyhow::Result<Summary> {
+    let mut hist = Histograms::new();
     let mut s = Summary {
         fetches: 0,
         errors: 0,
@@ -42,12 +46,15 @@ pub fn collect(
         match msg {
             Msg::Fetch(rec) => {
                 sink.write(&rec)?;
+                hist.record(&rec);
                 s.fetches += 1;
                 s.errors += rec.error.is_some() as u64;
                 s.table.add(&rec);
                 progress.update(rec.round, s.errors, s.table.slowest());
             }
-            Msg::RoundEnd(_round) => {}
+            Msg::RoundEnd(round, started) => hist
+                .write_round(out, round, started, SystemTime::now())
+                .with_context(|| format!("{}: writing histograms", out.display()))?,
         }
     }
     progress.finish();

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use rand::{rngs::StdRng, SeedableRng};
 use serde_json::json;
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::JoinSet;
@@ -140,7 +139,6 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
 
     let plan = Plan::new(prepared.len(), seed);
     let sem = Arc::new(Semaphore::new(c.concurrency.max(1)));
-    let mut jitter_rng = StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x5eed);
     let t0 = Instant::now();
     let mut seq: u64 = 0;
     let mut rounds_done = 0;
@@ -148,11 +146,14 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         if stop.is_set() || !c.schedule.should_start(round, t0.elapsed()) {
             break;
         }
-        let at = t0 + c.schedule.round_start_offset(round, &mut jitter_rng);
+        let at = t0
+            + c.schedule
+                .round_start_offset(round, &mut plan.round_rng(round));
         tokio::select! {
             _ = tokio::time::sleep_until(at.into()) => {}
             _ = stop.wait() => break,
         }
+        let round_started = SystemTime::now();
         let mut set = JoinSet::new();
         for idx in plan.order(round) {
             let permit = tokio::select! {
@@ -180,7 +181,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
             });
         }
         while set.join_next().await.is_some() {}
-        let _ = tx.send(Msg::RoundEnd(round));
+        let _ = tx.send(Msg::RoundEnd(round, round_started));
         rounds_done = round + 1;
     }
     drop(tx);
@@ -188,7 +189,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let summary = writer
         .await
         .map_err(|e| RunError::Output(anyhow::anyhow!("writer thread failed: {e}")))?
-        .map_err(|e| RunError::Output(e.into()))?;
+        .map_err(RunError::Output)?;
     Ok(RunOutcome {
         out: c.out.clone(),
         run_id,
