@@ -106,15 +106,18 @@ fn builtin_scenarios_load_and_say_what_they_claim() {
     for host in ["pbs.twimg.com", "video.twimg.com", "t.co", "microsoft.com"] {
         assert_eq!(tw.rules.actions(Some(host)), (police, police), "{host}");
     }
+    // Free names only meet the scenario's access link: 100 Mbit/s each way.
+    let link = Action::Shape {
+        rate: Rate(100_000_000),
+        queue: Size(256 * 1024),
+    };
     for host in ["twitter.com", "example.org", "cdn.example.net"] {
-        assert_eq!(
-            tw.rules.actions(Some(host)),
-            (Action::Pass, Action::Pass),
-            "{host}"
-        );
+        assert_eq!(tw.rules.actions(Some(host)), (link, link), "{host}");
     }
     assert!(!tw.reassemble);
-    assert!(Scenario::builtin("clean").unwrap().rules.rules.is_empty());
+    let clean = Scenario::builtin("clean").unwrap();
+    assert_eq!(clean.rules.rules.len(), 1, "clean has only the access link");
+    assert_eq!(clean.rules.actions(Some("pbs.twimg.com")), (link, link));
     let names = tw.cert_names();
     assert!(names.contains(&"*.twimg.com".to_string()));
     assert!(names.contains(&"microsoft.com".to_string()));

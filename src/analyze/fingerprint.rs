@@ -44,6 +44,8 @@ pub struct FetchPrint {
     pub longest_stall_ms: f64,
     pub rtt_inflation: Option<f64>,
     pub retrans: Option<f64>,
+    /// Raggedness was judged on TCP-level bytes (else on body bytes).
+    pub tcp_level: bool,
 }
 
 /// The fingerprint of a URL (or host): aggregate of its fetches.
@@ -159,23 +161,9 @@ pub fn fetch_print(pts: &[Pt]) -> Option<FetchPrint> {
     fp.burst_bytes = Some(active[s].cum);
     // Raggedness after settling (the settling window itself excluded).
     let after = &post[1.min(post.len())..];
-    let mut zero = 0usize;
-    let mut run = 0usize;
-    let mut longest = 0usize;
-    for p in after {
-        if p.bytes <= 0.0 {
-            zero += 1;
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    fp.stall_frac = if after.is_empty() {
-        0.0
-    } else {
-        zero as f64 / after.len() as f64
-    };
+    let (stall_frac, longest) = stalls(post, after);
+    fp.tcp_level = tcp_level(post);
+    fp.stall_frac = stall_frac;
     fp.longest_stall_ms = longest as f64 * win;
     // RTT inflation: median after settling over the smallest seen.
     let base = pts
@@ -195,11 +183,55 @@ pub fn fetch_print(pts: &[Pt]) -> Option<FetchPrint> {
     let ragged = fp.stall_frac >= STALL_FRAC || fp.longest_stall_ms >= LONG_STALL_MS;
     fp.mechanism = Some(match fp.rtt_inflation {
         Some(x) if x >= RTT_INFLATION => Mechanism::Shaper,
-        Some(_) if ragged || fp.retrans.unwrap_or(0.0) > 0.0 => Mechanism::Policer,
-        None if ragged => Mechanism::Policer,
+        _ if ragged || fp.retrans.unwrap_or(0.0) > 0.0 => Mechanism::Policer,
+        // Smooth arrival is a shaper's mark, but only at TCP level: the
+        // application sees whole TLS records, which at low rates arrive in
+        // steps whatever the limiter does.
+        _ if fp.tcp_level => Mechanism::Shaper,
         _ => Mechanism::Unclear,
     });
     Some(fp)
+}
+
+/// Whether TCP-level byte counts cover the settled part of a transfer.
+fn tcp_level(post: &[Pt]) -> bool {
+    post.len() >= 2 && post.iter().all(|p| p.tcp_cum.is_finite())
+}
+
+/// Share of empty windows in `after` and the longest run of them, counted on
+/// TCP-level bytes when every window has them (see [`tcp_level`]), else on
+/// the application's body bytes.
+fn stalls(post: &[Pt], after: &[Pt]) -> (f64, usize) {
+    let use_tcp = tcp_level(post);
+    let start = post.len() - after.len();
+    let mut zero = 0usize;
+    let mut run = 0usize;
+    let mut longest = 0usize;
+    for (i, p) in after.iter().enumerate() {
+        let moved = if use_tcp {
+            let prev = if start + i > 0 {
+                post[start + i - 1].tcp_cum
+            } else {
+                p.tcp_cum
+            };
+            p.tcp_cum - prev
+        } else {
+            p.bytes
+        };
+        if moved <= 0.0 {
+            zero += 1;
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    let frac = if after.is_empty() {
+        0.0
+    } else {
+        zero as f64 / after.len() as f64
+    };
+    (frac, longest)
 }
 
 fn kb(b: f64) -> String {
@@ -299,9 +331,14 @@ pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) 
     let longest = med(rated.iter().map(|p| p.longest_stall_ms).collect()).unwrap_or(0.0);
     let infl = med(rated.iter().filter_map(|p| p.rtt_inflation).collect());
     let retr = med(prints.iter().filter_map(|p| p.retrans).collect());
+    let level = if rated.iter().all(|p| p.tcp_level) {
+        "TCP-level"
+    } else {
+        "body"
+    };
     let mut ev = format!(
         "{}: policer-like {pol}/{judged}, shaper-like {sha}/{judged} fetches; \
-         no-byte windows {:.0}% (longest {:.1} s)",
+         no-byte windows {:.0}% (longest {:.1} s, {level} bytes)",
         mechanism.as_str(),
         stall * 100.0,
         longest / 1000.0

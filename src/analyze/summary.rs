@@ -247,7 +247,9 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 .iter()
                 .copied()
                 .filter(|v| {
-                    v.metric == Some(Metric::Steady) && v.plateau_bps.or(v.median_bps).is_some()
+                    v.metric == Some(Metric::Steady)
+                        && v.mechanism != Some(Mechanism::Freeze)
+                        && v.plateau_bps.or(v.median_bps).is_some()
                 })
                 .collect();
             let rates: Vec<f64> = by_rate
@@ -272,6 +274,11 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 .filter(|v| !(grouped && by_rate.iter().any(|b| std::ptr::eq(*b, **v))))
             {
                 let detail = match (v.metric, v.plateau_bps.or(v.median_bps), v.ratio) {
+                    // A freeze has no rate to speak of: say where it stops.
+                    _ if v.mechanism == Some(Mechanism::Freeze) => v
+                        .burst_bytes
+                        .map(|b| format!(" (stops after ~{:.0} KB)", b as f64 / 1024.0))
+                        .unwrap_or_default(),
                     (Some(Metric::Steady), Some(r), _) => format!(" to ~{}", fmt_bps(r)),
                     (Some(Metric::TotalTime), _, Some(r)) if r > 0.0 => {
                         format!(" (total time ×{:.1})", 1.0 / r)

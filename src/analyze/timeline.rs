@@ -16,6 +16,8 @@ pub struct Pt {
     pub cum: f64,
     pub rtt_ms: f64,
     pub retrans: f64,
+    /// TCP-level cumulative bytes (`tcp_cum_bytes`), NaN when not recorded.
+    pub tcp_cum: f64,
 }
 
 /// The windows of one fetch, split by direction.
@@ -100,6 +102,7 @@ impl TraceCollector {
                             cum: w.cum_bytes as f64,
                             rtt_ms: w.tcp_rtt_ms.map_or(f64::NAN, |m| m.0),
                             retrans: w.tcp_retrans.map_or(f64::NAN, |r| r as f64),
+                            tcp_cum: w.tcp_cum_bytes.map_or(f64::NAN, |b| b as f64),
                         };
                         self.push(src, w.fetch_id.as_bytes(), w.direction, p);
                     }
@@ -123,11 +126,12 @@ impl TraceCollector {
         else {
             bail!("timeline.csv lacks fetch_id, t_ms or cum_bytes");
         };
-        let (dir, bytes, rtt, re) = (
+        let (dir, bytes, rtt, re, tcp_cum) = (
             col("direction"),
             col("bytes"),
             col("tcp_rtt_ms"),
             col("tcp_retrans"),
+            col("tcp_cum_bytes"),
         );
         let mut rec = csv::ByteRecord::new();
         let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
@@ -144,6 +148,7 @@ impl TraceCollector {
                 cum: nan(num(f(Some(cum)))),
                 rtt_ms: nan(num(f(rtt))),
                 retrans: nan(num(f(re))),
+                tcp_cum: nan(num(f(tcp_cum))),
             };
             if p.t_ms.is_nan() || p.cum.is_nan() {
                 continue;

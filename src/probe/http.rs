@@ -52,8 +52,14 @@ impl Meter {
     /// One window tick: sample TCP_INFO into the windows, count acked upload.
     fn tick(&mut self) {
         let now = Instant::now();
-        // Attribute the sample to the window that is ending.
-        let at = now.checked_sub(Duration::from_micros(1)).unwrap_or(now);
+        // Attribute the sample to the window that ends at the scheduled tick
+        // (the timer may fire a little late; the state is that of the end of
+        // that window, not of the next one).
+        let at = self
+            .next_tick
+            .min(now)
+            .checked_sub(Duration::from_micros(1))
+            .unwrap_or(now);
         let s = self.sample();
         self.down.sample_tcp(at, s);
         if let Some(up) = self.up.as_mut() {
@@ -336,6 +342,10 @@ fn to_rows(windows: &[WindowSample], direction: Direction) -> Vec<Window> {
             cum_bytes: w.cum_bytes,
             tcp_rtt_ms: w.tcp.and_then(|i| i.rtt_us).map(|u| Ms(u as f64 / 1000.0)),
             tcp_retrans: w.tcp.and_then(|i| i.total_retrans),
+            tcp_cum_bytes: w.tcp.and_then(|i| match direction {
+                Direction::Down => i.bytes_received,
+                Direction::Up => i.bytes_acked,
+            }),
         })
         .collect()
 }

@@ -124,4 +124,9 @@ pub struct Window {
     pub cum_bytes: u64,
     pub tcp_rtt_ms: Option<Ms>,
     pub tcp_retrans: Option<u32>,
+    /// TCP-level cumulative bytes at the end of the window (TCP_INFO
+    /// `tcpi_bytes_received` for down, `tcpi_bytes_acked` for up). Unlike
+    /// `cum_bytes`, not quantised by TLS records: at 130 kbit/s a 16 KB
+    /// record takes a second, so only this shows a shaper's smooth arrival.
+    pub tcp_cum_bytes: Option<u64>,
 }

@@ -150,6 +150,7 @@ impl Default for Window {
             cum_bytes: 0,
             tcp_rtt_ms: None,
             tcp_retrans: None,
+            tcp_cum_bytes: None,
         }
     }
 }

@@ -201,6 +201,8 @@ pub fn fetch(rng: &mut SmallRng, vantage: &str, round: u32, id: &str, u: &Url) -
                 cum_bytes: c,
                 tcp_rtt_ms: Some(Ms(rtt)),
                 tcp_retrans: Some(re),
+                // TCP level = body plus a fixed handshake/framing overhead.
+                tcp_cum_bytes: Some(c + 4_000),
             };
             prev = c;
             w
