@@ -105,6 +105,21 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
         serde_json::from_slice(&std::fs::read(dir.path().join("out/campaign.json")).unwrap())
             .unwrap();
     assert_eq!(json["runs"][0]["seed"], 7);
+    // Histograms (one interval per round) and the end-of-run verdicts.
+    let hlog = std::fs::read_to_string(dir.path().join("out/histograms.hlog")).unwrap();
+    assert!(hlog.contains("image.target.ttfb_us") && hlog.contains("image.control.tls_us"));
+    let summary = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
+    assert!(summary.lines().count() > 4, "{summary}");
+    let verdicts = std::fs::read_to_string(dir.path().join("out/verdicts.csv")).unwrap();
+    assert!(
+        verdicts.starts_with("vantage,scope,url,host,sni,class,n,n_control"),
+        "{verdicts}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Summary"),
+        "the verdict table is printed: {stdout}"
+    );
     assert_eq!(json["runs"][0]["run_id"].as_str().unwrap(), rows[0].run_id);
 
     // A second run appends; the header is still written once.

@@ -1,0 +1,248 @@
+//! Issue-4 acceptance on the lab: real campaigns through the middlebox, the
+//! real runner, then `analyze`. Not timed; asserts verdicts only.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use slowlane::analyze::{analyze_paths, AnalyzeOptions, Mechanism, Scope, Verdict, VerdictKind};
+use slowlane::probe::spec::Class;
+use slowlane::run::{run_campaign, RunOptions};
+use slowlane::testbed::{write_demo_campaign, Lab, Scenario};
+
+/// Run `scenario`'s campaign against a fresh lab into `out`; analyse `out`.
+async fn lab_run(
+    scenario: &Scenario,
+    out: &Path,
+    rounds: u32,
+    seed: u64,
+    vantage: &str,
+) -> Vec<Verdict> {
+    let lab = Lab::start(scenario, "127.0.0.1:0".parse().unwrap(), out)
+        .await
+        .unwrap();
+    let path = write_demo_campaign(scenario, &lab, out, Some(rounds)).unwrap();
+    let mut c = slowlane::config::load_campaign(&path).unwrap();
+    c.vantage = vantage.into();
+    c.seed = Some(seed);
+    let o = run_campaign(c, RunOptions { quiet: true }).await.unwrap();
+    assert_eq!(o.rounds, rounds);
+    drop(lab);
+    analyze_paths(&[out.to_path_buf()], &AnalyzeOptions::default()).unwrap()
+}
+
+fn urls(v: &[Verdict]) -> impl Iterator<Item = &Verdict> {
+    v.iter().filter(|r| r.scope == Scope::Url)
+}
+
+/// A scenario with its campaign trimmed for speed: smaller objects, a
+/// shorter cap, one fetch in flight per URL.
+fn trimmed(name: &str, max_time: Duration) -> Scenario {
+    let mut s = Scenario::builtin(name).unwrap();
+    for u in &mut s.campaign.urls {
+        u.url = u
+            .url
+            .replace("8000000", "1000000")
+            .replace("2000000", "500000");
+    }
+    s.campaign.max_time = max_time;
+    s.campaign.concurrency = s.campaign.urls.len() as u32;
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twitter_2021_media_throttled_text_and_controls_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a");
+    let v = lab_run(
+        &Scenario::builtin("twitter-2021").unwrap(),
+        &out,
+        5,
+        11,
+        "lab-a",
+    )
+    .await;
+    for r in urls(&v) {
+        let media =
+            r.url.contains("twimg.com") && matches!(r.class, Some(Class::Image | Class::Video));
+        if media {
+            assert_eq!(r.verdict, VerdictKind::Throttled, "{}: {}", r.url, r.reason);
+            assert_eq!(
+                r.mechanism,
+                Some(Mechanism::Policer),
+                "{}: {}",
+                r.url,
+                r.reason
+            );
+            let p = r.plateau_bps.expect("plateau");
+            assert!((p / 131072.0 - 1.0).abs() <= 0.05, "{}: plateau {p}", r.url);
+        } else if r.url.contains("microsoft.com") {
+            assert_eq!(
+                r.verdict,
+                VerdictKind::Throttled,
+                "collateral: {}",
+                r.reason
+            );
+        } else {
+            // twitter.com text and every control.
+            assert_eq!(r.verdict, VerdictKind::Ok, "{}: {}", r.url, r.reason);
+        }
+    }
+    let summary = slowlane::analyze::selective_summary(&v);
+    let (vantage, sentence) = &summary[0];
+    assert_eq!(vantage, "lab-a");
+    assert!(sentence.contains("video throttled"), "{sentence}");
+    assert!(sentence.contains("image"), "{sentence}");
+    assert!(sentence.contains("text not throttled"), "{sentence}");
+    let class_rows: Vec<_> = v.iter().filter(|r| r.scope == Scope::Class).collect();
+    for (class, want) in [
+        (Class::Image, VerdictKind::Throttled),
+        (Class::Video, VerdictKind::Throttled),
+        (Class::Text, VerdictKind::Ok),
+    ] {
+        let row = class_rows
+            .iter()
+            .find(|r| r.class == Some(class))
+            .expect("class row");
+        assert_eq!(row.verdict, want, "{class:?}: {}", row.reason);
+    }
+
+    // Too few rounds: the same data cut to 3 rounds is never `throttled`.
+    let few = dir.path().join("few");
+    copy_rows(&out, &few, |round, _| round < 3, |v| v.to_string());
+    let v3 = analyze_paths(&[few], &AnalyzeOptions::default()).unwrap();
+    assert!(urls(&v3)
+        .filter(|r| r.url.contains("twimg"))
+        .all(|r| r.verdict == VerdictKind::Inconclusive));
+    assert!(v3.iter().all(|r| r.verdict != VerdictKind::Throttled));
+
+    // Two vantages analysed together stay apart and match each alone.
+    let b = dir.path().join("b");
+    copy_rows(&out, &b, |_, _| true, |_| "lab-b".to_string());
+    let both = analyze_paths(&[out.clone(), b.clone()], &AnalyzeOptions::default()).unwrap();
+    let alone_b = analyze_paths(&[b], &AnalyzeOptions::default()).unwrap();
+    let of = |rows: &[Verdict], vantage: &str| -> Vec<Verdict> {
+        rows.iter()
+            .filter(|r| r.vantage == vantage)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(of(&both, "lab-a"), v);
+    assert_eq!(of(&both, "lab-b"), alone_b);
+    assert_eq!(both.len(), v.len() + alone_b.len());
+}
+
+/// Copy fetches.csv and timeline.csv, keeping rows whose (round, fetch_id)
+/// pass `keep` and rewriting the vantage column.
+fn copy_rows(
+    from: &Path,
+    to: &Path,
+    keep: impl Fn(u32, &str) -> bool,
+    vantage: impl Fn(&str) -> String,
+) {
+    std::fs::create_dir_all(to).unwrap();
+    let mut r = csv::Reader::from_path(from.join("fetches.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let col = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    let (ri, vi, fi) = (col("round"), col("vantage"), col("fetch_id"));
+    let mut w = csv::Writer::from_path(to.join("fetches.csv")).unwrap();
+    w.write_record(&headers).unwrap();
+    let mut kept = std::collections::HashSet::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if !keep(rec[ri].parse().unwrap(), &rec[fi]) {
+            continue;
+        }
+        kept.insert(rec[fi].to_string());
+        let row: Vec<String> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, f)| if i == vi { vantage(f) } else { f.to_string() })
+            .collect();
+        w.write_record(&row).unwrap();
+    }
+    w.flush().unwrap();
+    let mut r = csv::Reader::from_path(from.join("timeline.csv")).unwrap();
+    let mut w = csv::Writer::from_path(to.join("timeline.csv")).unwrap();
+    w.write_record(r.headers().unwrap()).unwrap();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if kept.contains(&rec[0]) {
+            w.write_record(&rec).unwrap();
+        }
+    }
+    w.flush().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_scenario_twenty_seeds_never_throttled() {
+    let s = trimmed("clean", Duration::from_secs(4));
+    let dir = tempfile::tempdir().unwrap();
+    let mut throttled = Vec::new();
+    for seed in 0..20u64 {
+        let out: PathBuf = dir.path().join(format!("clean-{seed}"));
+        let v = lab_run(&s, &out, 5, seed, "lab").await;
+        assert!(!v.is_empty());
+        throttled.extend(
+            v.into_iter()
+                .filter(|r| r.verdict == VerdictKind::Throttled)
+                .map(|r| format!("seed {seed}: {} {}", r.url, r.reason)),
+        );
+    }
+    assert!(throttled.is_empty(), "false positives: {throttled:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shaper_freeze_and_reset_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, f, r) = (
+        trimmed("shaper", Duration::from_secs(3)),
+        trimmed("freeze", Duration::from_secs(3)),
+        trimmed("reset", Duration::from_secs(3)),
+    );
+    let (ds, df, dr) = (
+        dir.path().join("s"),
+        dir.path().join("f"),
+        dir.path().join("r"),
+    );
+    let (shaper, freeze, reset) = tokio::join!(
+        lab_run(&s, &ds, 5, 1, "lab"),
+        lab_run(&f, &df, 5, 2, "lab"),
+        lab_run(&r, &dr, 5, 3, "lab"),
+    );
+    let media = |v: &[Verdict]| -> Vec<Verdict> {
+        urls(v)
+            .filter(|r| r.url.contains("twimg.com"))
+            .cloned()
+            .collect()
+    };
+    for r in media(&shaper) {
+        assert_eq!(r.verdict, VerdictKind::Throttled, "{}: {}", r.url, r.reason);
+        assert_eq!(
+            r.mechanism,
+            Some(Mechanism::Shaper),
+            "{}: {}",
+            r.url,
+            r.reason
+        );
+    }
+    for r in media(&freeze) {
+        assert_eq!(
+            r.mechanism,
+            Some(Mechanism::Freeze),
+            "{}: {}",
+            r.url,
+            r.reason
+        );
+    }
+    for r in media(&reset) {
+        assert_eq!(r.verdict, VerdictKind::Blocked, "{}: {}", r.url, r.reason);
+        assert_eq!(r.failure.as_deref(), Some("connection_reset"), "{}", r.url);
+    }
+    for v in [&shaper, &freeze, &reset] {
+        assert!(!media(v).is_empty());
+        // The free names of every scenario stay ok.
+        for r in urls(v).filter(|r| !r.url.contains("twimg.com") && !r.url.contains("microsoft")) {
+            assert_eq!(r.verdict, VerdictKind::Ok, "{}: {}", r.url, r.reason);
+        }
+    }
+}
