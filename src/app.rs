@@ -4,6 +4,8 @@
 //! be written, 2 bad usage or configuration, 130 interrupted by Ctrl-C.
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 use crate::analyze::{self, AnalyzeOptions};
 use crate::cli::{
@@ -21,6 +23,21 @@ pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_INTERRUPTED: i32 = 130;
 
+/// Why a command stopped: the exit code and the message for stderr.
+struct Fail(i32, String);
+
+/// Bad usage or configuration (exit 2).
+fn usage(e: impl std::fmt::Display) -> Fail {
+    Fail(EXIT_USAGE, e.to_string())
+}
+
+/// Output that cannot be written, or the lab that cannot start (exit 1).
+fn output(e: impl std::fmt::Display) -> Fail {
+    Fail(EXIT_OUTPUT, e.to_string())
+}
+
+type Outcome = Result<i32, Fail>;
+
 pub fn main(cli: Cli) -> i32 {
     // One fetch gains nothing from a thread pool: on one thread the connection
     // task and the counting loop hand data over without cross-thread wake-ups
@@ -36,7 +53,7 @@ pub fn main(cli: Cli) -> i32 {
             return EXIT_OUTPUT;
         }
     };
-    rt.block_on(async {
+    let outcome = rt.block_on(async {
         match cli.command {
             Command::Fetch(a) => fetch_cmd(a).await,
             Command::Run(a) => run_cmd(a).await,
@@ -44,17 +61,18 @@ pub fn main(cli: Cli) -> i32 {
             Command::Testbed(a) => testbed_cmd(a).await,
             Command::Demo(a) => demo_cmd(a).await,
         }
-    })
+    });
+    match outcome {
+        Ok(code) => code,
+        Err(Fail(code, msg)) => {
+            eprintln!("slowlane: {msg}");
+            code
+        }
+    }
 }
 
-async fn fetch_cmd(a: FetchArgs) -> i32 {
-    let url = match a.url.parse::<http::Uri>() {
-        Ok(u) if u.host().is_some() => u,
-        _ => {
-            eprintln!("slowlane: invalid URL {:?}", a.url);
-            return EXIT_USAGE;
-        }
-    };
+async fn fetch_cmd(a: FetchArgs) -> Outcome {
+    let url = config::parse_url(&a.url).map_err(usage)?;
     let options = FetchOptions {
         max_time: a.max_time,
         max_bytes: a.max_bytes,
@@ -87,13 +105,7 @@ async fn fetch_cmd(a: FetchArgs) -> i32 {
         label: String::new(),
         options,
     };
-    let prepared = match Prepared::new(spec) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("slowlane: {e:#}");
-            return EXIT_USAGE;
-        }
-    };
+    let prepared = Prepared::new(spec).map_err(|e| usage(format!("{e:#}")))?;
     let mut rec = probe::fetch(&prepared).await;
     rec.fetch_id = "1".into();
     rec.vantage = config::hostname();
@@ -124,23 +136,12 @@ async fn fetch_cmd(a: FetchArgs) -> i32 {
                 .and_then(|_| writeln!(out).map_err(Into::into))
         }
     };
-    match res {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("slowlane: cannot write output: {e}");
-            EXIT_OUTPUT
-        }
-    }
+    res.map(|()| 0)
+        .map_err(|e| output(format!("cannot write output: {e}")))
 }
 
-async fn run_cmd(a: RunArgs) -> i32 {
-    let mut campaign = match config::load_campaign(&a.campaign) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("slowlane: {e}");
-            return EXIT_USAGE;
-        }
-    };
+async fn run_cmd(a: RunArgs) -> Outcome {
+    let mut campaign = config::load_campaign(&a.campaign).map_err(usage)?;
     campaign.apply(&CliOverrides {
         rounds: a.rounds,
         resolve: a.net.resolve,
@@ -154,129 +155,88 @@ async fn run_cmd(a: RunArgs) -> i32 {
 }
 
 /// Run a loaded campaign and print the end-of-run report (shared with `demo`).
-pub async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> i32 {
-    match run::run_campaign(campaign, opts).await {
-        Ok(o) => {
-            println!(
-                "{} fetches ({} failed) in {} rounds, seed {}, written to {}",
-                o.fetches,
-                o.errors,
-                o.rounds,
-                o.seed,
-                o.out.display()
-            );
-            print!("{}", o.table.render());
-            // Verdicts over everything in the output directory (all runs of
-            // this campaign there), the same code as `slowlane analyze DIR`.
-            if let Err(e) = verdicts_for(&o.out, &AnalyzeOptions::default()) {
-                eprintln!("slowlane: analysis failed: {e:#}");
-                return EXIT_OUTPUT;
-            }
-            if o.interrupted {
-                EXIT_INTERRUPTED
-            } else {
-                0
-            }
-        }
-        Err(e @ RunError::Config(_)) => {
-            eprintln!("slowlane: {e}");
-            EXIT_USAGE
-        }
-        Err(e @ RunError::Output(_)) => {
-            eprintln!("slowlane: cannot write output: {e}");
-            EXIT_OUTPUT
-        }
-    }
+async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome {
+    let o = run::run_campaign(campaign, opts)
+        .await
+        .map_err(|e| match e {
+            RunError::Config(_) => usage(e),
+            RunError::Output(_) => output(format!("cannot write output: {e}")),
+        })?;
+    println!(
+        "{} fetches ({} failed) in {} rounds, seed {}, written to {}",
+        o.fetches,
+        o.errors,
+        o.rounds,
+        o.seed,
+        o.out.display()
+    );
+    print!("{}", o.table.render());
+    // Verdicts over everything in the output directory (all runs of this
+    // campaign there): the same code as `slowlane analyze DIR`.
+    let rows = analyze::analyze_paths(std::slice::from_ref(&o.out), &AnalyzeOptions::default())
+        .map_err(|e| output(format!("analysis failed: {e:#}")))?;
+    analyze::write_verdicts_csv(&analyze::verdicts_path(&o.out), &rows)
+        .map_err(|e| output(format!("{e:#}")))?;
+    println!();
+    print!("{}", analyze::render(&rows, analyze::Format::Text));
+    Ok(if o.interrupted { EXIT_INTERRUPTED } else { 0 })
 }
 
-async fn testbed_cmd(a: TestbedArgs) -> i32 {
-    let scenario = match Scenario::load(&a.scenario) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("slowlane: {e:#}");
-            return EXIT_USAGE;
-        }
-    };
-    let lab = match Lab::start(&scenario, a.listen, &a.dir).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("slowlane: cannot start the testbed: {e:#}");
-            return EXIT_OUTPUT;
-        }
-    };
+/// A scenario by built-in name or TOML path.
+fn load_scenario(name: &str) -> Result<Scenario, Fail> {
+    Scenario::load(name).map_err(|e| usage(format!("{e:#}")))
+}
+
+async fn start_lab(scenario: &Scenario, listen: SocketAddr, dir: &Path) -> Result<Lab, Fail> {
+    Lab::start(scenario, listen, dir)
+        .await
+        .map_err(|e| output(format!("cannot start the testbed: {e:#}")))
+}
+
+async fn testbed_cmd(a: TestbedArgs) -> Outcome {
+    let lab = start_lab(&load_scenario(&a.scenario)?, a.listen, &a.dir).await?;
     print!("{}", lab.describe());
     println!("(Ctrl-C to stop)");
     let _ = std::io::stdout().flush();
     let _ = lab.run_until(tokio::signal::ctrl_c()).await;
-    0
+    Ok(0)
 }
 
 /// The lab on loopback plus a campaign through the real `run` path: the only
 /// difference from a field run is the campaign file, which points the URLs at
 /// the lab with `connect_to` and trusts the lab CA.
-async fn demo_cmd(a: DemoArgs) -> i32 {
-    let scenario = match Scenario::load(&a.scenario) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("slowlane: {e:#}");
-            return EXIT_USAGE;
-        }
-    };
-    let out = a.out.unwrap_or_else(|| {
-        std::path::PathBuf::from(format!("slowlane-out/demo-{}", scenario.name))
-    });
-    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let lab = match Lab::start(&scenario, listen, &out).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("slowlane: cannot start the testbed: {e:#}");
-            return EXIT_OUTPUT;
-        }
-    };
-    let path = match write_demo_campaign(&scenario, &lab, &out, a.rounds) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("slowlane: {e:#}");
-            return EXIT_OUTPUT;
-        }
-    };
+async fn demo_cmd(a: DemoArgs) -> Outcome {
+    let scenario = load_scenario(&a.scenario)?;
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from(format!("slowlane-out/demo-{}", scenario.name)));
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let lab = start_lab(&scenario, listen, &out).await?;
+    let path = write_demo_campaign(&scenario, &lab, &out, a.rounds)
+        .map_err(|e| output(format!("{e:#}")))?;
     eprintln!(
         "slowlane demo: scenario {} — lab middlebox on {}, campaign {}",
         scenario.name,
         lab.middlebox_addr(),
         path.display()
     );
-    let campaign = match config::load_campaign(&path) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("slowlane: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let campaign = config::load_campaign(&path).map_err(usage)?;
     let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
     drop(lab);
     code
 }
 
-/// Analyse `dir`, write its verdicts.csv, print the verdict table.
-fn verdicts_for(dir: &std::path::Path, opts: &AnalyzeOptions) -> anyhow::Result<()> {
-    let rows = analyze::analyze_paths(&[dir.to_path_buf()], opts)?;
-    analyze::write_verdicts_csv(&analyze::verdicts_path(dir), &rows)?;
-    println!();
-    print!("{}", analyze::render(&rows, analyze::Format::Text));
-    Ok(())
-}
-
-fn analyze_cmd(a: AnalyzeArgs) -> i32 {
-    for bad in [("threshold", a.threshold), ("alpha", a.alpha)] {
-        if !(bad.1 > 0.0 && bad.1 <= 1.0) {
-            eprintln!("slowlane: --{} must be in (0, 1], got {}", bad.0, bad.1);
-            return EXIT_USAGE;
+fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
+    for (flag, v) in [("threshold", a.threshold), ("alpha", a.alpha)] {
+        if !(v > 0.0 && v <= 1.0) {
+            return Err(usage(format!("--{flag} must be in (0, 1], got {v}")));
         }
     }
     if a.min_n == 0 {
-        eprintln!("slowlane: --min-n must be at least 1");
-        return EXIT_USAGE;
+        return Err(usage("--min-n must be at least 1"));
+    }
+    if let Some(p) = a.paths.iter().find(|p| !p.exists()) {
+        return Err(usage(format!("{}: no such file or directory", p.display())));
     }
     let opts = AnalyzeOptions {
         threshold: a.threshold,
@@ -284,45 +244,24 @@ fn analyze_cmd(a: AnalyzeArgs) -> i32 {
         min_n: a.min_n,
         seed: a.seed,
     };
-    for p in &a.paths {
-        if !p.exists() {
-            eprintln!("slowlane: {}: no such file or directory", p.display());
-            return EXIT_USAGE;
-        }
-    }
-    let rows = match analyze::analyze_paths(&a.paths, &opts) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("slowlane: {e:#}");
-            return EXIT_USAGE;
-        }
-    };
+    let rows = analyze::analyze_paths(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
     let out = a.out.unwrap_or_else(|| {
         let first = &a.paths[0];
         if first.is_dir() {
             first.clone()
         } else {
-            first
-                .parent()
-                .map(|p| p.to_path_buf())
-                .unwrap_or_else(|| ".".into())
+            first.parent().map_or_else(|| ".".into(), Path::to_path_buf)
         }
     });
-    if let Err(e) = std::fs::create_dir_all(&out)
+    std::fs::create_dir_all(&out)
         .map_err(anyhow::Error::from)
         .and_then(|_| analyze::write_verdicts_csv(&analyze::verdicts_path(&out), &rows))
-    {
-        eprintln!(
-            "slowlane: cannot write verdicts to {}: {e:#}",
-            out.display()
-        );
-        return EXIT_OUTPUT;
-    }
+        .map_err(|e| output(format!("cannot write verdicts to {}: {e:#}", out.display())))?;
     let format = match a.format {
         AnalyzeFormat::Text => analyze::Format::Text,
         AnalyzeFormat::Csv => analyze::Format::Csv,
         AnalyzeFormat::Json => analyze::Format::Json,
     };
     print!("{}", analyze::render(&rows, format));
-    0
+    Ok(0)
 }
