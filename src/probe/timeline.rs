@@ -174,6 +174,9 @@ fn ols_slope(pts: &[(f64, f64)]) -> Option<f64> {
 /// The fastest full window, in bit/s. Short (partial) windows are only used
 /// when there is no full one, scaled by their real length.
 pub fn peak_window_bps(windows: &[WindowSample], window: Duration) -> Option<u64> {
+    if windows.iter().all(|w| w.bytes == 0) {
+        return None;
+    }
     let mut prev = Duration::ZERO;
     let mut best_full: Option<f64> = None;
     let mut best_partial: Option<f64> = None;

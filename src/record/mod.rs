@@ -26,8 +26,10 @@ impl Ms {
 
 impl Serialize for Ms {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Rounded to the microsecond: finer digits would be clock noise.
-        s.serialize_str(&format!("{:.3}", self.0))
+        // Rounded to the microsecond: finer digits would be clock noise. A
+        // number (not a string) so JSON output stays numeric; the shortest
+        // representation is written, e.g. `12.345`, `0.5`, `0.0`.
+        s.serialize_f64((self.0 * 1000.0).round() / 1000.0)
     }
 }
 
