@@ -189,30 +189,6 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
                 .push(i);
         }
     }
-    let nm_of = |c: Option<Class>| n_metrics(c);
-    let controls: HashMap<(&str, Option<Class>), Controls> = ctl
-        .iter()
-        .map(|(&(v, c), members)| {
-            let nm = nm_of(c);
-            let mut vals: [Vec<f64>; 3] = Default::default();
-            let (mut nf, mut nfail) = (0, 0);
-            for &i in members {
-                let s = &ds.series[i];
-                vals[0].extend_from_slice(&s.rate);
-                if nm == 3 {
-                    vals[1].extend_from_slice(&s.total_ms);
-                    vals[2].extend_from_slice(&s.tls_ms);
-                }
-                nf += s.n_fetches;
-                nfail += s.n_failed();
-            }
-            let key: [&[u8]; 2] = [v.as_bytes(), class_str(c).as_bytes()];
-            (
-                (v, c),
-                Controls::new(vals.map(Pool::new), nf, nfail, opts.seed, &key, nm),
-            )
-        })
-        .collect();
     let sample_of = |members: &[usize], nm: usize| {
         let mut vals: [Vec<f64>; 3] = Default::default();
         let mut failures = Vec::new();
@@ -242,6 +218,19 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
             failures,
         }
     };
+    let nm_of = |c: Option<Class>| n_metrics(c);
+    let controls: HashMap<(&str, Option<Class>), Controls> = ctl
+        .iter()
+        .map(|(&(v, c), members)| {
+            let nm = nm_of(c);
+            let pool = sample_of(members, nm);
+            let n_failed = pool.n_failed();
+            let key: [&[u8]; 2] = [v.as_bytes(), class_str(c).as_bytes()];
+            let pools = pool.vals.map(Pool::new);
+            let ctl = Controls::new(pools, pool.n_fetches, n_failed, opts.seed, &key, nm);
+            ((v, c), ctl)
+        })
+        .collect();
     let mut rows = Vec::new();
     let mut hosts: BTreeMap<(&str, &str, Option<Class>), Vec<usize>> = BTreeMap::new();
     for (i, s) in ds.series.iter().enumerate() {
