@@ -226,7 +226,7 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
             let pool = sample_of(members, nm);
             let n_failed = pool.n_failed();
             let key: [&[u8]; 2] = [v.as_bytes(), class_str(c).as_bytes()];
-            let pools = pool.vals.map(Pool::new);
+            let pools = pool.vals.map(Pool::from_sorted); // sample_of sorted them
             let ctl = Controls::new(pools, pool.n_fetches, n_failed, opts.seed, &key, nm);
             ((v, c), ctl)
         })
