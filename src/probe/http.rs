@@ -298,8 +298,7 @@ async fn request_and_body(
 
 /// Turn the meters into the record's byte counts, rates and timeline rows.
 fn finish(rec: &mut FetchRecord, m: &mut Meter, t_req: Instant, end: Instant) {
-    let down_end = m.down.last().unwrap_or(end).max(end);
-    let windows = m.down.finish(down_end);
+    let windows = m.down.finish(end);
     rec.body_bytes = m.down.total();
     rec.goodput_bps = timeline::goodput_bps(m.down.total(), m.down.first(), m.down.last());
     if let (Some(first), Some(last)) = (m.down.first(), m.down.last()) {

@@ -180,7 +180,12 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
                 drop(permit);
             });
         }
-        while set.join_next().await.is_some() {}
+        while let Some(done) = set.join_next().await {
+            // A panic in one fetch is a bug, not data: say so, keep measuring.
+            if let Err(e) = done {
+                eprintln!("slowlane: internal error in a fetch (please report): {e}");
+            }
+        }
         let _ = tx.send(Msg::RoundEnd(round, round_started));
         rounds_done = round + 1;
     }
