@@ -9,6 +9,10 @@ use slowlane::probe::spec::Class;
 use slowlane::run::{run_campaign, RunOptions};
 use slowlane::testbed::{write_demo_campaign, Lab, Scenario};
 
+/// The lab tests take turns: each measures rates and times on a 2-core
+/// machine, and three at once would measure each other's CPU load.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Run `scenario`'s campaign against a fresh lab into `out`; analyse `out`.
 async fn lab_run(
     scenario: &Scenario,
@@ -51,6 +55,7 @@ fn trimmed(name: &str, max_time: Duration) -> Scenario {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twitter_2021_media_throttled_text_and_controls_ok() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a");
     let v = lab_run(
@@ -175,6 +180,7 @@ fn copy_rows(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_scenario_twenty_seeds_never_throttled() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let s = trimmed("clean", Duration::from_secs(4));
     let dir = tempfile::tempdir().unwrap();
     let mut throttled = Vec::new();
@@ -193,6 +199,7 @@ async fn clean_scenario_twenty_seeds_never_throttled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shaper_freeze_and_reset_fingerprints() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let (s, f, r) = (
         trimmed("shaper", Duration::from_secs(3)),

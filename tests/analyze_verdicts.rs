@@ -374,3 +374,41 @@ fn text_is_judged_by_time() {
         "{table}"
     );
 }
+
+/// A small text page whose *rate* looks lower but noisy (not significant),
+/// with the same total and TLS times as its controls, is `ok`: its rate is
+/// reported, not judged, so it cannot make the row inconclusive either.
+#[test]
+fn small_text_rate_noise_does_not_decide() {
+    use slowlane::record::{FetchRecord, Ms};
+    let mk = |url: &str, group: Group, i: usize, bps: u64| FetchRecord {
+        vantage: "v".into(),
+        fetch_id: format!("{url}-{i}"),
+        url: url.into(),
+        host: url
+            .trim_start_matches("https://")
+            .trim_end_matches('/')
+            .into(),
+        class: Some(Class::Text),
+        group: Some(group),
+        status: Some(200),
+        body_bytes: 30_000,
+        goodput_bps: Some(bps),
+        tls_ms: Some(Ms(15.0 + i as f64)),
+        ttfb_ms: Some(Ms(5.0)),
+        transfer_ms: Some(Ms(3.0)),
+        total_ms: Some(Ms(25.0 + i as f64)),
+        ..FetchRecord::default()
+    };
+    let mut recs = Vec::new();
+    for (i, bps) in [1e6, 1e6, 1e6, 100e6, 100e6].iter().enumerate() {
+        recs.push(mk("https://page.example/", Group::Target, i, *bps as u64));
+    }
+    for i in 0..5 {
+        recs.push(mk("https://ctl.example/", Group::Control, i, 40_000_000));
+    }
+    let v = analyze_records(&recs, &[], &opts());
+    let p = url_row(&v, "https://page.example/");
+    assert_eq!(p.verdict, VerdictKind::Ok, "{}", p.reason);
+    assert!(p.reason.contains("rate not judged"), "{}", p.reason);
+}

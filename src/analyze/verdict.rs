@@ -95,8 +95,11 @@ fn judge(
     let mut kinds: Vec<VerdictKind> = cmps.iter().map(|x| x.kind(opts)).collect();
     let small_text =
         class_val == Class::Text && (s.mean_body.is_nan() || s.mean_body < TEXT_RATE_MIN_BYTES);
-    if small_text && kinds[0] != VerdictKind::Inconclusive {
-        kinds[0] = VerdictKind::Ok; // reported, not judged
+    // The rate of a small text object is reported, not judged: neither an
+    // effect nor a lack of significance on it may decide the row (too few
+    // fetches still make every comparison, and so the row, inconclusive).
+    if small_text && cmps[0].enough(opts) {
+        kinds[0] = VerdictKind::Ok;
     }
     // The deciding comparison: the throttled one with the smallest ratio, else
     // the first inconclusive one showing the effect, else the rate.
