@@ -85,7 +85,11 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let prepared: Vec<Arc<Prepared>> = c
         .targets
         .iter()
-        .map(|s| Prepared::new(s.clone()).map(Arc::new))
+        .map(|s| {
+            Prepared::new(s.clone())
+                .map(Arc::new)
+                .map_err(|e| e.context(format!("{}: URL {}", c.source.display(), s.url)))
+        })
         .collect::<Result<_, _>>()
         .map_err(RunError::Config)?;
     if prepared.is_empty() {
