@@ -49,6 +49,18 @@ label = "small"
     path
 }
 
+/// A test server for the synchronous tests (which run the binary): the
+/// runtime must outlive the test, so it is returned too.
+fn blocking_server() -> (tokio::runtime::Runtime, TestServer) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let srv = rt.block_on(TestServer::start(
+        Mode::Normal,
+        &["pbs.twimg.com", "example.org"],
+        &["h2"],
+    ));
+    (rt, srv)
+}
+
 fn read_rows(path: &Path) -> Vec<FetchRecord> {
     let mut r = csv::Reader::from_path(path).unwrap();
     r.deserialize().map(|x| x.unwrap()).collect()
@@ -154,12 +166,7 @@ fn order_of(dir: &Path) -> Vec<String> {
 
 #[test]
 fn order_is_shuffled_reproducibly_from_the_seed() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(
-        Mode::Normal,
-        &["pbs.twimg.com", "example.org"],
-        &["h2"],
-    ));
+    let (_rt, srv) = blocking_server();
     let mut orders = Vec::new();
     for seed in [7, 7, 8] {
         let dir = tempfile::tempdir().unwrap();
@@ -201,12 +208,7 @@ fn unknown_key_exits_2_naming_key_and_line() {
 
 #[test]
 fn unwritable_output_exits_1() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(
-        Mode::Normal,
-        &["pbs.twimg.com", "example.org"],
-        &["h2"],
-    ));
+    let (_rt, srv) = blocking_server();
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 1, "");
     // A file where the output directory should be.
@@ -227,12 +229,7 @@ fn unwritable_output_exits_1() {
 
 #[test]
 fn ctrl_c_finishes_in_flight_flushes_and_exits_130() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(
-        Mode::Normal,
-        &["pbs.twimg.com", "example.org"],
-        &["h2"],
-    ));
+    let (_rt, srv) = blocking_server();
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 1000, "");
     let child = Command::new(BIN)
