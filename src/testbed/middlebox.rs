@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::relay::{relay, Counters};
@@ -118,23 +116,12 @@ async fn accept_loop(
     cfg: Arc<MiddleboxConfig>,
     log: Arc<Mutex<VecDeque<ConnLog>>>,
 ) {
-    let permits = Arc::new(Semaphore::new(cfg.max_conns.max(1)));
-    let mut conns = JoinSet::new();
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let Ok((client, peer)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        while conns.try_join_next().is_some() {}
+    let max_conns = cfg.max_conns;
+    super::serve_bounded(listener, max_conns, move |client, peer| {
         let (cfg, log) = (cfg.clone(), log.clone());
-        conns.spawn(async move {
-            let _permit = permit;
-            handle(client, peer, &cfg, &log).await;
-        });
-    }
+        async move { handle(client, peer, &cfg, &log).await }
+    })
+    .await
 }
 
 async fn handle(

@@ -27,6 +27,38 @@ pub use scenario::Scenario;
 pub use tls::Pki;
 pub use units::{Rate, Size};
 
+/// Accept connections on `listener` forever, at most `max_conns` served at
+/// once (further ones wait in the kernel's accept queue), each handled by
+/// `handle` in a task owned here — so aborting the task running this aborts
+/// every connection too. Used by the origin and the middlebox alike.
+pub(crate) async fn serve_bounded<F, Fut>(
+    listener: tokio::net::TcpListener,
+    max_conns: usize,
+    handle: F,
+) where
+    F: Fn(tokio::net::TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(max_conns.max(1)));
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((tcp, peer)) = listener.accept().await else {
+            // Out of fds and the like: back off instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        while conns.try_join_next().is_some() {}
+        let conn = handle(tcp, peer);
+        conns.spawn(async move {
+            let _permit = permit;
+            conn.await;
+        });
+    }
+}
+
 /// Aborts a background task when its owner is dropped, so a dropped lab
 /// leaves no listener or connection behind.
 pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);

@@ -23,8 +23,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rand::{RngCore, SeedableRng};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::AbortOnDrop;
@@ -98,26 +96,15 @@ impl OriginServer {
 }
 
 async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, limits: Arc<OriginLimits>) {
-    let permits = Arc::new(Semaphore::new(limits.max_conns.max(1)));
-    // Owned here so that aborting this task aborts every connection too.
-    let mut conns = JoinSet::new();
-    loop {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let Ok((tcp, _)) = listener.accept().await else {
-            // Out of fds and the like: back off instead of spinning.
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        while conns.try_join_next().is_some() {}
+    let max_conns = limits.max_conns;
+    super::serve_bounded(listener, max_conns, move |tcp, _| {
         let (tls, limits) = (tls.clone(), limits.clone());
-        conns.spawn(async move {
-            let _permit = permit;
+        async move {
             let deadline = limits.max_conn_time;
             let _ = tokio::time::timeout(deadline, serve_conn(tcp, tls, limits)).await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 async fn serve_conn(tcp: TcpStream, tls: Option<TlsAcceptor>, limits: Arc<OriginLimits>) {
