@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::fmt_bps;
+use crate::analyze::stats;
 use crate::probe::spec::{Class, Group};
 use crate::record::FetchRecord;
 
@@ -85,16 +86,15 @@ fn gname(g: &Option<Group>) -> String {
     g.map_or("?".into(), |g| format!("{g:?}").to_lowercase())
 }
 
-/// Quantile by linear interpolation between closest ranks.
+/// Quantile by linear interpolation between closest ranks (the analyzer's
+/// percentile, on a sorted copy); None when empty.
 pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
     let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-    Some(v[lo] + (v[hi] - v[lo]) * (pos - lo as f64))
+    stats::sort(&mut v);
+    Some(stats::percentile(&v, q))
 }
 
 #[cfg(test)]
