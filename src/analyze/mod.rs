@@ -117,14 +117,7 @@ as_str!(Metric { Steady => "steady", TotalTime => "total_time", TlsTime => "tls_
 
 /// Name of a class as written in the CSV files.
 pub fn class_str(c: Option<Class>) -> &'static str {
-    match c {
-        Some(Class::Text) => "text",
-        Some(Class::Image) => "image",
-        Some(Class::Video) => "video",
-        Some(Class::Audio) => "audio",
-        Some(Class::Other) => "other",
-        None => "",
-    }
+    c.map_or("", |c| c.as_str())
 }
 
 /// One row of `verdicts.csv`.

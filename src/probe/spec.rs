@@ -23,6 +23,19 @@ pub enum Class {
     Other,
 }
 
+impl Class {
+    /// The name used in campaign files and CSV (`image`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Class::Text => "text",
+            Class::Image => "image",
+            Class::Video => "video",
+            Class::Audio => "audio",
+            Class::Other => "other",
+        }
+    }
+}
+
 /// Whether a URL is suspected (target) or a reference (control).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
@@ -31,6 +44,16 @@ pub enum Class {
 pub enum Group {
     Target,
     Control,
+}
+
+impl Group {
+    /// The name used in campaign files and CSV (`target`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Group::Target => "target",
+            Group::Control => "control",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -78,12 +78,12 @@ impl ClassTable {
     }
 }
 
-fn name(c: &Option<Class>) -> String {
-    c.map_or("?".into(), |c| format!("{c:?}").to_lowercase())
+fn name(c: &Option<Class>) -> &'static str {
+    c.map_or("?", |c| c.as_str())
 }
 
-fn gname(g: &Option<Group>) -> String {
-    g.map_or("?".into(), |g| format!("{g:?}").to_lowercase())
+fn gname(g: &Option<Group>) -> &'static str {
+    g.map_or("?", |g| g.as_str())
 }
 
 /// Quantile by linear interpolation between closest ranks (the analyzer's

@@ -7,7 +7,6 @@ use anyhow::{Context, Result};
 
 use super::lab::{toml_str, Lab};
 use super::scenario::Scenario;
-use crate::probe::spec::{Class, Group};
 
 /// A campaign TOML (issue-2 format) for `scenario`'s URLs, pointed at `lab`
 /// through `connect_to` and the lab CA, writing results to `out_dir`.
@@ -45,8 +44,8 @@ pub fn demo_campaign(
     for u in &c.urls {
         let _ = writeln!(s, "\n[[url]]");
         let _ = writeln!(s, "url = {}", toml_str(&u.url));
-        let _ = writeln!(s, "class = {}", toml_str(class_str(u.class)));
-        let _ = writeln!(s, "group = {}", toml_str(group_str(u.group)));
+        let _ = writeln!(s, "class = {}", toml_str(u.class.as_str()));
+        let _ = writeln!(s, "group = {}", toml_str(u.group.as_str()));
         let _ = writeln!(s, "label = {}", toml_str(&u.label));
         if let Some(size) = u.upload {
             let _ = writeln!(s, "method = \"POST\"");
@@ -68,21 +67,4 @@ pub fn write_demo_campaign(
     std::fs::write(&path, demo_campaign(scenario, lab, out_dir, rounds))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
-}
-
-fn class_str(c: Class) -> &'static str {
-    match c {
-        Class::Text => "text",
-        Class::Image => "image",
-        Class::Video => "video",
-        Class::Audio => "audio",
-        Class::Other => "other",
-    }
-}
-
-fn group_str(g: Group) -> &'static str {
-    match g {
-        Group::Target => "target",
-        Group::Control => "control",
-    }
 }
