@@ -71,7 +71,13 @@ pub struct FetchRecord {
     pub class: Option<Class>,
     pub group: Option<Group>,
     pub label: String,
+    /// Labels of the control URLs this URL is to be compared with
+    /// (campaign `control = [...]`), `;`-separated; empty: automatic choice.
+    pub controls: String,
     pub method: String,
+    /// `down` (GET: judged by body bytes) or `up` (POST: judged by the
+    /// acknowledged upload bytes).
+    pub direction: Direction,
     pub status: Option<u16>,
     pub location: Option<String>,
     pub content_type: Option<String>,
@@ -83,6 +89,11 @@ pub struct FetchRecord {
     pub cipher: Option<String>,
     pub body_bytes: u64,
     pub upload_bytes: u64,
+    /// The size the fetch set out to move: response `Content-Length` for a
+    /// download (empty when none was sent), the configured body size for an
+    /// upload. Lets the analyzer match targets with controls of similar size
+    /// even when a fetch was cut short.
+    pub object_bytes: Option<u64>,
     pub capped: Option<Capped>,
     pub dns_ms: Option<Ms>,
     pub tcp_ms: Option<Ms>,
@@ -108,9 +119,12 @@ pub struct FetchRecord {
 
 /// Direction a timeline window counts: body bytes received, or upload bytes
 /// acknowledged by the peer (TCP_INFO `tcpi_bytes_acked`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    #[default]
     Down,
     Up,
 }
