@@ -244,7 +244,14 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         min_n: a.min_n,
         seed: a.seed,
     };
-    let rows = analyze::analyze_paths(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
+    let (rows, bad) =
+        analyze::analyze_paths_checked(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
+    for (file, b) in &bad {
+        eprintln!("warning: {}: {}", file.display(), b.describe());
+    }
+    if a.strict && !bad.is_empty() {
+        return Err(usage("unusable rows in the input (--strict)"));
+    }
     let out = a.out.unwrap_or_else(|| {
         let first = &a.paths[0];
         if first.is_dir() {
@@ -262,6 +269,9 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         AnalyzeFormat::Csv => analyze::Format::Csv,
         AnalyzeFormat::Json => analyze::Format::Json,
     };
-    print!("{}", analyze::render(&rows, format));
+    print!(
+        "{}",
+        analyze::render_only(&rows, format, &a.only.unwrap_or_default())
+    );
     Ok(0)
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::analyze;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{parse_connect_to, parse_duration, parse_resolve, parse_size};
@@ -188,7 +189,8 @@ pub struct AnalyzeArgs {
     /// Throttled needs median rate target/control at or below this.
     #[arg(long, default_value_t = 0.5)]
     pub threshold: f64,
-    /// Throttled needs the one-sided Mann-Whitney p-value below this.
+    /// False discovery rate: a row is throttled or partial only when its
+    /// test's Benjamini-Hochberg q-value (over the tests at its vantage) is below this.
     #[arg(long, default_value_t = 0.01)]
     pub alpha: f64,
     /// Throttled needs at least this many fetches on each side.
@@ -197,4 +199,12 @@ pub struct AnalyzeArgs {
     /// Seed of the bootstrap confidence intervals.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Print only rows with these verdicts, e.g. `throttled,partial,blocked`
+    /// (verdicts.csv always holds every row).
+    #[arg(long, value_name = "VERDICTS")]
+    pub only: Option<analyze::Only>,
+    /// Exit 2 when any input row is unusable (torn, wrong column count, bad
+    /// number, unknown class/group/direction) instead of skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
 }

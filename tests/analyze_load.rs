@@ -31,9 +31,12 @@ fn parallel_split_matches_sequential() {
                     .map(|f| format!("{}={}", f.error, f.count))
                     .collect();
                 fails.sort();
+                let rates: Vec<f64> = s.obs.iter().map(|o| o.rate).collect();
+                let pairs: Vec<u64> = s.obs.iter().map(|o| o.pair).collect();
+                let ids: Vec<u32> = s.obs.iter().map(|o| o.id).collect();
                 format!(
-                    "{} {} n={} rates={:?} ids={} fails={:?}",
-                    s.vantage, s.url, s.n_fetches, s.rate, s.ids, fails
+                    "{} {} n={} rates={:?} pairs={pairs:?} obs_ids={ids:?} ids={} fails={:?}",
+                    s.vantage, s.url, s.n_fetches, rates, s.ids, fails
                 )
             })
             .collect();

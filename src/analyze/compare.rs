@@ -1,96 +1,95 @@
-//! Comparing a sample with its controls on one metric: medians, ratio,
-//! bootstrap CI and one-sided Mann–Whitney p.
+//! Comparing a sample with its controls on one metric, stratum by stratum.
+//!
+//! A **stratum** is one target series with its matched controls. A URL row
+//! has one; a host row has one per URL of the host, so that objects of
+//! different sizes are each compared with their own like controls. Values are
+//! divided by their stratum's control median before strata are pooled — a
+//! target at half its controls' rate is 0.5 whether its controls run at
+//! 2 Mbit/s or 200 — so mixing sizes in a host row cannot create an effect.
+//!
+//! On the normalised values:
+//! - **effect**: `ratio` = median(target) / median(control) (for times the
+//!   inverse, a speed ratio: ≤ 1 always means slower), 95% bootstrap CI;
+//! - **test**: fetches made in the same round of the same run are **paired**:
+//!   per round, ln(median target) − ln(median control), one-sided Wilcoxon
+//!   signed-rank, when enough rounds pair up for the test to reach alpha at
+//!   all; otherwise the one-sided **unpaired** Mann–Whitney U of the values.
+//!   Pairing cancels what a path does over hours of a campaign (both sides
+//!   of a pair saw the same path state).
 
-use super::load::Failure;
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::inference::signed_rank;
 use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
 use super::stats::{
-    bootstrap_medians, mann_whitney, median, ratio_ci, seed_for, Alternative, Pool,
+    bootstrap_medians, mann_whitney, median, percentile, ratio_ci, sort, Alternative, Pool,
 };
-use super::{AnalyzeOptions, Metric, VerdictKind};
-use crate::probe::spec::Class;
+use super::{AnalyzeOptions, Metric};
 
-pub(super) const METRICS: [Metric; 3] = [Metric::Steady, Metric::TotalTime, Metric::TlsTime];
-
-pub(super) fn mi(m: Metric) -> usize {
-    match m {
-        Metric::Steady => 0,
-        Metric::TotalTime => 1,
-        Metric::TlsTime => 2,
-    }
+/// Which test decided a comparison (`test` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Test {
+    /// Wilcoxon signed-rank over per-round log ratios.
+    Paired,
+    /// Mann–Whitney U over fetches.
+    Unpaired,
+    /// Fisher exact test of slowed shares (a `partial` row).
+    Fisher,
 }
 
-/// A sample of fetches: one URL series, or a host aggregate.
-pub(super) struct Sample {
-    pub(super) vals: [Vec<f64>; 3],
-    pub(super) n_fetches: usize,
-    /// Mean body size of the fetches without error (NaN: unknown).
-    pub(super) mean_body: f64,
-    pub(super) failures: Vec<Failure>,
-}
-
-impl Sample {
-    pub(super) fn n_failed(&self) -> usize {
-        self.failures.iter().map(|f| f.count).sum()
-    }
-    pub(super) fn dominant_failure(&self) -> Option<&Failure> {
-        self.failures.iter().max_by_key(|f| f.count)
-    }
-}
-
-pub(super) fn merge_failures(into: &mut Vec<Failure>, from: &[Failure]) {
-    for f in from {
-        match into.iter_mut().find(|g| g.error == f.error) {
-            Some(g) => {
-                g.count += f.count;
-                g.body_bytes.extend_from_slice(&f.body_bytes);
-            }
-            None => into.push(f.clone()),
+impl Test {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Test::Paired => "paired",
+            Test::Unpaired => "unpaired",
+            Test::Fisher => "fisher",
         }
     }
 }
 
-/// The controls of one class at one vantage.
-pub(super) struct Controls {
-    pub(super) pools: [Pool; 3],
-    pub(super) boot: [Vec<f64>; 3],
-    pub(super) n_fetches: usize,
-    pub(super) n_failed: usize,
+/// What a comparison measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Rate,
+    Total,
+    Tls,
 }
 
-impl Controls {
-    /// `nm` metrics are prepared (1: the rate only; 3: text, all three).
-    pub(super) fn new(
-        pools: [Pool; 3],
-        n_fetches: usize,
-        n_failed: usize,
-        seed: u64,
-        key: &[&[u8]],
-        nm: usize,
-    ) -> Self {
-        let boot = [0, 1, 2].map(|i| {
-            if i >= nm {
-                return Vec::new();
+impl Kind {
+    pub fn is_time(&self) -> bool {
+        *self != Kind::Rate
+    }
+}
+
+/// One side of a stratum: values with their round key and (targets) who.
+#[derive(Debug, Clone, Default)]
+pub struct Side {
+    pub vals: Vec<f64>,
+    pub pairs: Vec<u64>,
+    /// (series, obs id) per value; empty for controls.
+    pub who: Vec<(usize, u32)>,
+}
+
+impl Side {
+    pub fn push(&mut self, v: f64, pair: u64, who: Option<(usize, u32)>) {
+        if v.is_finite() {
+            self.vals.push(v);
+            self.pairs.push(pair);
+            if let Some(w) = who {
+                self.who.push(w);
             }
-            let mut parts = key.to_vec();
-            let tag = [i as u8];
-            parts.push(&tag);
-            bootstrap_medians(&pools[i].sorted, seed_for(seed, &parts))
-        });
-        Controls {
-            pools,
-            boot,
-            n_fetches,
-            n_failed,
         }
     }
 }
 
-pub(super) fn n_metrics(c: Option<Class>) -> usize {
-    if c == Some(Class::Text) {
-        3
-    } else {
-        1
-    }
+/// A target series (or several with the same controls) and its controls.
+#[derive(Debug, Clone, Default)]
+pub struct Stratum {
+    pub t: Side,
+    pub c: Side,
 }
 
 /// A time metric (total, TLS) only shows an *effect* when the target is also
@@ -99,133 +98,252 @@ pub(super) fn n_metrics(c: Option<Class>) -> usize {
 /// the throttling this looks for inflates by hundreds of ms (a 30 KB page at
 /// 130 kbit/s takes ~1.8 s; the TLS inflation seen in Kazakhstan and Türkiye
 /// was of that order).
-pub(super) const MIN_TIME_INFLATION_MS: f64 = 20.0;
+pub const MIN_TIME_INFLATION_MS: f64 = 20.0;
 
-/// One comparison of a sample with the controls on one metric.
-pub(super) struct Cmp {
-    pub(super) metric: Metric,
-    pub(super) n: usize,
-    pub(super) n_c: usize,
-    pub(super) med_t: f64,
-    pub(super) med_c: f64,
-    pub(super) ratio: Option<f64>,
-    pub(super) ci: Option<(f64, f64)>,
-    pub(super) p: Option<f64>,
+/// Paired rounds needed before the paired test is used: the fewest with
+/// which an exact signed-rank test can go well below `alpha` (2^-n < alpha/8).
+pub fn paired_min(o: &AnalyzeOptions) -> usize {
+    let n = (8.0 / o.alpha).log2().ceil().max(1.0) as usize;
+    n.max(o.min_n)
 }
 
-pub(super) fn compare(metric: Metric, t: &[f64], c: &Controls, seed: u64) -> Cmp {
-    let i = mi(metric);
-    let pool = &c.pools[i];
-    let med_t = median(t);
-    let med_c = pool.median();
-    let boot_t = bootstrap_medians(t, seed);
-    let (ratio, ci, alt) = if metric == Metric::Steady {
-        let r = (med_c > 0.0).then(|| med_t / med_c);
-        (r, ratio_ci(&boot_t, &c.boot[i]), Alternative::Less)
+/// One comparison on one metric.
+#[derive(Debug, Clone)]
+pub struct Cmp {
+    pub kind: Kind,
+    pub metric: Metric,
+    pub n: usize,
+    pub n_c: usize,
+    /// Raw medians (bit/s or ms) of the target and control values.
+    pub med_t: f64,
+    pub med_c: f64,
+    pub ratio: Option<f64>,
+    pub ci: Option<(f64, f64)>,
+    pub p: Option<f64>,
+    pub q: Option<f64>,
+    pub test: Test,
+    pub n_pairs: usize,
+    /// Whether this comparison may decide the row (small text's rate may not).
+    pub judged: bool,
+}
+
+fn median_of(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    sort(&mut s);
+    median(&s)
+}
+
+/// Compare the strata on one metric. `seed` seeds the target's bootstrap,
+/// `ctl_seed` the controls'.
+pub fn compare(
+    kind: Kind,
+    metric: Metric,
+    strata: &[Stratum],
+    o: &AnalyzeOptions,
+    seed: u64,
+    ctl_seed: u64,
+) -> Cmp {
+    let mut tn = Vec::new();
+    let mut cn = Vec::new();
+    let mut raw_t = Vec::new();
+    let mut raw_c = Vec::new();
+    let mut d = Vec::new();
+    for s in strata {
+        let mc = median_of(&s.c.vals);
+        if mc.is_nan() || mc <= 0.0 || s.t.vals.is_empty() {
+            continue;
+        }
+        raw_t.extend_from_slice(&s.t.vals);
+        raw_c.extend_from_slice(&s.c.vals);
+        tn.extend(s.t.vals.iter().map(|v| v / mc));
+        cn.extend(s.c.vals.iter().map(|v| v / mc));
+        // Per-round medians of the normalised values.
+        let mut by: HashMap<u64, (Vec<f64>, Vec<f64>)> = HashMap::new();
+        for (v, &k) in s.t.vals.iter().zip(&s.t.pairs) {
+            if k != 0 {
+                by.entry(k).or_default().0.push(v / mc);
+            }
+        }
+        for (v, &k) in s.c.vals.iter().zip(&s.c.pairs) {
+            if let Some(e) = by.get_mut(&k) {
+                e.1.push(v / mc);
+            }
+        }
+        let mut keys: Vec<u64> = by.keys().copied().collect();
+        keys.sort_unstable();
+        for k in keys {
+            let (a, b) = &by[&k];
+            if !b.is_empty() {
+                let x = median_of(a).ln() - median_of(b).ln();
+                d.push(if x.is_nan() { 0.0 } else { x });
+            }
+        }
+    }
+    sort(&mut tn);
+    sort(&mut cn);
+    let n_pairs = d.len();
+    let rate = !kind.is_time();
+    let (test, p) = if n_pairs >= paired_min(o) {
+        (Test::Paired, signed_rank(&d, rate))
     } else {
-        let r = (med_t > 0.0).then(|| med_c / med_t);
-        (r, ratio_ci(&c.boot[i], &boot_t), Alternative::Greater)
+        let alt = if rate {
+            Alternative::Less
+        } else {
+            Alternative::Greater
+        };
+        (
+            Test::Unpaired,
+            mann_whitney(&tn, &Pool::from_sorted(cn.clone()), alt),
+        )
+    };
+    let (mt, mc) = (median(&tn), median(&cn));
+    let ratio = if rate {
+        (mc > 0.0).then(|| mt / mc)
+    } else {
+        (mt > 0.0).then(|| mc / mt)
+    };
+    let ci = if tn.len() >= o.min_n && cn.len() >= o.min_n {
+        let bt = bootstrap_medians(&tn, seed);
+        let bc = bootstrap_medians(&cn, ctl_seed);
+        if rate {
+            ratio_ci(&bt, &bc)
+        } else {
+            ratio_ci(&bc, &bt)
+        }
+    } else {
+        None
     };
     Cmp {
+        kind,
         metric,
-        n: t.len(),
-        n_c: pool.len(),
-        med_t,
-        med_c,
+        n: tn.len(),
+        n_c: cn.len(),
+        med_t: median_of(&raw_t),
+        med_c: median_of(&raw_c),
         ratio: ratio.filter(|r| r.is_finite()),
         ci,
-        p: mann_whitney(t, pool, alt),
+        p,
+        q: None,
+        test,
+        n_pairs,
+        judged: true,
     }
 }
 
 impl Cmp {
-    pub(super) fn enough(&self, o: &AnalyzeOptions) -> bool {
+    pub fn enough(&self, o: &AnalyzeOptions) -> bool {
         self.n >= o.min_n && self.n_c >= o.min_n
     }
-    pub(super) fn effect(&self, o: &AnalyzeOptions) -> bool {
-        let big_enough = match self.metric {
-            Metric::Steady => true,
-            Metric::TotalTime | Metric::TlsTime => self.med_t - self.med_c >= MIN_TIME_INFLATION_MS,
-        };
-        big_enough && self.ratio.is_some_and(|r| r <= o.threshold)
+
+    /// The effect is there: ratio at or below the threshold (and, for times,
+    /// at least [`MIN_TIME_INFLATION_MS`] slower in absolute terms).
+    pub fn effect(&self, o: &AnalyzeOptions) -> bool {
+        let big = self.ratio.is_some_and(|r| r <= o.threshold);
+        big && (!self.kind.is_time() || self.med_t - self.med_c >= MIN_TIME_INFLATION_MS)
     }
-    pub(super) fn significant(&self, o: &AnalyzeOptions) -> bool {
-        self.p.is_some_and(|p| p < o.alpha)
-    }
-    pub(super) fn kind(&self, o: &AnalyzeOptions) -> VerdictKind {
-        if !self.enough(o) {
-            VerdictKind::Inconclusive
-        } else if self.effect(o) && self.significant(o) {
-            VerdictKind::Throttled
-        } else if self.effect(o) {
-            VerdictKind::Inconclusive
+
+    fn fmt_val(&self, v: f64) -> String {
+        if self.kind.is_time() {
+            fmt_ms(v)
         } else {
-            VerdictKind::Ok
+            fmt_bps(v)
         }
     }
-    pub(super) fn describe(&self) -> String {
-        let (what, t, c, rname) = match self.metric {
-            Metric::Steady => ("median", fmt_bps(self.med_t), fmt_bps(self.med_c), "ratio"),
-            Metric::TotalTime => (
-                "total time median",
-                fmt_ms(self.med_t),
-                fmt_ms(self.med_c),
-                "speed ratio",
-            ),
-            Metric::TlsTime => (
-                "TLS time median",
-                fmt_ms(self.med_t),
-                fmt_ms(self.med_c),
-                "speed ratio",
-            ),
-        };
-        let mut s = format!("{what} {t} vs {c} control");
+
+    /// `steady 120 kbit/s vs 84.0 Mbit/s = 0.0014 (0.0012–0.0016), paired p=3e-6 q=…, n=10/10`
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} {} vs {}",
+            self.metric.as_str(),
+            self.fmt_val(self.med_t),
+            self.fmt_val(self.med_c)
+        );
         if let Some(r) = self.ratio {
-            s += &format!(" ({rname} {}", fmt_ratio(r));
+            s += &format!(" = {}", fmt_ratio(r));
             if let Some((lo, hi)) = self.ci {
-                s += &format!(", CI {}–{}", fmt_ratio(lo), fmt_ratio(hi));
+                s += &format!(" ({}–{})", fmt_ratio(lo), fmt_ratio(hi));
             }
-            s += ")";
         }
         if let Some(p) = self.p {
-            s += &format!(", p={}", fmt_p(p));
+            s += &format!(", {} p={}", self.test.as_str(), fmt_p(p));
+            if let Some(q) = self.q {
+                s += &format!(" q={}", fmt_p(q));
+            }
         }
         s + &format!(", n={}/{}", self.n, self.n_c)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The "slowed" share of a row: per fetch, far below its matched controls.
+#[derive(Debug, Clone, Default)]
+pub struct Share {
+    pub slowed: usize,
+    pub n: usize,
+    pub c_slowed: usize,
+    pub n_c: usize,
+    pub p: Option<f64>,
+    pub q: Option<f64>,
+    /// Raw values of the slowed target fetches.
+    pub slowed_vals: Vec<f64>,
+    pub slowed_who: Vec<(usize, u32)>,
+}
 
-    fn cmp(metric: Metric, med_t: f64, med_c: f64) -> Cmp {
-        Cmp {
-            metric,
-            n: 10,
-            n_c: 10,
-            med_t,
-            med_c,
-            ratio: Some(if metric == Metric::Steady {
-                med_t / med_c
-            } else {
-                med_c / med_t
-            }),
-            ci: None,
-            p: Some(1e-4),
-        }
+/// A rate is *slowed* below this fraction of its controls' 10th percentile; a
+/// time above `1/SLOWED_FRACTION` × their 90th percentile (and at least
+/// [`MIN_TIME_INFLATION_MS`] above it). Half the p10: a control pool's own
+/// spread rarely reaches it (measured by `control_slowed_share`), while the
+/// 2021 policer put fetches 10–30× below the controls.
+pub const SLOWED_FRACTION: f64 = 0.5;
+
+/// Whether value `v` is slowed against sorted controls `c`.
+fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
+    if kind.is_time() {
+        let p90 = percentile(c, 0.9);
+        v > p90 / SLOWED_FRACTION && v - p90 >= MIN_TIME_INFLATION_MS
+    } else {
+        v < SLOWED_FRACTION * percentile(c, 0.1)
     }
+}
 
-    #[test]
-    fn millisecond_time_differences_are_not_an_effect() {
-        let o = AnalyzeOptions::default();
-        assert_eq!(cmp(Metric::TlsTime, 2.6, 1.2).kind(&o), VerdictKind::Ok);
-        assert_eq!(
-            cmp(Metric::TotalTime, 1800.0, 40.0).kind(&o),
-            VerdictKind::Throttled
-        );
-        assert_eq!(
-            cmp(Metric::Steady, 1.0, 100.0).kind(&o),
-            VerdictKind::Throttled
-        );
+/// Count slowed target fetches, and slowed control fetches (the same rule
+/// applied to each control pool against itself: the false-alarm baseline).
+pub fn share(kind: Kind, strata: &[Stratum]) -> Share {
+    let mut sh = Share::default();
+    let mut seen_pools: Vec<Vec<u64>> = Vec::new();
+    for s in strata {
+        if s.c.vals.is_empty() {
+            continue;
+        }
+        let mut c = s.c.vals.clone();
+        sort(&mut c);
+        for (i, &v) in s.t.vals.iter().enumerate() {
+            sh.n += 1;
+            if slowed(kind, v, &c) {
+                sh.slowed += 1;
+                sh.slowed_vals.push(v);
+                if let Some(&w) = s.t.who.get(i) {
+                    sh.slowed_who.push(w);
+                }
+            }
+        }
+        // Each control pool counts once, however many strata share it.
+        let sig: Vec<u64> = c.iter().map(|v| v.to_bits()).collect();
+        if seen_pools.contains(&sig) {
+            continue;
+        }
+        seen_pools.push(sig);
+        sh.n_c += c.len();
+        sh.c_slowed += c.iter().filter(|&&v| slowed(kind, v, &c)).count();
+    }
+    sh.p = super::inference::fisher_greater(sh.slowed, sh.n, sh.c_slowed, sh.n_c);
+    sh
+}
+
+impl Share {
+    pub fn fraction(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.slowed as f64 / self.n as f64)
+    }
+    pub fn control_fraction(&self) -> Option<f64> {
+        (self.n_c > 0).then(|| self.c_slowed as f64 / self.n_c as f64)
     }
 }

@@ -1,6 +1,7 @@
 //! Fast reading of `fetches.csv`: column indices by header name, files split
 //! at record boundaries and parsed on all cores, unquoted lines split on
-//! commas directly, quoted records handed to the csv crate.
+//! commas directly, quoted records handed to the csv crate. Rows go to a
+//! [`RowSink`]; this module knows nothing of what the sink builds.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -8,153 +9,155 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use super::load::{num, parse_class, parse_group, Dataset, Row};
+use super::badrows::BadKind;
+use super::load::{direction_of, Row};
+use crate::probe::spec::{Class, Group};
+use crate::record::Direction;
 
-impl Dataset {
-    /// Read a fetches.csv; files of at least `parallel_min` bytes are split at
-    /// record boundaries and parsed on `threads` threads, then merged in order.
-    pub fn read_fetches(
-        &mut self,
-        src: u32,
-        path: &Path,
-        parallel_min: u64,
-        threads: usize,
-    ) -> Result<()> {
-        let len = std::fs::metadata(path)?.len();
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
-        let headers = rdr.byte_headers()?.clone();
-        let start = rdr.position().byte();
-        drop(rdr);
-        let cols = Cols::new(&headers)?;
-        if threads < 2 || len.saturating_sub(start) < parallel_min {
-            return self.read_range(src, path, &cols, start, len);
-        }
-        let parts = split_points(path, start, len, threads)?;
-        let parts: Vec<Result<Dataset>> = std::thread::scope(|s| {
-            let handles: Vec<_> = parts
-                .iter()
-                .map(|&(a, b)| {
-                    let cols = &cols;
-                    s.spawn(move || {
-                        let mut d = Dataset::default();
-                        d.read_range(src, path, cols, a, b).map(|_| d)
-                    })
+/// Where parsed rows go. Parts of a file are parsed into separate sinks on
+/// separate threads and absorbed in file order.
+pub trait RowSink: Default + Send {
+    fn row(&mut self, source: u32, row: &Row);
+    /// An unusable row at `line` (1-based, relative to the part's start).
+    fn bad(&mut self, line: u64, kind: BadKind);
+    /// Take over a later part; its line numbers are shifted by `line_offset`.
+    fn absorb(&mut self, other: Self, line_offset: u64);
+}
+
+/// Read a fetches.csv into `sink`; files of at least `parallel_min` bytes are
+/// split at record boundaries and parsed on `threads` threads, then absorbed
+/// in order.
+pub fn read<S: RowSink>(
+    sink: &mut S,
+    src: u32,
+    path: &Path,
+    parallel_min: u64,
+    threads: usize,
+) -> Result<()> {
+    let len = std::fs::metadata(path)?.len();
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
+    let headers = rdr.byte_headers()?.clone();
+    let start = rdr.position().byte();
+    let header_lines = rdr.position().line().saturating_sub(1);
+    drop(rdr);
+    let cols = Cols::new(&headers)?;
+    if threads < 2 || len.saturating_sub(start) < parallel_min {
+        let mut part = S::default();
+        read_range(&mut part, src, path, &cols, start, len)?;
+        sink.absorb(part, header_lines);
+        return Ok(());
+    }
+    let parts = split_points(path, start, len, threads)?;
+    let parts: Vec<Result<(S, u64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .iter()
+            .map(|&(a, b)| {
+                let cols = &cols;
+                s.spawn(move || {
+                    let mut d = S::default();
+                    read_range(&mut d, src, path, cols, a, b).map(|lines| (d, lines))
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("parser thread"))
-                .collect()
-        });
-        for d in parts {
-            self.merge(d?);
-        }
-        Ok(())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("parser thread"))
+            .collect()
+    });
+    let mut offset = header_lines;
+    for part in parts {
+        let (d, lines) = part?;
+        sink.absorb(d, offset);
+        offset += lines;
     }
+    Ok(())
+}
 
-    /// Append another dataset's series (same sources numbering).
-    fn merge(&mut self, other: Dataset) {
-        for (key, s) in other.keys.into_iter().zip(other.series) {
-            match self.index.get(key.as_slice()) {
-                Some(&i) => {
-                    let t = &mut self.series[i];
-                    t.rate.extend_from_slice(&s.rate);
-                    t.total_ms.extend_from_slice(&s.total_ms);
-                    t.tls_ms.extend_from_slice(&s.tls_ms);
-                    t.n_fetches += s.n_fetches;
-                    t.n_capped += s.n_capped;
-                    t.body_sum += s.body_sum;
-                    t.body_n += s.body_n;
-                    t.ids.push_str(&s.ids);
-                    t.id_sources.extend_from_slice(&s.id_sources);
-                    for f in s.failures {
-                        match t.failures.iter_mut().find(|g| g.error == f.error) {
-                            Some(g) => {
-                                g.count += f.count;
-                                g.body_bytes.extend_from_slice(&f.body_bytes);
-                            }
-                            None => t.failures.push(f),
-                        }
-                    }
-                }
-                None => {
-                    self.series.push(s);
-                    self.index.insert(key.clone(), self.series.len() - 1);
-                    self.keys.push(key);
-                }
+/// Parse the records in bytes `[start, end)` (which begin and end at record
+/// boundaries); returns the number of lines read. Lines without `"` are
+/// split on commas directly (memchr); a line with quotes is handed, with its
+/// continuation lines if a quoted field spans them, to the csv crate.
+fn read_range<S: RowSink>(
+    sink: &mut S,
+    src: u32,
+    path: &Path,
+    c: &Cols,
+    start: u64,
+    end: u64,
+) -> Result<u64> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut input = file.take(end - start);
+    let mut buf = vec![0u8; 4 << 20];
+    let mut filled = 0;
+    let mut eof = false;
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(64);
+    let mut rec = csv::ByteRecord::new();
+    let mut line_no: u64 = 0;
+    loop {
+        while !eof && filled < buf.len() {
+            let n = input.read(&mut buf[filled..])?;
+            if n == 0 {
+                eof = true;
+            } else {
+                filled += n;
             }
         }
-    }
-
-    /// Parse the records in bytes `[start, end)` (which begin and end at
-    /// record boundaries). Lines without `"` are split on commas directly
-    /// (memchr); a line with quotes is handed, with its continuation lines if a
-    /// quoted field spans them, to the csv crate.
-    fn read_range(&mut self, src: u32, path: &Path, c: &Cols, start: u64, end: u64) -> Result<()> {
-        let mut file = File::open(path)?;
-        file.seek(SeekFrom::Start(start))?;
-        let mut input = file.take(end - start);
-        let mut buf = vec![0u8; 4 << 20];
-        let mut filled = 0;
-        let mut eof = false;
-        let mut fields: Vec<(usize, usize)> = Vec::with_capacity(64);
-        let mut rec = csv::ByteRecord::new();
-        loop {
-            while !eof && filled < buf.len() {
-                let n = input.read(&mut buf[filled..])?;
-                if n == 0 {
-                    eof = true;
+        let mut pos = 0;
+        while pos < filled {
+            let rest = &buf[pos..filled];
+            let Some((nl, has_quote)) = record_end(rest, eof) else {
+                break; // incomplete record: read more
+            };
+            let raw = &rest[..nl];
+            let here = line_no + 1;
+            line_no += memchr::memchr_iter(b'\n', raw).count() as u64;
+            if !raw.ends_with(b"\n") {
+                line_no += 1; // a last line without newline
+            }
+            let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if !line.is_empty() {
+                let parsed = if !has_quote {
+                    fields.clear();
+                    let mut from = 0;
+                    for comma in memchr::memchr_iter(b',', line) {
+                        fields.push((from, comma));
+                        from = comma + 1;
+                    }
+                    fields.push((from, line.len()));
+                    row_from(c, fields.len(), |i| {
+                        i.and_then(|i| fields.get(i))
+                            .map_or(&b""[..], |&(a, b)| &line[a..b])
+                    })
                 } else {
-                    filled += n;
-                }
-            }
-            let mut pos = 0;
-            while pos < filled {
-                let rest = &buf[pos..filled];
-                let Some((nl, has_quote)) = record_end(rest, eof) else {
-                    break; // incomplete record: read more
-                };
-                let line = &rest[..nl];
-                let line = line.strip_suffix(b"\n").unwrap_or(line);
-                let line = line.strip_suffix(b"\r").unwrap_or(line);
-                if !line.is_empty() {
-                    if !has_quote {
-                        fields.clear();
-                        let mut from = 0;
-                        for comma in memchr::memchr_iter(b',', line) {
-                            fields.push((from, comma));
-                            from = comma + 1;
-                        }
-                        fields.push((from, line.len()));
-                        let row = row_from(c, |i| {
-                            i.and_then(|i| fields.get(i))
-                                .map_or(&b""[..], |&(a, b)| &line[a..b])
-                        });
-                        self.add(src, &row);
-                    } else {
-                        let mut rdr = csv::ReaderBuilder::new()
-                            .has_headers(false)
-                            .flexible(true)
-                            .from_reader(line);
-                        if rdr.read_byte_record(&mut rec)? {
-                            let row = row_from(c, |i| i.and_then(|i| rec.get(i)).unwrap_or(b""));
-                            self.add(src, &row);
-                        }
+                    let mut rdr = csv::ReaderBuilder::new()
+                        .has_headers(false)
+                        .flexible(true)
+                        .from_reader(line);
+                    if !rdr.read_byte_record(&mut rec).unwrap_or(false) {
+                        rec.clear();
                     }
+                    row_from(c, rec.len(), |i| i.and_then(|i| rec.get(i)).unwrap_or(b""))
+                };
+                match parsed {
+                    Ok(row) => sink.row(src, &row),
+                    Err(kind) => sink.bad(here, kind),
                 }
-                pos += nl;
             }
-            buf.copy_within(pos..filled, 0);
-            filled -= pos;
-            if eof && (filled == 0 || pos == 0) {
-                if filled > 0 {
-                    bail!("unterminated quoted field at the end of the file");
-                }
-                return Ok(());
+            pos += nl;
+        }
+        buf.copy_within(pos..filled, 0);
+        filled -= pos;
+        if eof && (filled == 0 || pos == 0) {
+            if filled > 0 {
+                // An unterminated quoted field at the end: a torn last row.
+                sink.bad(line_no + 1, BadKind::ColumnCount);
             }
-            if filled == buf.len() {
-                buf.resize(buf.len() * 2, 0); // a record longer than the buffer
-            }
+            return Ok(line_no);
+        }
+        if filled == buf.len() {
+            buf.resize(buf.len() * 2, 0); // a record longer than the buffer
         }
     }
 }
@@ -183,77 +186,186 @@ fn record_end(b: &[u8], eof: bool) -> Option<(usize, bool)> {
     }
 }
 
-/// The fields analysis uses, by column index, from any field accessor.
-fn row_from<'a>(c: &Cols, f: impl Fn(Option<usize>) -> &'a [u8]) -> Row<'a> {
-    Row {
+fn parse_class(b: &[u8]) -> Result<Option<Class>, BadKind> {
+    const ALL: [Class; 5] = [
+        Class::Text,
+        Class::Image,
+        Class::Video,
+        Class::Audio,
+        Class::Other,
+    ];
+    if b.is_empty() {
+        return Ok(None);
+    }
+    let b = b.trim_ascii();
+    ALL.iter()
+        .find(|c| c.as_str().as_bytes().eq_ignore_ascii_case(b))
+        .map(|c| Some(*c))
+        .ok_or(BadKind::UnknownClass)
+}
+
+fn parse_group(b: &[u8]) -> Result<Option<Group>, BadKind> {
+    match b.trim_ascii() {
+        b"" => Ok(None),
+        g if g.eq_ignore_ascii_case(b"target") => Ok(Some(Group::Target)),
+        g if g.eq_ignore_ascii_case(b"control") => Ok(Some(Group::Control)),
+        _ => Err(BadKind::UnknownGroup),
+    }
+}
+
+fn parse_direction(b: &[u8]) -> Result<Option<Direction>, BadKind> {
+    match b.trim_ascii() {
+        b"" => Ok(None),
+        d if d.eq_ignore_ascii_case(b"down") => Ok(Some(Direction::Down)),
+        d if d.eq_ignore_ascii_case(b"up") => Ok(Some(Direction::Up)),
+        _ => Err(BadKind::UnknownDirection),
+    }
+}
+
+/// A numeric cell: empty is unknown; anything else must be a finite number >= 0.
+fn cell(b: &[u8]) -> Result<Option<f64>, BadKind> {
+    if b.is_empty() {
+        return Ok(None);
+    }
+    match fnum(b) {
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+        _ => Err(BadKind::BadNumber),
+    }
+}
+
+/// The fields analysis uses, by column index, from any field accessor;
+/// `n_fields` is checked against the header.
+fn row_from<'a>(
+    c: &Cols,
+    n_fields: usize,
+    f: impl Fn(Option<usize>) -> &'a [u8],
+) -> Result<Row<'a>, BadKind> {
+    if n_fields != c.n {
+        return Err(BadKind::ColumnCount);
+    }
+    let url = f(Some(c.url));
+    if url == b"url" {
+        return Err(BadKind::RepeatedHeader);
+    }
+    if url.is_empty() {
+        return Err(BadKind::NoUrl);
+    }
+    let int = |i: Option<usize>| cell(f(i)).map(|v| v.map(|x| x as u64));
+    let upload_bytes = int(c.upload_bytes)?;
+    let method = f(c.method);
+    Ok(Row {
         vantage: f(c.vantage),
+        run_id: f(c.run_id),
+        round: int(c.round)?,
         fetch_id: f(c.fetch_id),
-        url: f(Some(c.url)),
+        url,
         host: f(c.host),
         sni: f(c.sni),
-        class: parse_class(f(c.class)),
-        group: parse_group(f(c.group)),
+        label: f(c.label),
+        controls: f(c.controls),
+        class: parse_class(f(c.class))?,
+        group: parse_group(f(c.group))?,
+        direction: direction_of(
+            parse_direction(f(c.direction))?,
+            method,
+            upload_bytes.unwrap_or(0),
+        ),
         error: f(c.error),
         error_phase: f(c.error_phase),
         capped: !f(c.capped).is_empty(),
-        body_bytes: fnum(f(c.body_bytes)).map(|v| v as u64),
-        steady_bps: fnum(f(c.steady_bps)),
-        goodput_bps: fnum(f(c.goodput_bps)),
-        ttfb_ms: fnum(f(c.ttfb_ms)),
-        transfer_ms: fnum(f(c.transfer_ms)),
-        total_ms: fnum(f(c.total_ms)),
-        tls_ms: fnum(f(c.tls_ms)),
-    }
+        body_bytes: int(c.body_bytes)?,
+        upload_bytes,
+        object_bytes: int(c.object_bytes)?,
+        steady_bps: cell(f(c.steady_bps))?,
+        goodput_bps: cell(f(c.goodput_bps))?,
+        upload_bps: cell(f(c.upload_bps))?,
+        dns_ms: cell(f(c.dns_ms))?,
+        tcp_ms: cell(f(c.tcp_ms))?,
+        tls_ms: cell(f(c.tls_ms))?,
+        ttfb_ms: cell(f(c.ttfb_ms))?,
+        transfer_ms: cell(f(c.transfer_ms))?,
+        total_ms: cell(f(c.total_ms))?,
+    })
 }
 
 /// Files smaller than this are parsed on one thread.
 pub const PARALLEL_MIN_BYTES: u64 = 8 << 20;
 
-/// Column indices of the fields analysis reads, by header name.
+/// Column indices of the fields analysis reads, by header name. A column
+/// missing from the header (files of earlier versions, converted data) reads
+/// as empty cells.
 struct Cols {
+    /// Number of header fields: every row must have as many.
+    n: usize,
     url: usize,
     vantage: Option<usize>,
+    run_id: Option<usize>,
+    round: Option<usize>,
     fetch_id: Option<usize>,
     host: Option<usize>,
     sni: Option<usize>,
+    label: Option<usize>,
+    controls: Option<usize>,
     class: Option<usize>,
     group: Option<usize>,
+    direction: Option<usize>,
+    method: Option<usize>,
     error: Option<usize>,
     error_phase: Option<usize>,
     capped: Option<usize>,
     body_bytes: Option<usize>,
+    upload_bytes: Option<usize>,
+    object_bytes: Option<usize>,
     steady_bps: Option<usize>,
     goodput_bps: Option<usize>,
+    upload_bps: Option<usize>,
+    dns_ms: Option<usize>,
+    tcp_ms: Option<usize>,
+    tls_ms: Option<usize>,
     ttfb_ms: Option<usize>,
     transfer_ms: Option<usize>,
     total_ms: Option<usize>,
-    tls_ms: Option<usize>,
 }
 
 impl Cols {
     fn new(h: &csv::ByteRecord) -> Result<Cols> {
-        let col = |name: &str| h.iter().position(|x| x == name.as_bytes());
+        let col = |name: &str| {
+            h.iter()
+                .position(|x| x.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+        };
         let Some(url) = col("url") else {
             bail!("no `url` column: not a slowlane fetches.csv")
         };
         Ok(Cols {
+            n: h.len(),
             url,
             vantage: col("vantage"),
+            run_id: col("run_id"),
+            round: col("round"),
             fetch_id: col("fetch_id"),
             host: col("host"),
             sni: col("sni"),
+            label: col("label"),
+            controls: col("controls"),
             class: col("class"),
             group: col("group"),
+            direction: col("direction"),
+            method: col("method"),
             error: col("error"),
             error_phase: col("error_phase"),
             capped: col("capped"),
             body_bytes: col("body_bytes"),
+            upload_bytes: col("upload_bytes"),
+            object_bytes: col("object_bytes"),
             steady_bps: col("steady_bps"),
             goodput_bps: col("goodput_bps"),
+            upload_bps: col("upload_bps"),
+            dns_ms: col("dns_ms"),
+            tcp_ms: col("tcp_ms"),
+            tls_ms: col("tls_ms"),
             ttfb_ms: col("ttfb_ms"),
             transfer_ms: col("transfer_ms"),
             total_ms: col("total_ms"),
-            tls_ms: col("tls_ms"),
         })
     }
 }
@@ -299,7 +411,7 @@ fn split_points(path: &Path, start: u64, end: u64, k: usize) -> Result<Vec<(u64,
 
 /// Fast decimal parse for the `12.345` / `131072` cells of the contract,
 /// falling back to `str::parse` for anything else (exponents, signs, spaces).
-fn fnum(b: &[u8]) -> Option<f64> {
+pub(super) fn fnum(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 19] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18,
@@ -324,5 +436,5 @@ fn fnum(b: &[u8]) -> Option<f64> {
     if i == b.len() && nd + fd > 0 && nd + fd <= 18 {
         return Some(int as f64 + frac as f64 / POW10[fd]);
     }
-    num(b)
+    std::str::from_utf8(b).ok()?.trim().parse().ok()
 }

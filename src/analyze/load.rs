@@ -1,13 +1,11 @@
-//! Reading `fetches.csv` / `timeline.csv` (or in-memory records) into
-//! per-URL series, grouped by vantage.
+//! Fetch rows folded into per-URL series, grouped by vantage.
 //!
-//! Fetch rows are streamed with `csv::ByteRecord` and column indices looked up
-//! once by header name; a row is folded into its series (key: vantage, url,
-//! sni, host, class, group) without allocating. Only what the statistics need
-//! is kept per row: the rate, total and TLS times as `f64`, and for target rows
-//! the `fetch_id` in one arena string (to find timeline windows later).
-//! Timeline rows are read afterwards, and only for the fetches a fingerprint
-//! needs.
+//! The CSV reader ([`super::fastcsv`]) knows nothing of this module's types:
+//! it hands borrowed [`Row`]s to a [`RowSink`]. [`Dataset`] is the sink that
+//! analysis uses. A row becomes one [`Obs`] of its series (key: vantage, url,
+//! sni, host, class, group, direction) — a few floats, the round it belongs
+//! to and the index of its `fetch_id` — or, when it failed with anything but
+//! a timeout, a [`Failure`] count.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -15,8 +13,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::badrows::{BadKind, BadRows};
+use super::fastcsv::{self, RowSink};
+use super::stats::{median, sort};
 use crate::probe::spec::{Class, Group};
-use crate::record::FetchRecord;
+use crate::record::{Direction, FetchRecord};
 
 /// One failure string seen in a series, with the bytes those fetches got.
 #[derive(Debug, Clone)]
@@ -27,25 +28,79 @@ pub struct Failure {
     pub body_bytes: Vec<u64>,
 }
 
-/// All fetches of one URL as fetched one way (same SNI/Host/class/group) at one vantage.
+/// Merge failure counts (one owner of this merge: series, samples, rows).
+pub fn merge_failures(into: &mut Vec<Failure>, from: &[Failure]) {
+    for f in from {
+        match into.iter_mut().find(|g| g.error == f.error) {
+            Some(g) => {
+                g.count += f.count;
+                g.body_bytes.extend_from_slice(&f.body_bytes);
+            }
+            None => into.push(f.clone()),
+        }
+    }
+}
+
+/// Which column a fetch's rate came from (the row's `metric` names the one
+/// most of its fetches used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateSrc {
+    #[default]
+    None,
+    /// `steady_bps`: the engine's plateau.
+    Steady,
+    /// `goodput_bps`: first to last body byte.
+    Goodput,
+    /// `upload_bps`: acknowledged upload bytes over time.
+    Upload,
+    /// Bytes ÷ elapsed time: rows without a rate column, and every timed-out
+    /// fetch (an upper bound of its true rate; 0 when nothing arrived).
+    Achieved,
+}
+
+/// One measured fetch of a series. NaN = unknown.
+#[derive(Debug, Clone, Copy)]
+pub struct Obs {
+    /// bit/s in the series' direction.
+    pub rate: f64,
+    pub total_ms: f64,
+    pub tls_ms: f64,
+    /// Size the fetch set out to move (bytes).
+    pub size: f64,
+    /// Hash of (run_id, round): fetches with equal `pair` were made in the
+    /// same round of the same run. 0: no round known.
+    pub pair: u64,
+    /// Index into the series' `fetch_id`s (targets), `u32::MAX` when none.
+    pub id: u32,
+    /// Cut by `max_time`/`max_bytes` or ended by a timeout: the rate is an
+    /// upper bound and the times a lower bound.
+    pub censored: bool,
+    pub src: RateSrc,
+}
+
+/// All fetches of one URL as fetched one way (same SNI/Host/class/group/
+/// direction) at one vantage.
 #[derive(Debug, Clone)]
 pub struct Series {
     pub vantage: String,
     pub url: String,
     pub host: String,
     pub sni: String,
+    pub label: String,
+    /// Explicit control labels (campaign `control = [...]`).
+    pub controls: Vec<String>,
     pub class: Option<Class>,
     pub group: Group,
-    /// Per-fetch rate in bit/s of fetches without error (see [`fetch_rate`]).
-    pub rate: Vec<f64>,
-    pub total_ms: Vec<f64>,
-    pub tls_ms: Vec<f64>,
+    pub direction: Direction,
+    pub obs: Vec<Obs>,
     pub n_fetches: usize,
-    pub n_capped: usize,
-    /// Sum of `body_bytes` over fetches without error, and their count.
-    pub body_sum: f64,
-    pub body_n: usize,
+    /// Every error string seen, timeouts included (timeouts are also
+    /// observations; see [`Series::n_blocking`]).
     pub failures: Vec<Failure>,
+    /// Timeouts (`generic_timeout_error`); they are also observations.
+    pub timeouts: usize,
+    /// Timeouts before a single byte moved in the series' direction.
+    pub silent_timeouts: usize,
     /// `fetch_id`s of this series (targets only), `\n`-separated, with the
     /// source each came from.
     pub ids: String,
@@ -53,8 +108,15 @@ pub struct Series {
 }
 
 impl Series {
+    /// Fetches that ended in an error (timeouts included).
     pub fn n_failed(&self) -> usize {
         self.failures.iter().map(|f| f.count).sum()
+    }
+
+    /// Fetches that failed with a blocking signal (any error but a timeout)
+    /// or timed out before a single byte moved.
+    pub fn n_blocking(&self) -> usize {
+        self.n_failed() - self.timeouts + self.silent_timeouts
     }
 
     pub fn fetch_ids(&self) -> impl Iterator<Item = (u32, &str)> {
@@ -63,42 +125,103 @@ impl Series {
             .copied()
             .zip(self.ids.split_terminator('\n'))
     }
+
+    /// Median size of the fetches that know it (NaN when none does).
+    pub fn size(&self) -> f64 {
+        let mut v: Vec<f64> = self
+            .obs
+            .iter()
+            .map(|o| o.size)
+            .filter(|s| s.is_finite())
+            .collect();
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        sort(&mut v);
+        median(&v)
+    }
 }
 
 /// A borrowed view of the fields of one fetch row that analysis uses.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Row<'a> {
     pub vantage: &'a [u8],
+    pub run_id: &'a [u8],
+    pub round: Option<u64>,
     pub fetch_id: &'a [u8],
     pub url: &'a [u8],
     pub host: &'a [u8],
     pub sni: &'a [u8],
+    pub label: &'a [u8],
+    pub controls: &'a [u8],
     pub class: Option<Class>,
     pub group: Option<Group>,
+    pub direction: Direction,
     pub error: &'a [u8],
     pub error_phase: &'a [u8],
     pub capped: bool,
     pub body_bytes: Option<u64>,
+    pub upload_bytes: Option<u64>,
+    pub object_bytes: Option<u64>,
     pub steady_bps: Option<f64>,
     pub goodput_bps: Option<f64>,
+    pub upload_bps: Option<f64>,
+    pub dns_ms: Option<f64>,
+    pub tcp_ms: Option<f64>,
+    pub tls_ms: Option<f64>,
     pub ttfb_ms: Option<f64>,
     pub transfer_ms: Option<f64>,
     pub total_ms: Option<f64>,
-    pub tls_ms: Option<f64>,
 }
 
-/// The per-fetch rate: `steady_bps`, else `goodput_bps`, else
-/// `body_bytes·8 / (ttfb + transfer)`; `None` when none is known.
-///
-/// The last resort counts from the request, not from the headers: a small
-/// body that arrives in one read has a transfer time of microseconds, and
-/// dividing by that gives "20 Gbit/s" for a 30 KB page.
-pub fn fetch_rate(r: &Row) -> Option<f64> {
-    r.steady_bps.or(r.goodput_bps).or_else(|| {
-        let t = r.ttfb_ms.unwrap_or(0.0) + r.transfer_ms?;
-        let b = r.body_bytes?;
-        (t > 0.0).then(|| b as f64 * 8000.0 / t)
-    })
+pub const TIMEOUT: &[u8] = b"generic_timeout_error";
+
+/// The per-fetch rate in the row's direction, where it came from, and
+/// whether it is censored. `None` for fetches that failed with anything but a
+/// timeout (those are failures, not observations).
+pub fn fetch_rate(r: &Row) -> Option<(f64, RateSrc, bool)> {
+    let timeout = r.error == TIMEOUT;
+    if !r.error.is_empty() && !timeout {
+        return None;
+    }
+    let censored = timeout || r.capped;
+    let (bytes, col) = match r.direction {
+        Direction::Down => (r.body_bytes, [r.steady_bps, r.goodput_bps]),
+        Direction::Up => (r.upload_bytes, [r.upload_bps, None]),
+    };
+    let achieved = |elapsed: Option<f64>| -> Option<f64> {
+        let t = elapsed?;
+        let b = bytes.unwrap_or(0) as f64;
+        if b == 0.0 {
+            return Some(0.0);
+        }
+        (t > 0.0).then(|| b * 8000.0 / t)
+    };
+    if timeout {
+        let v = achieved(r.total_ms).unwrap_or(f64::NAN);
+        return Some((v, RateSrc::Achieved, censored));
+    }
+    let (v, src) = match (r.direction, col) {
+        (Direction::Down, [Some(s), _]) => (s, RateSrc::Steady),
+        (Direction::Down, [None, Some(g)]) => (g, RateSrc::Goodput),
+        (Direction::Up, [Some(u), _]) => (u, RateSrc::Upload),
+        // The last resort counts from the request, not from the headers: a
+        // small body arriving in one read has a transfer time of µs, and
+        // dividing by that gives "20 Gbit/s" for a 30 KB page. An upload's
+        // ttfb covers sending the body.
+        (Direction::Down, _) => {
+            let t = r
+                .transfer_ms
+                .map(|x| x + r.ttfb_ms.unwrap_or(0.0))
+                .or(r.total_ms);
+            (achieved(t).unwrap_or(f64::NAN), RateSrc::Achieved)
+        }
+        (Direction::Up, _) => (
+            achieved(r.ttfb_ms.or(r.total_ms)).unwrap_or(f64::NAN),
+            RateSrc::Achieved,
+        ),
+    };
+    Some((v, src, censored))
 }
 
 /// Where the timeline of a source comes from.
@@ -115,10 +238,14 @@ pub enum TimelineSrc {
 pub struct Dataset {
     pub series: Vec<Series>,
     pub sources: Vec<TimelineSrc>,
-    pub(super) index: HashMap<Vec<u8>, usize, BuildHasherDefault<Fx>>,
+    /// Unusable rows per source file.
+    pub bad: Vec<(PathBuf, BadRows)>,
+    index: HashMap<Vec<u8>, usize, BuildHasherDefault<Fx>>,
     /// The key of each series, parallel to `series`.
-    pub(super) keys: Vec<Vec<u8>>,
+    keys: Vec<Vec<u8>>,
     key: Vec<u8>,
+    /// Unusable rows of the file being read (moved to `bad` after it).
+    pending_bad: BadRows,
 }
 
 /// FxHash (as in rustc): a fast non-cryptographic hasher for the series keys.
@@ -156,30 +283,52 @@ pub fn url_host(url: &[u8]) -> &[u8] {
     &rest[..end]
 }
 
-pub fn parse_class(b: &[u8]) -> Option<Class> {
-    match b {
-        b"text" => Some(Class::Text),
-        b"image" => Some(Class::Image),
-        b"video" => Some(Class::Video),
-        b"audio" => Some(Class::Audio),
-        b"other" => Some(Class::Other),
-        _ => None,
+/// FNV-1a of (run_id, round): the pairing key of a round.
+fn pair_key(run: &[u8], round: Option<u64>) -> u64 {
+    let Some(round) = round else { return 0 };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in run.iter().chain(&[0xff]).chain(&round.to_le_bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    h.max(1)
 }
 
-pub(super) fn parse_group(b: &[u8]) -> Option<Group> {
-    match b {
-        b"target" => Some(Group::Target),
-        b"control" => Some(Group::Control),
-        _ => None,
+impl RowSink for Dataset {
+    fn row(&mut self, source: u32, r: &Row) {
+        self.add(source, r);
     }
-}
 
-pub(super) fn num<T: std::str::FromStr>(b: &[u8]) -> Option<T> {
-    if b.is_empty() {
-        return None;
+    fn bad(&mut self, line: u64, kind: BadKind) {
+        self.pending_bad.add(line, kind);
     }
-    std::str::from_utf8(b).ok()?.trim().parse().ok()
+
+    fn absorb(&mut self, other: Dataset, line_offset: u64) {
+        self.pending_bad.absorb(&other.pending_bad, line_offset);
+        for (key, s) in other.keys.into_iter().zip(other.series) {
+            match self.index.get(key.as_slice()) {
+                Some(&i) => {
+                    let t = &mut self.series[i];
+                    let shift = t.id_sources.len() as u32;
+                    t.obs.extend(s.obs.iter().map(|o| Obs {
+                        id: if o.id == u32::MAX { o.id } else { o.id + shift },
+                        ..*o
+                    }));
+                    t.n_fetches += s.n_fetches;
+                    t.timeouts += s.timeouts;
+                    t.silent_timeouts += s.silent_timeouts;
+                    t.ids.push_str(&s.ids);
+                    t.id_sources.extend_from_slice(&s.id_sources);
+                    merge_failures(&mut t.failures, &s.failures);
+                }
+                None => {
+                    self.series.push(s);
+                    self.index.insert(key.clone(), self.series.len() - 1);
+                    self.keys.push(key);
+                }
+            }
+        }
+    }
 }
 
 impl Dataset {
@@ -203,24 +352,30 @@ impl Dataset {
         }
         self.key.push(r.class.map_or(0xff, |c| c as u8));
         self.key.push(group as u8);
+        self.key.push(r.direction as u8);
         let idx = match self.index.get(self.key.as_slice()) {
             Some(&i) => i,
             None => {
+                let controls = String::from_utf8_lossy(r.controls)
+                    .split(';')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 self.series.push(Series {
                     vantage: lossy(r.vantage),
                     url: lossy(r.url),
                     host: lossy(host),
                     sni: lossy(r.sni),
+                    label: lossy(r.label),
+                    controls,
                     class: r.class,
                     group,
-                    rate: Vec::new(),
-                    total_ms: Vec::new(),
-                    tls_ms: Vec::new(),
+                    direction: r.direction,
+                    obs: Vec::new(),
                     n_fetches: 0,
-                    n_capped: 0,
-                    body_sum: 0.0,
-                    body_n: 0,
                     failures: Vec::new(),
+                    timeouts: 0,
+                    silent_timeouts: 0,
                     ids: String::new(),
                     id_sources: Vec::new(),
                 });
@@ -232,47 +387,57 @@ impl Dataset {
         };
         let s = &mut self.series[idx];
         s.n_fetches += 1;
-        if r.capped {
-            s.n_capped += 1;
-        }
+        let mut id = u32::MAX;
         if group == Group::Target && !r.fetch_id.is_empty() {
+            id = s.id_sources.len() as u32;
             s.ids.push_str(&String::from_utf8_lossy(r.fetch_id));
             s.ids.push('\n');
             s.id_sources.push(source);
         }
-        if !r.error.is_empty() {
-            let bytes = r.body_bytes.unwrap_or(0);
-            match s
-                .failures
-                .iter_mut()
-                .find(|f| f.error.as_bytes() == r.error)
-            {
-                Some(f) => {
-                    f.count += 1;
-                    f.body_bytes.push(bytes);
-                }
-                None => s.failures.push(Failure {
-                    error: lossy(r.error),
-                    phase: lossy(r.error_phase),
-                    count: 1,
-                    body_bytes: vec![bytes],
-                }),
+        let moved = match r.direction {
+            Direction::Down => r.body_bytes.unwrap_or(0),
+            Direction::Up => r.upload_bytes.unwrap_or(0),
+        };
+        if r.error == TIMEOUT {
+            s.timeouts += 1;
+            if moved == 0 {
+                s.silent_timeouts += 1;
             }
+        }
+        if !r.error.is_empty() {
+            let f = Failure {
+                error: lossy(r.error),
+                phase: lossy(r.error_phase),
+                count: 1,
+                body_bytes: vec![r.body_bytes.unwrap_or(0)],
+            };
+            merge_failures(&mut s.failures, std::slice::from_ref(&f));
+        }
+        let Some((rate, src, censored)) = fetch_rate(r) else {
             return;
-        }
-        if let Some(b) = r.body_bytes {
-            s.body_sum += b as f64;
-            s.body_n += 1;
-        }
-        if let Some(v) = fetch_rate(r) {
-            s.rate.push(v);
-        }
-        if let Some(v) = r.total_ms {
-            s.total_ms.push(v);
-        }
-        if let Some(v) = r.tls_ms {
-            s.tls_ms.push(v);
-        }
+        };
+        // Size: what the fetch set out to move; the bytes moved only count
+        // when the fetch ended by itself.
+        let size = r
+            .object_bytes
+            .or_else(|| (!censored).then_some(moved))
+            .map_or(f64::NAN, |b| b as f64);
+        // A handshake that timed out took at least the time spent in it.
+        let tls_ms = r.tls_ms.or_else(|| {
+            (r.error_phase == b"tls")
+                .then(|| Some(r.total_ms? - r.dns_ms.unwrap_or(0.0) - r.tcp_ms?))
+                .flatten()
+        });
+        s.obs.push(Obs {
+            rate,
+            total_ms: r.total_ms.unwrap_or(f64::NAN),
+            tls_ms: tls_ms.unwrap_or(f64::NAN),
+            size,
+            pair: pair_key(r.run_id, r.round),
+            id,
+            censored,
+            src,
+        });
     }
 
     /// Add in-memory records (one source, timeline from memory).
@@ -281,24 +446,39 @@ impl Dataset {
         for rec in records {
             let error = rec.error.as_deref().unwrap_or("");
             let phase = rec.error_phase.map(|p| format!("{p:?}").to_lowercase());
+            let round = Some(rec.round as u64);
             let row = Row {
                 vantage: rec.vantage.as_bytes(),
+                run_id: rec.run_id.as_bytes(),
+                round,
                 fetch_id: rec.fetch_id.as_bytes(),
                 url: rec.url.as_bytes(),
                 host: rec.host.as_bytes(),
                 sni: rec.sni.as_bytes(),
+                label: rec.label.as_bytes(),
+                controls: rec.controls.as_bytes(),
                 class: rec.class,
                 group: rec.group,
+                direction: direction_of(
+                    (rec.direction == Direction::Up).then_some(Direction::Up),
+                    rec.method.as_bytes(),
+                    rec.upload_bytes,
+                ),
                 error: error.as_bytes(),
                 error_phase: phase.as_deref().unwrap_or("").as_bytes(),
                 capped: rec.capped.is_some(),
                 body_bytes: Some(rec.body_bytes),
+                upload_bytes: Some(rec.upload_bytes),
+                object_bytes: rec.object_bytes,
                 steady_bps: rec.steady_bps.map(|v| v as f64),
                 goodput_bps: rec.goodput_bps.map(|v| v as f64),
+                upload_bps: rec.upload_bps.map(|v| v as f64),
+                dns_ms: rec.dns_ms.map(|m| m.0),
+                tcp_ms: rec.tcp_ms.map(|m| m.0),
+                tls_ms: rec.tls_ms.map(|m| m.0),
                 ttfb_ms: rec.ttfb_ms.map(|m| m.0),
                 transfer_ms: rec.transfer_ms.map(|m| m.0),
                 total_ms: rec.total_ms.map(|m| m.0),
-                tls_ms: rec.tls_ms.map(|m| m.0),
             };
             self.add(src, &row);
         }
@@ -321,7 +501,32 @@ impl Dataset {
         };
         let src = self.add_source(tl);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        self.read_fetches(src, &fetches, super::fastcsv::PARALLEL_MIN_BYTES, threads)
-            .with_context(|| format!("reading {}", fetches.display()))
+        self.read_fetches(src, &fetches, fastcsv::PARALLEL_MIN_BYTES, threads)
+    }
+
+    /// Read one fetches.csv into this dataset (see [`fastcsv::read`]).
+    pub fn read_fetches(
+        &mut self,
+        src: u32,
+        path: &Path,
+        parallel_min: u64,
+        threads: usize,
+    ) -> Result<()> {
+        self.pending_bad = BadRows::default();
+        fastcsv::read(self, src, path, parallel_min, threads)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let bad = std::mem::take(&mut self.pending_bad);
+        self.bad.push((path.to_path_buf(), bad));
+        Ok(())
+    }
+}
+
+/// The direction of a fetch: the `direction` cell when there is one, else
+/// `up` for a POST or a row with upload bytes (files of earlier versions).
+pub fn direction_of(cell: Option<Direction>, method: &[u8], upload_bytes: u64) -> Direction {
+    match cell {
+        Some(d) => d,
+        None if method.eq_ignore_ascii_case(b"POST") || upload_bytes > 0 => Direction::Up,
+        None => Direction::Down,
     }
 }

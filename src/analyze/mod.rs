@@ -9,13 +9,20 @@
 //! the per-class "selective" rows → [`output`] writes CSV, JSON or a text
 //! table. The method is documented in `docs/method.md`.
 
-mod compare;
+mod badrows;
+pub mod compare;
+mod decide;
 pub mod fastcsv;
 pub mod fingerprint;
+pub mod inference;
 pub mod load;
+pub mod matching;
+mod mechanism;
 pub mod output;
+mod serial;
 pub mod stats;
 pub mod summary;
+mod table;
 pub mod timeline;
 pub mod verdict;
 
@@ -25,9 +32,12 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::probe::spec::Class;
-use crate::record::{FetchRecord, Window};
+use crate::record::{Direction, FetchRecord, Window};
 
-pub use output::{render, write_verdicts_csv, Format};
+pub use badrows::{BadKind, BadRows};
+pub use compare::Test;
+pub use matching::ComparedWith;
+pub use output::{render, render_only, write_verdicts_csv, Format, Only};
 pub use summary::selective_summary;
 
 /// Knobs of `slowlane analyze`.
@@ -68,6 +78,9 @@ pub enum Scope {
 #[serde(rename_all = "lowercase")]
 pub enum VerdictKind {
     Throttled,
+    /// A significant share of fetches slowed, the median not (per-subscriber
+    /// or per-box policy: the normal case in the field).
+    Partial,
     Inconclusive,
     Blocked,
     Ok,
@@ -88,8 +101,14 @@ pub enum Mechanism {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Metric {
-    /// Per-fetch steady rate (bit/s); ratio = target / control.
+    /// Per-fetch rate from `steady_bps` (bit/s); ratio = target / control.
     Steady,
+    /// … from `goodput_bps` (no steady rate recorded).
+    Goodput,
+    /// … from `upload_bps` (uploads).
+    Upload,
+    /// … bytes ÷ elapsed time (no rate column; every timed-out fetch).
+    Achieved,
     /// Total fetch time; ratio = control / target (a speed ratio).
     TotalTime,
     /// TLS handshake time; ratio = control / target.
@@ -111,16 +130,50 @@ macro_rules! as_str {
     };
 }
 as_str!(Scope { Url => "url", Host => "host", Class => "class" });
-as_str!(VerdictKind { Throttled => "throttled", Inconclusive => "inconclusive", Blocked => "blocked", Ok => "ok" });
+as_str!(VerdictKind { Throttled => "throttled", Partial => "partial", Inconclusive => "inconclusive", Blocked => "blocked", Ok => "ok" });
 as_str!(Mechanism { Policer => "policer", Shaper => "shaper", Freeze => "freeze", Reset => "reset", Unclear => "unclear" });
-as_str!(Metric { Steady => "steady", TotalTime => "total_time", TlsTime => "tls_time" });
+as_str!(Metric { Steady => "steady", Goodput => "goodput", Upload => "upload", Achieved => "achieved", TotalTime => "total_time", TlsTime => "tls_time" });
+
+impl Metric {
+    /// Whether the metric is a rate (else a time).
+    pub fn is_rate(&self) -> bool {
+        !matches!(self, Metric::TotalTime | Metric::TlsTime)
+    }
+}
+
+impl std::str::FromStr for VerdictKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let all = [
+            VerdictKind::Throttled,
+            VerdictKind::Partial,
+            VerdictKind::Inconclusive,
+            VerdictKind::Blocked,
+            VerdictKind::Ok,
+        ];
+        all.into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown verdict {s:?} (throttled, partial, inconclusive, blocked, ok)")
+            })
+    }
+}
+
+/// Name of a direction as written in the CSV files.
+pub fn dir_str(d: Direction) -> &'static str {
+    match d {
+        Direction::Down => "down",
+        Direction::Up => "up",
+    }
+}
 
 /// Name of a class as written in the CSV files.
 pub fn class_str(c: Option<Class>) -> &'static str {
     c.map_or("", |c| c.as_str())
 }
 
-/// One row of `verdicts.csv`.
+/// One row of `verdicts.csv` (field order = column order; documented in
+/// `docs/csv.md`). Serialised by serde for CSV and JSON alike.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
     pub vantage: String,
@@ -129,27 +182,58 @@ pub struct Verdict {
     pub url: String,
     /// Empty for class rows.
     pub host: String,
-    /// The SNI sent; `*` on a host row whose URLs used several.
+    /// The SNI sent.
     pub sni: String,
+    /// Campaign label of the URL (url rows).
+    pub label: String,
     pub class: Option<Class>,
+    #[serde(serialize_with = "serial::direction")]
+    pub direction: Direction,
     /// Whether the row is about control URLs (each compared with the other controls).
+    #[serde(rename = "group", serialize_with = "serial::group")]
     pub control: bool,
+    pub verdict: VerdictKind,
     /// Target fetches with a measured value (class rows: target URLs).
     pub n: usize,
-    /// Control fetches of the class with a measured value.
+    /// Control fetches compared with.
     pub n_control: usize,
+    /// Control series compared with.
+    pub n_control_series: usize,
+    pub compared_with: Option<ComparedWith>,
+    pub metric: Option<Metric>,
+    pub test: Option<Test>,
+    #[serde(serialize_with = "serial::rate")]
     pub median_bps: Option<f64>,
+    #[serde(serialize_with = "serial::rate")]
     pub control_median_bps: Option<f64>,
+    #[serde(serialize_with = "serial::sig")]
     pub ratio: Option<f64>,
+    #[serde(serialize_with = "serial::sig")]
     pub ratio_ci_low: Option<f64>,
+    #[serde(serialize_with = "serial::sig")]
     pub ratio_ci_high: Option<f64>,
+    #[serde(serialize_with = "serial::pval")]
     pub p_value: Option<f64>,
-    pub verdict: VerdictKind,
+    #[serde(serialize_with = "serial::pval")]
+    pub q_value: Option<f64>,
+    #[serde(serialize_with = "serial::sig")]
+    pub slowed_share: Option<f64>,
+    #[serde(serialize_with = "serial::sig")]
+    pub slowed_share_ci_low: Option<f64>,
+    #[serde(serialize_with = "serial::sig")]
+    pub slowed_share_ci_high: Option<f64>,
+    #[serde(serialize_with = "serial::sig")]
+    pub control_slowed_share: Option<f64>,
+    #[serde(serialize_with = "serial::rate")]
+    pub slowed_median_bps: Option<f64>,
     pub mechanism: Option<Mechanism>,
+    #[serde(serialize_with = "serial::rate")]
     pub plateau_bps: Option<f64>,
     pub burst_bytes: Option<u64>,
-    pub metric: Option<Metric>,
-    /// Fetches that ended in an error.
+    /// Observations that were capped or timed out (rates are upper bounds).
+    pub n_censored: usize,
+    /// Fetches that ended in an error (timeouts included: they are also
+    /// censored observations).
     pub n_failed: usize,
     /// The dominant failure string, when any fetch failed.
     pub failure: Option<String>,
@@ -158,11 +242,27 @@ pub struct Verdict {
 
 /// Analyse output directories and/or `fetches.csv` files together.
 pub fn analyze_paths(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<Vec<Verdict>> {
+    Ok(analyze_paths_checked(paths, opts)?.0)
+}
+
+/// Unusable rows of one input file.
+pub type FileBadRows = (PathBuf, BadRows);
+
+/// Like [`analyze_paths`], also returning the unusable rows of each file.
+pub fn analyze_paths_checked(
+    paths: &[PathBuf],
+    opts: &AnalyzeOptions,
+) -> Result<(Vec<Verdict>, Vec<FileBadRows>)> {
     let mut ds = load::Dataset::default();
     for p in paths {
         ds.add_path(p)?;
     }
-    run(&ds, &[], opts)
+    let rows = run(&ds, &[], opts)?;
+    let bad = std::mem::take(&mut ds.bad)
+        .into_iter()
+        .filter(|(_, b)| b.total() > 0)
+        .collect();
+    Ok((rows, bad))
 }
 
 /// Analyse in-memory records; windows come from each record's `timeline` and
@@ -184,30 +284,26 @@ pub fn analyze_records(
 
 fn run(ds: &load::Dataset, windows: &[&Window], opts: &AnalyzeOptions) -> Result<Vec<Verdict>> {
     let mut rows = verdict::evaluate(ds, opts);
-    verdict::fingerprint_rows(ds, &mut rows, windows)?;
+    decide::fill_q(&mut rows, opts);
+    decide::decide(&mut rows, opts);
+    mechanism::fingerprint_rows(ds, &mut rows, windows)?;
     let mut out: Vec<Verdict> = rows.into_iter().map(|r| r.verdict).collect();
     let classes = summary::class_rows(&out);
     out.extend(classes);
     // Vantages apart, rows of one vantage in a fixed order.
     out.sort_by(|a, b| {
-        (
-            &a.vantage,
-            a.scope,
-            a.control,
-            class_str(a.class),
-            &a.host,
-            &a.url,
-            &a.sni,
-        )
-            .cmp(&(
-                &b.vantage,
-                b.scope,
-                b.control,
-                class_str(b.class),
-                &b.host,
-                &b.url,
-                &b.sni,
-            ))
+        let key = |v: &Verdict| {
+            (
+                v.scope,
+                v.control,
+                class_str(v.class),
+                v.direction,
+                v.host.clone(),
+                v.url.clone(),
+                v.sni.clone(),
+            )
+        };
+        a.vantage.cmp(&b.vantage).then_with(|| key(a).cmp(&key(b)))
     });
     Ok(out)
 }

@@ -1,12 +1,10 @@
 //! `verdicts.csv`, JSON, and the text table (selective summary printed last).
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::summary::selective_summary;
-use super::{class_str, Verdict};
+use super::{Verdict, VerdictKind};
 
 /// Output format of [`render`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,32 +14,28 @@ pub enum Format {
     Json,
 }
 
-/// `verdicts.csv` columns, in order.
-pub const COLUMNS: [&str; 23] = [
-    "vantage",
-    "scope",
-    "url",
-    "host",
-    "sni",
-    "class",
-    "n",
-    "n_control",
-    "median_bps",
-    "control_median_bps",
-    "ratio",
-    "ratio_ci_low",
-    "ratio_ci_high",
-    "p_value",
-    "verdict",
-    "mechanism",
-    "plateau_bps",
-    "burst_bytes",
-    "reason",
-    "group",
-    "metric",
-    "n_failed",
-    "failure",
-];
+/// Which verdicts the printed output shows (`--only throttled,partial`).
+/// Empty: all. Files written by `run` always hold every row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Only(pub Vec<VerdictKind>);
+
+impl Only {
+    pub fn keeps(&self, v: &Verdict) -> bool {
+        self.0.is_empty() || self.0.contains(&v.verdict)
+    }
+}
+
+impl std::str::FromStr for Only {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let kinds = s
+            .split(',')
+            .filter(|x| !x.trim().is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<VerdictKind>, String>>()?;
+        Ok(Only(kinds))
+    }
+}
 
 /// A rate with a unit: `109 kbit/s`, `84.0 Mbit/s`.
 pub fn fmt_bps(bps: f64) -> String {
@@ -101,116 +95,56 @@ pub fn fmt_p(p: f64) -> String {
     }
 }
 
-fn num(v: Option<f64>, sig: bool) -> String {
-    match v {
-        None => String::new(),
-        Some(x) if !x.is_finite() => String::new(),
-        Some(x) if sig => format!("{x:.6e}")
-            .parse::<f64>()
-            .map(|y| y.to_string())
-            .unwrap_or_default(),
-        Some(x) => format!("{:.0}", x),
-    }
-}
-
-fn csv_fields(v: &Verdict) -> [String; 23] {
-    [
-        v.vantage.clone(),
-        v.scope.to_string(),
-        v.url.clone(),
-        v.host.clone(),
-        v.sni.clone(),
-        class_str(v.class).to_string(),
-        v.n.to_string(),
-        v.n_control.to_string(),
-        num(v.median_bps, false),
-        num(v.control_median_bps, false),
-        num(v.ratio, true),
-        num(v.ratio_ci_low, true),
-        num(v.ratio_ci_high, true),
-        num(v.p_value, true),
-        v.verdict.to_string(),
-        v.mechanism.map(|m| m.to_string()).unwrap_or_default(),
-        num(v.plateau_bps, false),
-        v.burst_bytes.map(|b| b.to_string()).unwrap_or_default(),
-        v.reason.clone(),
-        if v.control { "control" } else { "target" }.to_string(),
-        v.metric.map(|m| m.to_string()).unwrap_or_default(),
-        v.n_failed.to_string(),
-        v.failure.clone().unwrap_or_default(),
-    ]
-}
-
-fn to_csv<W: std::io::Write>(w: W, rows: &[Verdict]) -> Result<()> {
+fn to_csv<W: std::io::Write>(w: W, rows: &[&Verdict]) -> Result<()> {
     let mut wr = csv::Writer::from_writer(w);
-    wr.write_record(COLUMNS)?;
+    if rows.is_empty() {
+        wr.write_record(columns())?;
+    }
     for v in rows {
-        wr.write_record(csv_fields(v))?;
+        wr.serialize(v)?;
     }
     wr.flush()?;
     Ok(())
+}
+
+/// `verdicts.csv` column names, in order (the serde field names of
+/// [`Verdict`], read off a serialised row).
+pub fn columns() -> Vec<String> {
+    let mut buf = Vec::new();
+    {
+        let mut wr = csv::Writer::from_writer(&mut buf);
+        wr.serialize(super::verdict::empty_verdict())
+            .expect("verdict serialises");
+    }
+    let header = String::from_utf8(buf).expect("utf-8");
+    let first = header.lines().next().unwrap_or_default().to_string();
+    first.split(',').map(str::to_string).collect()
 }
 
 /// Write (replace) `verdicts.csv`.
 pub fn write_verdicts_csv(path: &Path, rows: &[Verdict]) -> Result<()> {
     let tmp = path.with_extension("csv.tmp");
     let f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    to_csv(std::io::BufWriter::new(f), rows)?;
+    to_csv(std::io::BufWriter::new(f), &rows.iter().collect::<Vec<_>>())?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
 /// Render verdicts as a text table, CSV or JSON.
 pub fn render(rows: &[Verdict], format: Format) -> String {
+    render_only(rows, format, &Only::default())
+}
+
+/// Render the rows `only` keeps (the text summary still counts every row).
+pub fn render_only(rows: &[Verdict], format: Format, only: &Only) -> String {
+    let kept: Vec<&Verdict> = rows.iter().filter(|v| only.keeps(v)).collect();
     match format {
         Format::Csv => {
             let mut buf = Vec::new();
-            to_csv(&mut buf, rows).expect("writing to memory");
+            to_csv(&mut buf, &kept).expect("writing to memory");
             String::from_utf8(buf).expect("csv is utf-8")
         }
-        Format::Json => serde_json::to_string_pretty(rows).expect("verdicts serialise") + "\n",
-        Format::Text => text(rows),
+        Format::Json => serde_json::to_string_pretty(&kept).expect("verdicts serialise") + "\n",
+        Format::Text => super::table::text(rows, &kept),
     }
-}
-
-fn text(rows: &[Verdict]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<12} {:<5} {:<6} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>7}  WHAT",
-        "VANTAGE", "SCOPE", "CLASS", "VERDICT", "MECH", "N/NC", "MEDIAN", "CONTROL", "RATIO", "P"
-    );
-    for v in rows.iter().filter(|v| v.scope != super::Scope::Class) {
-        let what = match v.scope {
-            super::Scope::Url if v.control => format!("{} (control)", v.url),
-            super::Scope::Url => v.url.clone(),
-            _ => format!("{} (all URLs)", v.host),
-        };
-        let _ = writeln!(
-            out,
-            "{:<12} {:<5} {:<6} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>7}  {}",
-            v.vantage,
-            v.scope.as_str(),
-            class_str(v.class),
-            v.verdict.as_str(),
-            v.mechanism.map_or("", |m| m.as_str()),
-            format!("{}/{}", v.n, v.n_control),
-            v.median_bps.map(fmt_bps).unwrap_or_default(),
-            v.control_median_bps.map(fmt_bps).unwrap_or_default(),
-            v.ratio.map(fmt_ratio).unwrap_or_default(),
-            v.p_value.map(fmt_p).unwrap_or_default(),
-            what
-        );
-        if v.verdict != super::VerdictKind::Ok {
-            let _ = writeln!(out, "{:>14}{}", "└ ", v.reason);
-        }
-    }
-    let summary = selective_summary(rows);
-    if !summary.is_empty() {
-        out.push_str("\nSummary\n");
-        for (vantage, sentence) in summary {
-            let _ = writeln!(out, "  {vantage}: {sentence}");
-        }
-    }
-    out
 }

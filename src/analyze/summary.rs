@@ -4,18 +4,34 @@
 
 use std::collections::BTreeMap;
 
+use super::inference::median_of;
 use super::output::fmt_bps;
-use super::stats::{median, sort};
 use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
 use crate::probe::spec::Class;
+use crate::record::Direction;
 
-fn med(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
+fn med(v: Vec<f64>) -> Option<f64> {
+    median_of(v)
+}
+
+/// `image`, `image upload`, `unknown class`.
+fn class_name(class: Option<Class>, dir: Direction) -> String {
+    let c = if class.is_some() {
+        class_str(class)
+    } else {
+        "unknown class"
+    };
+    match dir {
+        Direction::Down => c.to_string(),
+        Direction::Up => format!("{c} upload"),
     }
-    sort(&mut v);
-    Some(median(&v))
+}
+
+/// The rate a throttled row is described by: its plateau, else the median
+/// of its slowed fetches, else its median (never the median of a bimodal
+/// sample when a slowed cluster is known).
+pub fn throttle_rate(v: &Verdict) -> Option<f64> {
+    v.plateau_bps.or(v.slowed_median_bps).or(v.median_bps)
 }
 
 fn hosts(rows: &[&Verdict]) -> String {
@@ -31,33 +47,46 @@ fn hosts(rows: &[&Verdict]) -> String {
 
 /// One `scope = class` row per vantage and class of target URLs.
 pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
-    let mut by: BTreeMap<(&str, Option<Class>), Vec<&Verdict>> = BTreeMap::new();
+    let mut by: BTreeMap<(&str, Option<Class>, Direction), Vec<&Verdict>> = BTreeMap::new();
     for v in rows.iter().filter(|v| v.scope == Scope::Url && !v.control) {
-        by.entry((v.vantage.as_str(), v.class)).or_default().push(v);
+        by.entry((v.vantage.as_str(), v.class, v.direction))
+            .or_default()
+            .push(v);
     }
     let mut out = Vec::new();
-    for ((vantage, class), urls) in by {
+    for ((vantage, class, direction), urls) in by {
         let of = |k: VerdictKind| {
             urls.iter()
                 .copied()
                 .filter(|v| v.verdict == k)
                 .collect::<Vec<_>>()
         };
-        let (thr, blk, inc) = (
+        let (thr, part, blk, inc) = (
             of(VerdictKind::Throttled),
+            of(VerdictKind::Partial),
             of(VerdictKind::Blocked),
             of(VerdictKind::Inconclusive),
         );
         let n = urls.len();
-        let name = if class.is_some() {
-            class_str(class)
-        } else {
-            "unknown class"
-        };
+        let name = class_name(class, direction);
         let (verdict, reason, focus) = if !thr.is_empty() {
             let mut s = format!("{name}: {}/{n} URLs throttled ({})", thr.len(), hosts(&thr));
             s += &throttle_detail(&thr);
             (VerdictKind::Throttled, s, thr)
+        } else if !part.is_empty() {
+            let share = med(part.iter().filter_map(|v| v.slowed_share).collect());
+            let mut s = format!(
+                "{name}: {}/{n} URLs partially throttled ({})",
+                part.len(),
+                hosts(&part)
+            );
+            if let Some(sh) = share {
+                s += &format!(", {:.0}% of fetches slowed", sh * 100.0);
+            }
+            if let Some(r) = med(part.iter().filter_map(|v| throttle_rate(v)).collect()) {
+                s += &format!(" to ~{}", fmt_bps(r));
+            }
+            (VerdictKind::Partial, s, part)
         } else if !blk.is_empty() {
             let f = blk[0].failure.clone().unwrap_or_default();
             (
@@ -95,17 +124,14 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             .max_by_key(|(c, m)| (*c, *m != Mechanism::Unclear))
             .map(|(_, m)| *m);
         let mut reason = reason;
-        if let (VerdictKind::Throttled, Some(m)) = (verdict, mechanism) {
+        if let (VerdictKind::Throttled | VerdictKind::Partial, Some(m)) = (verdict, mechanism) {
             reason += &format!(", {m}");
         }
         out.push(Verdict {
             vantage: vantage.to_string(),
             scope: Scope::Class,
-            url: String::new(),
-            host: String::new(),
-            sni: String::new(),
             class,
-            control: false,
+            direction,
             n,
             n_control: urls.iter().map(|v| v.n_control).max().unwrap_or(0),
             median_bps: med(focus.iter().filter_map(|v| v.median_bps).collect()),
@@ -118,9 +144,12 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
                     .filter_map(|v| v.ratio)
                     .collect())
             },
-            ratio_ci_low: None,
-            ratio_ci_high: None,
-            p_value: None,
+            slowed_share: med(focus.iter().filter_map(|v| v.slowed_share).collect()),
+            slowed_median_bps: med(focus.iter().filter_map(|v| v.slowed_median_bps).collect()),
+            control_slowed_share: med(focus
+                .iter()
+                .filter_map(|v| v.control_slowed_share)
+                .collect()),
             verdict,
             mechanism: if verdict == VerdictKind::Ok {
                 None
@@ -135,8 +164,10 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             .map(|b| b as u64),
             metric: class_metric(&focus, verdict),
             n_failed: urls.iter().map(|v| v.n_failed).sum(),
+            n_censored: urls.iter().map(|v| v.n_censored).sum(),
             failure: focus.iter().find_map(|v| v.failure.clone()),
             reason,
+            ..super::verdict::empty_verdict()
         });
     }
     out
@@ -148,8 +179,8 @@ fn class_metric(rows: &[&Verdict], verdict: VerdictKind) -> Option<Metric> {
     if verdict != VerdictKind::Throttled {
         return None;
     }
-    if rows.iter().any(|v| v.metric == Some(Metric::Steady)) {
-        return Some(Metric::Steady);
+    if let Some(m) = rows.iter().filter_map(|v| v.metric).find(|m| m.is_rate()) {
+        return Some(m);
     }
     let tls = rows
         .iter()
@@ -166,8 +197,8 @@ fn class_metric(rows: &[&Verdict], verdict: VerdictKind) -> Option<Metric> {
 fn throttle_detail(rows: &[&Verdict]) -> String {
     let rate = med(rows
         .iter()
-        .filter(|v| v.metric == Some(Metric::Steady))
-        .filter_map(|v| v.plateau_bps.or(v.median_bps))
+        .filter(|v| v.metric.is_some_and(|m| m.is_rate()))
+        .filter_map(|v| throttle_rate(v))
         .collect());
     let mut parts = Vec::new();
     for (m, what) in [
@@ -212,13 +243,7 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
     }
     let mut out = Vec::new();
     for (vantage, classes) in by {
-        let name = |v: &Verdict| {
-            if v.class.is_some() {
-                class_str(v.class).to_string()
-            } else {
-                "unknown class".into()
-            }
-        };
+        let name = |v: &Verdict| class_name(v.class, v.direction);
         let of = |k: VerdictKind| {
             classes
                 .iter()
@@ -247,15 +272,12 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 .iter()
                 .copied()
                 .filter(|v| {
-                    v.metric == Some(Metric::Steady)
+                    v.metric.is_some_and(|m| m.is_rate())
                         && v.mechanism != Some(Mechanism::Freeze)
-                        && v.plateau_bps.or(v.median_bps).is_some()
+                        && throttle_rate(v).is_some()
                 })
                 .collect();
-            let rates: Vec<f64> = by_rate
-                .iter()
-                .filter_map(|v| v.plateau_bps.or(v.median_bps))
-                .collect();
+            let rates: Vec<f64> = by_rate.iter().filter_map(|v| throttle_rate(v)).collect();
             let (lo, hi) = rates
                 .iter()
                 .fold((f64::INFINITY, 0.0f64), |(a, b), &r| (a.min(r), b.max(r)));
@@ -273,13 +295,13 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 .iter()
                 .filter(|v| !(grouped && by_rate.iter().any(|b| std::ptr::eq(*b, **v))))
             {
-                let detail = match (v.metric, v.plateau_bps.or(v.median_bps), v.ratio) {
+                let detail = match (v.metric, throttle_rate(v), v.ratio) {
                     // A freeze has no rate to speak of: say where it stops.
                     _ if v.mechanism == Some(Mechanism::Freeze) => v
                         .burst_bytes
                         .map(|b| format!(" (stops after ~{:.0} KB)", b as f64 / 1024.0))
                         .unwrap_or_default(),
-                    (Some(Metric::Steady), Some(r), _) => format!(" to ~{}", fmt_bps(r)),
+                    (Some(m), Some(r), _) if m.is_rate() => format!(" to ~{}", fmt_bps(r)),
                     (Some(Metric::TotalTime), _, Some(r)) if r > 0.0 => {
                         format!(" (total time ×{:.1})", 1.0 / r)
                     }
@@ -290,6 +312,19 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 };
                 parts.push(format!("{} throttled{detail}{}", name(v), mech(&[*v])));
             }
+        }
+        for v in of(VerdictKind::Partial) {
+            let mut s = format!("{} partially throttled", name(v));
+            if let Some(sh) = v.slowed_share {
+                s += &format!(": {:.0}% of fetches", sh * 100.0);
+            }
+            if let Some(r) = v.plateau_bps.or(v.slowed_median_bps) {
+                s += &format!(" at ~{}", fmt_bps(r));
+            }
+            if let Some(m) = v.mechanism {
+                s += &format!(" ({m})");
+            }
+            parts.push(s);
         }
         let blk = of(VerdictKind::Blocked);
         if !blk.is_empty() {

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::load::{num, Dataset, TimelineSrc};
+use super::fastcsv::fnum;
+use super::load::{Dataset, TimelineSrc};
 use crate::record::{Direction, Window};
 
 /// One timeline sample; missing values are NaN.
@@ -28,17 +29,20 @@ pub struct Trace {
 }
 
 impl Trace {
-    /// The direction that carried the transfer (down unless only up has bytes),
-    /// sorted by time.
-    pub fn main(&self) -> Vec<Pt> {
-        let total = |v: &[Pt]| v.iter().map(|p| p.bytes).sum::<f64>();
-        let mut v = if total(&self.down) == 0.0 && total(&self.up) > 0.0 {
-            self.up.clone()
-        } else {
-            self.down.clone()
+    /// The windows of one direction, sorted by time. A row judges one
+    /// direction: an upload by its acknowledged bytes, never by the few
+    /// bytes of its response.
+    pub fn of(&self, d: Direction) -> Vec<Pt> {
+        let mut v = match d {
+            Direction::Down => self.down.clone(),
+            Direction::Up => self.up.clone(),
         };
         v.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
         v
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.down.is_empty() && self.up.is_empty()
     }
 }
 
@@ -135,6 +139,7 @@ impl TraceCollector {
         );
         let mut rec = csv::ByteRecord::new();
         let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        let num = fnum;
         while rdr.read_byte_record(&mut rec)? {
             let f = |i: Option<usize>| i.and_then(|i| rec.get(i)).unwrap_or(b"");
             let d = if f(dir) == b"up" {

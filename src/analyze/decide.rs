@@ -1,0 +1,218 @@
+//! The decision of each row, once every test at its vantage has a q-value.
+//!
+//! Many rows means many tests: with 40 rows at alpha 0.01 a clean network
+//! would show a false "throttled" every few campaigns. So every p-value a
+//! vantage's rows produce (each judged metric comparison and each slowed-share
+//! test) is one hypothesis of a Benjamini–Hochberg family, and rows are
+//! decided on q. Vantages are separate families: adding a vantage never
+//! changes another's verdicts.
+//!
+//! Per row, in order (the early rules — blocked, no comparable controls —
+//! were applied when the row was built):
+//! 1. a judged comparison with n ≥ min-n on both sides, effect (ratio ≤
+//!    threshold) and q < alpha → `throttled` (the smallest ratio decides);
+//! 2. else slowed share ≥ [`PARTIAL_MIN_SHARE`], above the controls' own
+//!    slowed share with q < alpha → `partial`;
+//! 3. else too few fetches → `inconclusive`; an effect without significance
+//!    → `inconclusive`; otherwise `ok`.
+
+use std::collections::BTreeMap;
+
+use super::compare::{Cmp, Test};
+use super::inference::{benjamini_hochberg, median_of, wilson};
+use super::output::{fmt_bps, fmt_p};
+use super::verdict::Row;
+use super::{AnalyzeOptions, VerdictKind};
+
+/// A partial throttle must slow at least this share of the fetches.
+pub const PARTIAL_MIN_SHARE: f64 = 0.10;
+
+/// Fill q-values per vantage (Benjamini–Hochberg over every test made there).
+pub fn fill_q(rows: &mut [Row], o: &AnalyzeOptions) {
+    let mut by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        by.entry(r.verdict.vantage.clone()).or_default().push(i);
+    }
+    for idx in by.values() {
+        // (row, Some(cmp) | None = share, p)
+        let mut tests: Vec<(usize, Option<usize>, f64)> = Vec::new();
+        for &i in idx {
+            let r = &rows[i];
+            if r.early {
+                continue;
+            }
+            for (j, c) in r.cmps.iter().enumerate() {
+                if let (true, true, Some(p)) = (c.judged, c.enough(o), c.p) {
+                    tests.push((i, Some(j), p));
+                }
+            }
+            if let Some(s) = &r.share {
+                if let (true, Some(p)) = (s.n >= o.min_n && s.n_c >= o.min_n, s.p) {
+                    tests.push((i, None, p));
+                }
+            }
+        }
+        let p: Vec<f64> = tests.iter().map(|t| t.2).collect();
+        let q = benjamini_hochberg(&p);
+        for ((i, j, _), q) in tests.into_iter().zip(q) {
+            match j {
+                Some(j) => rows[i].cmps[j].q = Some(q),
+                None => {
+                    if let Some(s) = rows[i].share.as_mut() {
+                        s.q = Some(q);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Decide every row (after [`fill_q`]).
+pub fn decide(rows: &mut [Row], o: &AnalyzeOptions) {
+    for r in rows.iter_mut().filter(|r| !r.early) {
+        decide_row(r, o);
+    }
+}
+
+fn significant(c: &Cmp, o: &AnalyzeOptions) -> bool {
+    c.q.is_some_and(|q| q < o.alpha)
+}
+
+fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
+    let cmps = &r.cmps;
+    let judged: Vec<usize> = (0..cmps.len()).filter(|&i| cmps[i].judged).collect();
+    let throttled = judged
+        .iter()
+        .copied()
+        .filter(|&i| cmps[i].enough(o) && cmps[i].effect(o) && significant(&cmps[i], o))
+        .min_by(|&a, &b| {
+            let r = |i: usize| cmps[i].ratio.unwrap_or(f64::INFINITY);
+            r(a).total_cmp(&r(b))
+        });
+    let weak = judged
+        .iter()
+        .copied()
+        .find(|&i| cmps[i].enough(o) && cmps[i].effect(o));
+    let too_few = judged.iter().copied().find(|&i| !cmps[i].enough(o));
+    let primary = if r.small_text { 1 } else { 0 };
+    let pick = throttled.or(weak).unwrap_or(primary.min(cmps.len() - 1));
+    let d = &cmps[pick];
+    let v = &mut r.verdict;
+    v.metric = Some(d.metric);
+    v.n = d.n;
+    v.n_control = d.n_c;
+    v.test = Some(d.test);
+    let rate = &cmps[0];
+    v.median_bps = rate.med_t.is_finite().then_some(rate.med_t);
+    v.control_median_bps = rate.med_c.is_finite().then_some(rate.med_c);
+    v.ratio = d.ratio;
+    v.ratio_ci_low = d.ci.map(|x| x.0);
+    v.ratio_ci_high = d.ci.map(|x| x.1);
+    v.p_value = d.p;
+    v.q_value = d.q;
+    // Shares.
+    let sh = r.share.as_ref();
+    let share_ok = sh.is_some_and(|s| s.n >= o.min_n && s.n_c >= o.min_n);
+    if let Some(s) = sh.filter(|_| share_ok) {
+        v.slowed_share = s.fraction();
+        let ci = wilson(s.slowed, s.n);
+        v.slowed_share_ci_low = ci.map(|c| c.0);
+        v.slowed_share_ci_high = ci.map(|c| c.1);
+        v.control_slowed_share = s.control_fraction();
+        if !d.kind.is_time() || r.small_text {
+            // The rates of the slowed fetches (for time-judged rows, their
+            // times are the evidence; their rates are still what a reader asks).
+            if !r.small_text {
+                v.slowed_median_bps = median_of(s.slowed_vals.iter().copied());
+            }
+        }
+    }
+    let partial = sh.filter(|_| share_ok).is_some_and(|s| {
+        s.fraction().unwrap_or(0.0) >= PARTIAL_MIN_SHARE && s.q.is_some_and(|q| q < o.alpha)
+    });
+    let share_text = |s: &super::compare::Share| {
+        let mut t = format!(
+            "slowed {}/{} fetches ({:.0}%) vs {}/{} controls",
+            s.slowed,
+            s.n,
+            100.0 * s.fraction().unwrap_or(0.0),
+            s.c_slowed,
+            s.n_c
+        );
+        if let Some(p) = s.p {
+            t += &format!(", fisher p={}", fmt_p(p));
+            if let Some(q) = s.q {
+                t += &format!(" q={}", fmt_p(q));
+            }
+        }
+        if let Some(m) = median_of(s.slowed_vals.iter().copied()).filter(|_| !r.small_text) {
+            t += &format!(", slowed median {}", fmt_bps(m));
+        }
+        t
+    };
+    let mut reason = String::new();
+    if throttled.is_some() {
+        v.verdict = VerdictKind::Throttled;
+        reason = d.describe();
+    } else if partial {
+        let s = sh.expect("partial has a share");
+        v.verdict = VerdictKind::Partial;
+        v.test = Some(Test::Fisher);
+        v.p_value = s.p;
+        v.q_value = s.q;
+        reason = format!("partial: {}; median test: {}", share_text(s), d.describe());
+    } else if let Some(i) = too_few.filter(|_| weak.is_none()) {
+        v.verdict = VerdictKind::Inconclusive;
+        reason = format!(
+            "too few measured fetches (need {} each side): {}",
+            o.min_n,
+            cmps[i].describe()
+        );
+    } else if weak.is_some() {
+        v.verdict = VerdictKind::Inconclusive;
+        reason = format!(
+            "slower but not significant (alpha {} on q): {}",
+            o.alpha,
+            d.describe()
+        );
+    } else {
+        v.verdict = VerdictKind::Ok;
+        reason = d.describe() + &reason;
+    }
+    for (i, x) in cmps.iter().enumerate() {
+        if i != pick && x.n > 0 {
+            reason += &format!("; {}", x.describe());
+        }
+    }
+    if let (Some(s), false) = (sh.filter(|_| share_ok), partial) {
+        reason += &format!("; {}", share_text(s));
+    }
+    if r.small_text {
+        reason += "; rate not judged: text objects under 128 KiB are judged by total and TLS time";
+    }
+    if v.n_censored > 0 {
+        reason += &format!(
+            "; {} observation{} censored (capped or timed out: rate counted as achieved, an upper bound)",
+            v.n_censored,
+            if v.n_censored == 1 { "" } else { "s" }
+        );
+    }
+    if v.n_failed > 0 {
+        reason += &format!("; {} failed fetches", v.n_failed);
+    }
+    if !v.reason.is_empty() {
+        reason = format!("{reason}; {}", v.reason);
+    }
+    // A host aggregate concludes no more than its URLs could.
+    if v.scope == super::Scope::Host
+        && matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Partial)
+        && r.most_per_url < o.min_n
+    {
+        v.verdict = VerdictKind::Inconclusive;
+        reason = format!(
+            "too few measured fetches per URL (at most {}, need {}): {reason}",
+            r.most_per_url, o.min_n
+        );
+    }
+    v.reason = reason;
+}

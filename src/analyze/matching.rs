@@ -1,0 +1,215 @@
+//! Which controls a series is compared with: like for like.
+//!
+//! A target is compared only with controls that did the same work — same
+//! vantage, class and direction, and a comparable size. Why size: on a real
+//! path a small object spends its whole life in TCP slow start and its rate
+//! (and total time) depends on its size and the RTT, not on any throttle; a
+//! 600 KB object judged against 2–8 MB controls reads 2–4× slower on a clean
+//! path. Within slow start the number of round trips grows with log2 of the
+//! size, so objects within a factor of [`SIZE_FACTOR`] differ by at most one
+//! round trip — too little to reach the 0.5 effect threshold on its own.
+//!
+//! In order:
+//! 1. **explicit**: the URL names its controls (`control = ["label", …]`):
+//!    the control series of that vantage and direction with those labels;
+//! 2. **size-matched**: when the sizes of the target and of the class's
+//!    controls are known: the controls within [`SIZE_FACTOR`] of its size;
+//!    none → no comparison (inconclusive), never a comparison with unlike work;
+//! 3. **class**: sizes unknown (crowd data, files of other tools): every
+//!    control of the class and direction, said in `reason`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::load::{Dataset, Series};
+use crate::probe::spec::{Class, Group};
+use crate::record::Direction;
+
+/// Largest size ratio between a target and a control it is compared with.
+pub const SIZE_FACTOR: f64 = 2.0;
+
+/// How a row's controls were chosen (`compared_with` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ComparedWith {
+    Explicit,
+    SizeMatched,
+    Class,
+}
+
+impl ComparedWith {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ComparedWith::Explicit => "explicit",
+            ComparedWith::SizeMatched => "size-matched",
+            ComparedWith::Class => "class",
+        }
+    }
+}
+
+/// The chosen controls of one series.
+#[derive(Debug, Clone)]
+pub struct Match {
+    pub with: ComparedWith,
+    /// Control series indices, ascending.
+    pub controls: Vec<usize>,
+}
+
+type PoolKey<'a> = (&'a str, Option<Class>, Direction);
+
+/// Control series per (vantage, class, direction), and per (vantage, label).
+pub struct Controls<'a> {
+    by_class: BTreeMap<PoolKey<'a>, Vec<usize>>,
+    by_label: BTreeMap<(&'a str, &'a str), Vec<usize>>,
+    sizes: Vec<f64>,
+}
+
+impl<'a> Controls<'a> {
+    pub fn new(ds: &'a Dataset) -> Controls<'a> {
+        let mut by_class: BTreeMap<PoolKey, Vec<usize>> = BTreeMap::new();
+        let mut by_label: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+        for (i, s) in ds.series.iter().enumerate() {
+            if s.group != Group::Control {
+                continue;
+            }
+            by_class
+                .entry((s.vantage.as_str(), s.class, s.direction))
+                .or_default()
+                .push(i);
+            if !s.label.is_empty() {
+                by_label
+                    .entry((s.vantage.as_str(), s.label.as_str()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let sizes = ds.series.iter().map(Series::size).collect();
+        Controls {
+            by_class,
+            by_label,
+            sizes,
+        }
+    }
+
+    /// Every control series of a vantage and direction (any class): used to
+    /// tell "this URL fails" from "everything fails here".
+    pub fn all_of(&self, vantage: &str, dir: Direction) -> Vec<usize> {
+        self.by_class
+            .iter()
+            .filter(|((v, _, d), _)| *v == vantage && *d == dir)
+            .flat_map(|(_, m)| m.iter().copied())
+            .collect()
+    }
+
+    /// The controls of series `i` (a target, or a control compared with the
+    /// other controls), or why there are none.
+    pub fn choose(&self, ds: &Dataset, i: usize) -> Result<Match, String> {
+        let s = &ds.series[i];
+        let class = s.class.map_or("unknown", |c| c.as_str());
+        let dir = super::dir_str(s.direction);
+        if s.group == Group::Target && !s.controls.is_empty() {
+            let mut found = Vec::new();
+            let mut other_dir = 0;
+            for l in &s.controls {
+                for &c in self
+                    .by_label
+                    .get(&(s.vantage.as_str(), l.as_str()))
+                    .into_iter()
+                    .flatten()
+                {
+                    if ds.series[c].direction == s.direction {
+                        found.push(c);
+                    } else {
+                        other_dir += 1;
+                    }
+                }
+            }
+            found.sort_unstable();
+            found.dedup();
+            if found.is_empty() {
+                let mut why = format!(
+                    "none of its explicit controls ({}) was measured at this vantage in direction {dir}",
+                    s.controls.join(", ")
+                );
+                if other_dir > 0 {
+                    why += &format!(" ({other_dir} series in the other direction)");
+                }
+                return Err(why);
+            }
+            return Ok(Match {
+                with: ComparedWith::Explicit,
+                controls: found,
+            });
+        }
+        let pool: Vec<usize> = self
+            .by_class
+            .get(&(s.vantage.as_str(), s.class, s.direction))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&c| c != i)
+            .collect();
+        if pool.is_empty() {
+            let what = if s.group == Group::Control {
+                "no other control"
+            } else {
+                "no control"
+            };
+            return Err(format!(
+                "{what} of class {class}, direction {dir} at vantage {}",
+                s.vantage
+            ));
+        }
+        let size = self.sizes[i];
+        let known: Vec<usize> = pool
+            .iter()
+            .copied()
+            .filter(|&c| self.sizes[c].is_finite())
+            .collect();
+        if !size.is_finite() || known.is_empty() {
+            return Ok(Match {
+                with: ComparedWith::Class,
+                controls: pool,
+            });
+        }
+        let near: Vec<usize> = known
+            .into_iter()
+            .filter(|&c| {
+                let r = self.sizes[c] / size;
+                (1.0 / SIZE_FACTOR..=SIZE_FACTOR).contains(&r)
+            })
+            .collect();
+        if near.is_empty() {
+            let mut sizes: Vec<String> = pool
+                .iter()
+                .filter(|&&c| self.sizes[c].is_finite())
+                .map(|&c| fmt_size(self.sizes[c]))
+                .collect();
+            sizes.sort();
+            sizes.dedup();
+            return Err(format!(
+                "no {}control of class {class}, direction {dir} within {SIZE_FACTOR}× of its size {} \
+                 (controls: {}): not compared with unlike work",
+                if s.group == Group::Control { "other " } else { "" },
+                fmt_size(size),
+                sizes.join(", ")
+            ));
+        }
+        Ok(Match {
+            with: ComparedWith::SizeMatched,
+            controls: near,
+        })
+    }
+}
+
+/// `600 KB`, `8.0 MB`, `4.0 KB`.
+pub fn fmt_size(b: f64) -> String {
+    if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.0} KB", b / 1e3)
+    } else {
+        format!("{b:.0} B")
+    }
+}

@@ -1,0 +1,141 @@
+//! The text table `analyze` and `run` print, and its summary block.
+//!
+//! Built for hundreds of vantages: `--only` keeps the rows a reader wants,
+//! the block after the table counts verdicts instead of listing them, and
+//! per-vantage sentences are printed for every vantage only when there are
+//! few; with many, only for vantages where something was found.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::output::{fmt_bps, fmt_p, fmt_ratio};
+use super::summary::selective_summary;
+use super::{class_str, dir_str, Scope, Verdict, VerdictKind};
+
+/// Above this many vantages, sentences are printed only where something was found.
+const ALL_SENTENCES_MAX: usize = 20;
+
+const KINDS: [VerdictKind; 5] = [
+    VerdictKind::Throttled,
+    VerdictKind::Partial,
+    VerdictKind::Blocked,
+    VerdictKind::Inconclusive,
+    VerdictKind::Ok,
+];
+
+pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
+    let mut out = String::new();
+    let header = format!(
+        "{:<12} {:<5} {:<6} {:<4} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>9}  WHAT",
+        "VANTAGE",
+        "SCOPE",
+        "CLASS",
+        "DIR",
+        "VERDICT",
+        "MECH",
+        "N/NC",
+        "MEDIAN",
+        "CONTROL",
+        "RATIO",
+        "Q"
+    );
+    let _ = writeln!(out, "{}", header.trim_end());
+    for v in kept.iter().filter(|v| v.scope != Scope::Class) {
+        let what = match v.scope {
+            Scope::Url if v.control => format!("{} (control)", v.url),
+            Scope::Url => v.url.clone(),
+            _ => format!("{} (all URLs)", v.host),
+        };
+        let what = if v.sni != v.host && v.scope != Scope::Class {
+            format!(
+                "{what} [sni {}]",
+                if v.sni.is_empty() { "none" } else { &v.sni }
+            )
+        } else {
+            what
+        };
+        let line = format!(
+            "{:<12} {:<5} {:<6} {:<4} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>9}  {}",
+            v.vantage,
+            v.scope.as_str(),
+            class_str(v.class),
+            dir_str(v.direction),
+            v.verdict.as_str(),
+            v.mechanism.map_or("", |m| m.as_str()),
+            format!("{}/{}", v.n, v.n_control),
+            v.median_bps.map(fmt_bps).unwrap_or_default(),
+            v.control_median_bps.map(fmt_bps).unwrap_or_default(),
+            v.ratio.map(fmt_ratio).unwrap_or_default(),
+            v.q_value.map(fmt_p).unwrap_or_default(),
+            what
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+        if v.verdict != VerdictKind::Ok {
+            let _ = writeln!(out, "{:>14}{}", "└ ", v.reason.trim_end());
+        }
+    }
+    if kept.len() < all.len() {
+        let _ = writeln!(
+            out,
+            "({} of {} rows shown)",
+            kept.iter().filter(|v| v.scope != Scope::Class).count(),
+            all.iter().filter(|v| v.scope != Scope::Class).count()
+        );
+    }
+    // Counts of URL rows by verdict, over every vantage.
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut vantages: Vec<&str> = all.iter().map(|v| v.vantage.as_str()).collect();
+    vantages.sort_unstable();
+    vantages.dedup();
+    for v in all.iter().filter(|v| v.scope == Scope::Url) {
+        *counts.entry(v.verdict.as_str()).or_default() += 1;
+    }
+    let parts: Vec<String> = KINDS
+        .iter()
+        .filter_map(|k| {
+            counts
+                .get(k.as_str())
+                .map(|n| format!("{n} {}", k.as_str()))
+        })
+        .collect();
+    if !parts.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nURL rows: {} (over {} vantage{})",
+            parts.join(", "),
+            vantages.len(),
+            if vantages.len() == 1 { "" } else { "s" }
+        );
+    }
+    let summary = selective_summary(all);
+    if summary.is_empty() {
+        return out;
+    }
+    out.push_str("\nSummary\n");
+    let many = summary.len() > ALL_SENTENCES_MAX;
+    let found = |vantage: &str| {
+        all.iter().any(|v| {
+            v.vantage == vantage
+                && v.scope == Scope::Class
+                && matches!(
+                    v.verdict,
+                    VerdictKind::Throttled | VerdictKind::Partial | VerdictKind::Blocked
+                )
+        })
+    };
+    let mut quiet = 0;
+    for (vantage, sentence) in &summary {
+        if many && !found(vantage) {
+            quiet += 1;
+            continue;
+        }
+        let _ = writeln!(out, "  {vantage}: {sentence}");
+    }
+    if quiet > 0 {
+        let _ = writeln!(
+            out,
+            "  … and {quiet} vantages where nothing was found throttled, partial or blocked"
+        );
+    }
+    out
+}
