@@ -27,11 +27,16 @@ use super::{AnalyzeOptions, VerdictKind};
 /// A partial throttle must slow at least this share of the fetches.
 pub const PARTIAL_MIN_SHARE: f64 = 0.10;
 
-/// Fill q-values per vantage (Benjamini–Hochberg over every test made there).
+/// Fill q-values per vantage: Benjamini–Hochberg over every test of its URL
+/// rows, and separately over its host rows (which re-test the same fetches
+/// pooled: counting them twice in one family would only dilute it).
 pub fn fill_q(rows: &mut [Row], o: &AnalyzeOptions) {
-    let mut by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut by: BTreeMap<(String, bool), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        by.entry(r.verdict.vantage.clone()).or_default().push(i);
+        let host = r.verdict.scope == super::Scope::Host;
+        by.entry((r.verdict.vantage.clone(), host))
+            .or_default()
+            .push(i);
     }
     for idx in by.values() {
         // (row, Some(cmp) | None = share, p)

@@ -172,6 +172,9 @@ pub fn mann_whitney(x: &[f64], pool: &Pool, alt: Alternative) -> Option<f64> {
         ties += (t * t * t - t) - (b * b * b - b);
         i = j;
     }
+    if ties == 0.0 && n <= EXACT_MW_MAX && m <= EXACT_MW_MAX {
+        return Some(exact_mw(n, m, u.round() as usize, alt));
+    }
     let (nf, mf) = (n as f64, m as f64);
     let big_n = nf + mf;
     let mean = nf * mf / 2.0;
@@ -186,6 +189,43 @@ pub fn mann_whitney(x: &[f64], pool: &Pool, alt: Alternative) -> Option<f64> {
         Alternative::Greater => std_normal.sf((u - mean - 0.5) / sd),
     };
     Some(p.clamp(0.0, 1.0))
+}
+
+/// Samples up to this size (each side, no ties) get the exact Mann–Whitney
+/// distribution: at 5 vs 5 the normal approximation gives 0.006 where the
+/// exact p is 1/252 = 0.004 — the difference between significant and not
+/// once several tests share a false-discovery budget.
+pub const EXACT_MW_MAX: usize = 25;
+
+/// Exact one-sided p of `U = u` for samples of `n` and `m` without ties:
+/// the count of orderings with each U (the largest value is an x, adding m
+/// to U, or a y, adding 0), over C(n+m, n).
+fn exact_mw(n: usize, m: usize, u: usize, alt: Alternative) -> f64 {
+    // c[i][j] = counts by U for i x's and j y's; built row by row.
+    let mut prev: Vec<Vec<f64>> = (0..=m).map(|_| vec![1.0]).collect(); // i = 0
+    for i in 1..=n {
+        let mut cur: Vec<Vec<f64>> = Vec::with_capacity(m + 1);
+        cur.push(vec![1.0]); // j = 0
+        for j in 1..=m {
+            let mut v = vec![0.0; i * j + 1];
+            for (k, &c) in prev[j].iter().enumerate() {
+                v[k + j] += c; // largest is an x: beats all j y's
+            }
+            for (k, &c) in cur[j - 1].iter().enumerate() {
+                v[k] += c; // largest is a y
+            }
+            cur.push(v);
+        }
+        prev = cur;
+    }
+    let counts = &prev[m];
+    let total: f64 = counts.iter().sum();
+    let u = u.min(counts.len() - 1);
+    let tail: f64 = match alt {
+        Alternative::Less => counts[..=u].iter().sum(),
+        Alternative::Greater => counts[u..].iter().sum(),
+    };
+    (tail / total).clamp(0.0, 1.0)
 }
 
 /// A reproducible RNG seed from the user seed and a key (FNV-1a), so that a
@@ -294,10 +334,19 @@ mod tests {
     #[test]
     fn mw_matches_reference() {
         // scipy.stats.mannwhitneyu([1,2,3,4,5],[6,7,8,9,10],alternative='less',
-        // method='asymptotic') -> p = 0.006092
+        // method='exact') -> p = 1/252 = 0.003968
         let pool = Pool::new(vec![6.0, 7.0, 8.0, 9.0, 10.0]);
         let p = mann_whitney(&[1.0, 2.0, 3.0, 4.0, 5.0], &pool, Alternative::Less).unwrap();
-        assert!((p - 0.006092).abs() < 1e-4, "{p}");
+        assert!((p - 1.0 / 252.0).abs() < 1e-12, "{p}");
+        // [1,2,7,8] vs [3,4,5,6]: U = 8 (x>y pairs) -> exact P(U <= 8) = 39/70
+        // (enumerating all 70 splits)
+        let pool = Pool::new(vec![3.0, 4.0, 5.0, 6.0]);
+        let p = mann_whitney(&[1.0, 2.0, 7.0, 8.0], &pool, Alternative::Less).unwrap();
+        assert!((p - 39.0 / 70.0).abs() < 1e-12, "{p}");
+        // Large samples keep the normal approximation: 30 vs 30 separated.
+        let pool = Pool::new((30..60).map(|i| i as f64).collect());
+        let x: Vec<f64> = (0..30).map(|i| i as f64).collect();
+        assert!(mann_whitney(&x, &pool, Alternative::Less).unwrap() < 1e-9);
         let p = mann_whitney(&[1.0, 2.0, 3.0, 4.0, 5.0], &pool, Alternative::Greater).unwrap();
         assert!(p > 0.99);
         // With ties, by hand: U = 3, E = 10, Var = 20/12·(10 − 48/72) = 15.556,
