@@ -395,12 +395,12 @@ impl Dataset {
             s.id_sources.push(source);
         }
         let moved = match r.direction {
-            Direction::Down => r.body_bytes.unwrap_or(0),
-            Direction::Up => r.upload_bytes.unwrap_or(0),
+            Direction::Down => r.body_bytes,
+            Direction::Up => r.upload_bytes,
         };
         if r.error == TIMEOUT {
             s.timeouts += 1;
-            if moved == 0 {
+            if moved.unwrap_or(0) == 0 {
                 s.silent_timeouts += 1;
             }
         }
@@ -420,7 +420,7 @@ impl Dataset {
         // when the fetch ended by itself.
         let size = r
             .object_bytes
-            .or_else(|| (!censored).then_some(moved))
+            .or_else(|| moved.filter(|_| !censored))
             .map_or(f64::NAN, |b| b as f64);
         // A handshake that timed out took at least the time spent in it.
         let tls_ms = r.tls_ms.or_else(|| {

@@ -40,13 +40,24 @@ pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
         "Q"
     );
     let _ = writeln!(out, "{}", header.trim_end());
+    // URLs fetched with several SNIs (A/B tests) show the SNI of each row.
+    let mut snis: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for v in all.iter().filter(|v| v.scope != Scope::Class) {
+        let e = snis.entry((&v.vantage, &v.url)).or_default();
+        if !e.contains(&v.sni.as_str()) {
+            e.push(&v.sni);
+        }
+    }
     for v in kept.iter().filter(|v| v.scope != Scope::Class) {
         let what = match v.scope {
             Scope::Url if v.control => format!("{} (control)", v.url),
             Scope::Url => v.url.clone(),
             _ => format!("{} (all URLs)", v.host),
         };
-        let what = if v.sni != v.host && v.scope != Scope::Class {
+        let what = if snis
+            .get(&(v.vantage.as_str(), v.url.as_str()))
+            .is_some_and(|s| s.len() > 1)
+        {
             format!(
                 "{what} [sni {}]",
                 if v.sni.is_empty() { "none" } else { &v.sni }

@@ -1,0 +1,691 @@
+//! Issue 7: verdicts that hold outside the lab, on synthetic data shaped like
+//! what real paths and real crowd data look like — slow start and congestion
+//! with mixed sizes, partial throttling, rates without timelines, timeouts,
+//! uploads — plus properties of the comparison (adding unlike controls or
+//! permuting rows changes nothing).
+
+mod analyze_support;
+
+use analyze_support::*;
+use proptest::prelude::*;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use slowlane::analyze::{
+    analyze_paths, analyze_paths_checked, analyze_records, render, AnalyzeOptions, ComparedWith,
+    Format, Mechanism, Metric, Scope, Test, Verdict, VerdictKind,
+};
+use slowlane::probe::spec::{Class, Group};
+use slowlane::record::{Capped, Direction, FetchRecord, Ms, Phase, Window};
+
+fn opts() -> AnalyzeOptions {
+    AnalyzeOptions::default()
+}
+
+fn row<'a>(v: &'a [Verdict], url: &str, dir: Direction) -> &'a Verdict {
+    v.iter()
+        .find(|r| r.scope == Scope::Url && r.url == url && r.direction == dir)
+        .unwrap_or_else(|| panic!("no row for {url}\n{}", render(v, Format::Text)))
+}
+
+fn lognormal(rng: &mut SmallRng, median: f64, sigma: f64) -> f64 {
+    let u1: f64 = 1.0 - rng.gen::<f64>();
+    let u2: f64 = rng.gen();
+    median * (sigma * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()).exp()
+}
+
+/// A path model with real TCP behaviour at the level the analyzer sees it:
+/// 3 RTTs of handshake and request, slow start from 10 segments doubling per
+/// RTT until the bottleneck rate, per-round congestion shared by every fetch
+/// of the round (the path changes over the campaign), lognormal noise.
+struct PathModel {
+    bps: f64,
+    rtt_ms: f64,
+}
+
+impl PathModel {
+    /// (total_ms, transfer_ms, goodput bit/s) of one fetch of `size` bytes.
+    fn fetch(&self, rng: &mut SmallRng, size: u64, congestion: f64) -> (f64, f64, f64) {
+        let rtt = self.rtt_ms * congestion * lognormal(rng, 1.0, 0.1);
+        let bps = self.bps / congestion * lognormal(rng, 1.0, 0.15);
+        let mut cwnd: f64 = 10.0 * 1448.0;
+        let mut left = size as f64;
+        let mut t = 0.0;
+        while left > 0.0 {
+            let per_rtt = (bps / 8000.0 * rtt).max(1.0);
+            let send = cwnd.min(per_rtt).min(left);
+            t += if send < per_rtt && send == left {
+                rtt / 2.0 + send * 8000.0 / bps
+            } else {
+                rtt
+            };
+            left -= send;
+            cwnd *= 2.0;
+        }
+        let total = 3.0 * rtt + t;
+        (total, t, size as f64 * 8000.0 / t.max(0.001))
+    }
+}
+
+/// One URL of a model campaign: (url, class, group, size).
+type Spec = (&'static str, Class, Group, u64);
+
+/// Records of a campaign on `path`: every URL once per round, shuffled.
+fn model_campaign(seed: u64, path: &PathModel, rounds: u32, urls: &[Spec]) -> Vec<FetchRecord> {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut out = Vec::new();
+    for round in 0..rounds {
+        let congestion = lognormal(&mut rng, 1.0, 0.4).max(0.5);
+        for (i, &(url, class, group, size)) in urls.iter().enumerate() {
+            let (total, transfer, goodput) = path.fetch(&mut rng, size, congestion);
+            let host = url.split('/').nth(2).unwrap().to_string();
+            out.push(FetchRecord {
+                vantage: "vp".into(),
+                run_id: "r1".into(),
+                round,
+                fetch_id: format!("r1-{round}-{i}"),
+                url: url.into(),
+                host: host.clone(),
+                sni: host,
+                class: Some(class),
+                group: Some(group),
+                method: "GET".into(),
+                body_bytes: size,
+                object_bytes: Some(size),
+                tls_ms: Some(Ms(path.rtt_ms * congestion)),
+                ttfb_ms: Some(Ms(path.rtt_ms * congestion)),
+                transfer_ms: Some(Ms(transfer)),
+                total_ms: Some(Ms(total)),
+                goodput_bps: Some(goodput as u64),
+                // Large transfers have a plateau: the model's steady rate.
+                steady_bps: (transfer > 800.0).then_some(goodput as u64),
+                ..Default::default()
+            });
+        }
+    }
+    out
+}
+
+fn mixed_sizes() -> Vec<Spec> {
+    use Class::*;
+    use Group::*;
+    vec![
+        ("https://t.example.com/text/4000", Text, Target, 4_000),
+        ("https://t.example.com/text/30000", Text, Target, 30_000),
+        ("https://t.example.com/img/600000", Image, Target, 600_000),
+        (
+            "https://t.example.com/img/2000000",
+            Image,
+            Target,
+            2_000_000,
+        ),
+        (
+            "https://t.example.com/vid/8000000",
+            Video,
+            Target,
+            8_000_000,
+        ),
+        ("https://c.example.net/text/4000", Text, Control, 4_000),
+        ("https://c.example.net/text/30000", Text, Control, 30_000),
+        ("https://c.example.net/img/600000", Image, Control, 600_000),
+        (
+            "https://c.example.net/img/2000000",
+            Image,
+            Control,
+            2_000_000,
+        ),
+        (
+            "https://c.example.net/vid/8000000",
+            Video,
+            Control,
+            8_000_000,
+        ),
+        // A target with no control of its size: must never be judged
+        // against the 2–8 MB controls.
+        ("https://t.example.com/img/250000", Image, Target, 250_000),
+    ]
+}
+
+fn found(v: &[Verdict]) -> Vec<String> {
+    v.iter()
+        .filter(|r| matches!(r.verdict, VerdictKind::Throttled | VerdictKind::Partial))
+        .map(|r| format!("{} {} {}: {}", r.scope, r.url, r.host, r.reason))
+        .collect()
+}
+
+#[test]
+fn clean_paths_with_slow_start_and_congestion_never_throttled() {
+    let paths = [
+        (
+            "fast",
+            PathModel {
+                bps: 900e6,
+                rtt_ms: 0.2,
+            },
+        ),
+        (
+            "wan",
+            PathModel {
+                bps: 100e6,
+                rtt_ms: 40.0,
+            },
+        ),
+        (
+            "congested",
+            PathModel {
+                bps: 20e6,
+                rtt_ms: 60.0,
+            },
+        ),
+    ];
+    for (name, path) in &paths {
+        for seed in 0..20 {
+            let v = analyze_records(&model_campaign(seed, path, 6, &mixed_sizes()), &[], &opts());
+            let bad = found(&v);
+            assert!(bad.is_empty(), "{name} seed {seed}: {bad:#?}");
+            let lone = row(&v, "https://t.example.com/img/250000", Direction::Down);
+            assert_eq!(lone.verdict, VerdictKind::Inconclusive, "{}", lone.reason);
+            assert!(lone.reason.contains("unlike work"), "{}", lone.reason);
+            let m = row(&v, "https://t.example.com/img/600000", Direction::Down);
+            assert_eq!(m.compared_with, Some(ComparedWith::SizeMatched));
+            assert_eq!(m.n_control_series, 1);
+        }
+    }
+}
+
+/// Without like-size controls the same clean data used to give "throttled":
+/// the old method, size-blind, is what this guards against.
+#[test]
+fn a_small_target_with_only_large_controls_is_not_judged() {
+    use Class::*;
+    use Group::*;
+    let urls: Vec<Spec> = vec![
+        ("https://t.example.com/img/600000", Image, Target, 600_000),
+        (
+            "https://c.example.net/img/4000000",
+            Image,
+            Control,
+            4_000_000,
+        ),
+        (
+            "https://c.example.net/img/8000000",
+            Image,
+            Control,
+            8_000_000,
+        ),
+    ];
+    let path = PathModel {
+        bps: 100e6,
+        rtt_ms: 50.0,
+    };
+    let v = analyze_records(&model_campaign(3, &path, 10, &urls), &[], &opts());
+    let t = row(&v, "https://t.example.com/img/600000", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Inconclusive, "{}", t.reason);
+    assert_eq!(t.n, 0);
+}
+
+/// Policed fetches mixed into fast ones with an exact share (a deck).
+fn partial_campaign(seed: u64, rounds: u32, share_of_10: u32) -> Vec<FetchRecord> {
+    use Class::*;
+    use Group::*;
+    let target = url(
+        "https://pbs.twimg.com/img/600000.jpg",
+        Image,
+        Target,
+        600_000,
+        Path_::Fast(40e6),
+    );
+    let policed = url(
+        "https://pbs.twimg.com/img/600000.jpg",
+        Image,
+        Target,
+        600_000,
+        Path_::Policed(POLICE_BPS),
+    );
+    let c1 = url(
+        "https://cdn.example.net/img/600000.jpg",
+        Image,
+        Control,
+        600_000,
+        Path_::Fast(40e6),
+    );
+    let c2 = url(
+        "https://static.example.com/img/600000.jpg",
+        Image,
+        Control,
+        600_000,
+        Path_::Fast(40e6),
+    );
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut deck: Vec<bool> = Vec::new();
+    let mut out = Vec::new();
+    for round in 0..rounds {
+        if deck.is_empty() {
+            deck = (0..10).map(|i| i < share_of_10).collect();
+            for i in (1..deck.len()).rev() {
+                deck.swap(i, rng.gen_range(0..=i));
+            }
+        }
+        let hit = deck.pop().unwrap();
+        for (i, u) in [if hit { &policed } else { &target }, &c1, &c2]
+            .into_iter()
+            .enumerate()
+        {
+            out.push(fetch(&mut rng, "msk", round, &format!("f{round}-{i}"), u));
+        }
+    }
+    out
+}
+
+#[test]
+fn partial_throttling_is_reported_with_its_share_and_rate() {
+    let v = analyze_records(&partial_campaign(5, 30, 3), &[], &opts());
+    let table = render(&v, Format::Text);
+    let t = row(&v, "https://pbs.twimg.com/img/600000.jpg", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Partial, "{table}");
+    assert_eq!(t.test, Some(Test::Fisher));
+    let (lo, hi) = (
+        t.slowed_share_ci_low.unwrap(),
+        t.slowed_share_ci_high.unwrap(),
+    );
+    assert!(lo <= 0.3 && 0.3 <= hi, "{lo}..{hi}\n{table}");
+    assert!((t.slowed_share.unwrap() - 0.3).abs() < 1e-9);
+    assert_eq!(t.control_slowed_share, Some(0.0));
+    let m = t.slowed_median_bps.unwrap();
+    assert!((m / POLICE_BPS - 1.0).abs() < 0.10, "{m}\n{table}");
+    assert_eq!(t.mechanism, Some(Mechanism::Policer), "{table}");
+    assert!(t.q_value.unwrap() < 0.01);
+    for c in v.iter().filter(|r| r.control && r.scope == Scope::Url) {
+        assert_eq!(c.verdict, VerdictKind::Ok, "{table}");
+    }
+    let summary = slowlane::analyze::selective_summary(&v);
+    assert!(
+        summary[0]
+            .1
+            .contains("image partially throttled: 30% of fetches at ~1"),
+        "{summary:?}"
+    );
+}
+
+#[test]
+fn mostly_throttled_rows_carry_the_share_and_the_slowed_rate() {
+    let v = analyze_records(&partial_campaign(6, 30, 7), &[], &opts());
+    let t = row(&v, "https://pbs.twimg.com/img/600000.jpg", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Throttled);
+    assert!((t.slowed_share.unwrap() - 0.7).abs() < 1e-9);
+    let summary = slowlane::analyze::selective_summary(&v);
+    // Not the median of a bimodal sample: the plateau of the slowed fetches.
+    assert!(summary[0].1.contains("throttled to ~1"), "{summary:?}");
+}
+
+/// Crowd data: a rate per download, no timeline, no steady rate.
+fn crowd_csv(dir: &std::path::Path, share: f64, seed: u64) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut w = csv::Writer::from_path(dir.join("fetches.csv")).unwrap();
+    w.write_record(["vantage", "round", "url", "class", "group", "goodput_bps"])
+        .unwrap();
+    for round in 0..60 {
+        let slow = (round as f64 + 0.5) / 60.0 < share;
+        let t = if slow {
+            lognormal(&mut rng, 109_000.0, 0.1)
+        } else {
+            lognormal(&mut rng, 3.4e6, 0.5)
+        };
+        let c = lognormal(&mut rng, 3.4e6, 0.5);
+        for (url, group, v) in [
+            ("https://pbs.twimg.com/x.jpg", "target", t),
+            ("https://ctl.example.org/x.jpg", "Control", c),
+        ] {
+            w.write_record([
+                "AS12389",
+                &round.to_string(),
+                url,
+                "Image",
+                group,
+                &format!("{v:.0}"),
+            ])
+            .unwrap();
+        }
+    }
+    w.flush().unwrap();
+}
+
+#[test]
+fn rates_without_timeline_give_partial_with_empty_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    crowd_csv(dir.path(), 0.33, 1);
+    let v = analyze_paths(&[dir.path().to_path_buf()], &opts()).unwrap();
+    let table = render(&v, Format::Text);
+    let t = row(&v, "https://pbs.twimg.com/x.jpg", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Partial, "{table}");
+    assert_eq!(t.metric, Some(Metric::Goodput));
+    assert_eq!(t.plateau_bps, None);
+    assert_eq!(t.mechanism, None);
+    assert!(t.reason.contains("no timeline"), "{}", t.reason);
+    assert_eq!(t.compared_with, Some(ComparedWith::Class));
+    let m = t.slowed_median_bps.unwrap();
+    assert!((m / 109_000.0 - 1.0).abs() < 0.1, "{m}");
+}
+
+#[test]
+fn timeouts_are_observations_not_missing_data() {
+    use Class::*;
+    use Group::*;
+    let slow = url(
+        "https://video.twimg.com/v.mp4",
+        Video,
+        Target,
+        2_000_000,
+        Path_::Shaped(POLICE_BPS),
+    );
+    let ctl = url(
+        "https://cdn.example.net/v.mp4",
+        Video,
+        Control,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let ctl2 = url(
+        "https://cdn2.example.net/v.mp4",
+        Video,
+        Control,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let mut rng = SmallRng::seed_from_u64(9);
+    let mut recs = Vec::new();
+    for round in 0..8 {
+        for (i, u) in [&slow, &ctl, &ctl2].into_iter().enumerate() {
+            let mut r = fetch(&mut rng, "v", round, &format!("{round}-{i}"), u);
+            // Behind a deep queue, 3 of 8 handshakes time out: no byte at all.
+            if i == 0 && round % 3 == 1 {
+                r.error = Some("generic_timeout_error".into());
+                r.error_phase = Some(Phase::Tls);
+                r.tls_ms = None;
+                r.ttfb_ms = None;
+                r.transfer_ms = None;
+                r.body_bytes = 0;
+                r.steady_bps = None;
+                r.goodput_bps = None;
+                r.capped = None;
+                r.total_ms = Some(Ms(10_050.0));
+                r.timeline.clear();
+            }
+            recs.push(r);
+        }
+    }
+    let v = analyze_records(&recs, &[], &opts());
+    let t = row(&v, "https://video.twimg.com/v.mp4", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Throttled, "{}", t.reason);
+    assert_eq!(t.n, 8, "timeouts count in n");
+    assert!(t.n_censored >= 3);
+    assert!(t.reason.contains("censored"));
+}
+
+/// Upload records: a POST whose acknowledged bytes were policed (capped by
+/// max_time, no error) and a free one, beside downloads of the same class.
+fn upload(rng: &mut SmallRng, url: &str, id: &str, round: u32, policed: bool) -> FetchRecord {
+    let host = url.split('/').nth(2).unwrap().to_string();
+    let (bytes, secs) = if policed {
+        let plateau = POLICE_BPS * lognormal(rng, 1.0, 0.02);
+        ((16_384.0 + plateau / 8.0 * 3.9) as u64, 4.0)
+    } else {
+        (600_000, 600_000.0 * 8.0 / lognormal(rng, 30e6, 0.2))
+    };
+    let mut timeline = Vec::new();
+    let n = (secs * 10.0).ceil() as u64;
+    for k in 1..=n {
+        let t = k as f64 * 100.0;
+        let cum = if policed {
+            // bursts of 8 KiB every 0.5 s after a 16 KiB start
+            (16_384 + (t as u64 / 500) * 8192).min(bytes)
+        } else {
+            (bytes as f64 * (t / (secs * 1000.0)).min(1.0)) as u64
+        };
+        timeline.push(Window {
+            fetch_id: id.into(),
+            direction: Direction::Up,
+            t_ms: Ms(t),
+            bytes: 0,
+            cum_bytes: cum,
+            tcp_rtt_ms: Some(Ms(30.0)),
+            tcp_retrans: Some(0),
+            tcp_cum_bytes: None,
+        });
+    }
+    let mut prev = 0;
+    for w in &mut timeline {
+        w.bytes = w.cum_bytes - prev;
+        prev = w.cum_bytes;
+    }
+    FetchRecord {
+        vantage: "msk".into(),
+        run_id: "run1".into(),
+        round,
+        fetch_id: id.into(),
+        url: url.into(),
+        host: host.clone(),
+        sni: host,
+        class: Some(Class::Image),
+        group: Some(if url.contains("twimg") {
+            Group::Target
+        } else {
+            Group::Control
+        }),
+        method: "POST".into(),
+        direction: Direction::Up,
+        upload_bytes: bytes,
+        object_bytes: Some(600_000),
+        body_bytes: 3,
+        capped: policed.then_some(Capped::Time),
+        total_ms: Some(Ms(secs * 1000.0 + 100.0)),
+        ttfb_ms: (!policed).then_some(Ms(secs * 1000.0)),
+        transfer_ms: (!policed).then_some(Ms(0.01)),
+        upload_bps: Some(if policed {
+            (POLICE_BPS * lognormal(rng, 1.0, 0.02)) as u64
+        } else {
+            (600_000.0 * 8.0 / secs) as u64
+        }),
+        timeline,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn upload_is_its_own_direction() {
+    let downloads = partial_campaign(2, 10, 10);
+    let mut rng = SmallRng::seed_from_u64(4);
+    let mut all = downloads.clone();
+    for round in 0..10 {
+        for (i, (u, p)) in [
+            ("https://upload.twimg.com/up", true),
+            ("https://up.example.net/up", false),
+            ("https://up2.example.org/up", false),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            all.push(upload(&mut rng, u, &format!("u{round}-{i}"), round, p));
+        }
+    }
+    let v = analyze_records(&all, &[], &opts());
+    let table = render(&v, Format::Text);
+    let up = row(&v, "https://upload.twimg.com/up", Direction::Up);
+    assert_eq!(up.verdict, VerdictKind::Throttled, "{table}");
+    assert_eq!(up.metric, Some(Metric::Upload));
+    let p = up.plateau_bps.unwrap();
+    assert!((p / POLICE_BPS - 1.0).abs() < 0.10, "{p}\n{table}");
+    for c in ["https://up.example.net/up", "https://up2.example.org/up"] {
+        assert_eq!(
+            row(&v, c, Direction::Up).verdict,
+            VerdictKind::Ok,
+            "{table}"
+        );
+    }
+    // Download verdicts do not change with the uploads beside them.
+    let alone = analyze_records(&downloads, &[], &opts());
+    let key = |r: &Verdict| (r.url.clone(), r.verdict, r.ratio.map(|x| x.to_bits()));
+    let down = |v: &[Verdict]| -> Vec<_> {
+        v.iter()
+            .filter(|r| r.scope == Scope::Url && r.direction == Direction::Down)
+            .map(key)
+            .collect()
+    };
+    assert_eq!(down(&v), down(&alone));
+    let summary = slowlane::analyze::selective_summary(&v);
+    assert!(
+        summary[0].1.contains("image upload throttled to ~1"),
+        "{summary:?}"
+    );
+}
+
+#[test]
+fn explicit_controls_override_the_automatic_choice() {
+    use Class::*;
+    use Group::*;
+    let urls: Vec<Spec> = vec![
+        ("https://t.example.com/a", Image, Target, 600_000),
+        ("https://c.example.net/same", Image, Control, 600_000),
+        ("https://c.example.net/named", Image, Control, 5_000_000),
+    ];
+    let path = PathModel {
+        bps: 50e6,
+        rtt_ms: 20.0,
+    };
+    let mut recs = model_campaign(8, &path, 8, &urls);
+    for r in &mut recs {
+        if r.url.ends_with("/a") {
+            r.controls = "big control".into();
+        }
+        if r.url.ends_with("/named") {
+            r.label = "big control".into();
+        }
+    }
+    let v = analyze_records(&recs, &[], &opts());
+    let t = row(&v, "https://t.example.com/a", Direction::Down);
+    assert_eq!(t.compared_with, Some(ComparedWith::Explicit));
+    assert_eq!(t.n_control_series, 1);
+}
+
+#[test]
+fn p_values_are_short_and_underflow_is_said() {
+    let v = analyze_records(&campaign(3, "v", 400, &twitter_urls()), &[], &opts());
+    let csv = render(&v, Format::Csv);
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let h = rdr.headers().unwrap().clone();
+    let pi = h.iter().position(|x| x == "p_value").unwrap();
+    let qi = h.iter().position(|x| x == "q_value").unwrap();
+    let mut seen = 0;
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        for i in [pi, qi] {
+            let p = &rec[i];
+            assert!(p.len() <= 10, "{p}");
+            if !p.is_empty() {
+                seen += 1;
+                assert!(p == "<1e-300" || p.contains('e'), "{p}");
+            }
+        }
+    }
+    assert!(seen > 0);
+}
+
+#[test]
+fn unusable_rows_are_counted_with_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    crowd_csv(dir.path(), 0.0, 2);
+    let path = dir.path().join("fetches.csv");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("AS1,1,https://x/,image,target,NaN\n"); // line 122
+    text.push_str("vantage,round,url,class,group,goodput_bps\n"); // 123
+    text.push_str("AS1,1,https://x/,photo,target,5\n"); // 124
+    text.push_str("AS1,1,https://x/,image,target,-5\n"); // 125
+    text.push_str("AS1,1,https://x/,image,target,5,extra\n"); // 126
+    text.push_str("AS1,1,https://x/,IMAGE,TARGET,500\n"); // fine: case-insensitive
+    text.push_str("AS1,1,https://x/,ima"); // 128, torn
+    std::fs::write(&path, text).unwrap();
+    let (_, bad) = analyze_paths_checked(&[path.clone()], &opts()).unwrap();
+    assert_eq!(bad.len(), 1);
+    let b = &bad[0].1;
+    assert_eq!(b.total(), 6, "{}", b.describe());
+    let d = b.describe();
+    for needle in ["122", "123", "124", "125", "126", "128"] {
+        assert!(d.contains(needle), "{needle}: {d}");
+    }
+    // --strict turns them into exit 2; without it they are a warning.
+    let bin = env!("CARGO_BIN_EXE_slowlane");
+    let out = std::process::Command::new(bin)
+        .args(["analyze", "--strict"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = std::process::Command::new(bin)
+        .arg("analyze")
+        .arg(&path)
+        .args(["--only", "throttled,partial"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("6 unusable rows") && err.contains("line"),
+        "{err}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("rows shown") && stdout.contains("URL rows:"),
+        "{stdout}"
+    );
+}
+
+fn verdict_keys(v: &[Verdict]) -> Vec<(String, String, String, VerdictKind)> {
+    v.iter()
+        .filter(|r| r.scope == Scope::Url)
+        .map(|r| (r.url.clone(), r.sni.clone(), r.host.clone(), r.verdict))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+
+    /// Adding a control of another size (at least 2.5× away, any speed)
+    /// never turns an `ok` into `throttled` or `partial`.
+    #[test]
+    fn an_unlike_control_never_flips_ok(seed in 0u64..1000, big in any::<bool>(), slow in 0.05f64..20.0) {
+        use Class::*;
+        use Group::*;
+        let urls: Vec<Spec> = vec![
+            ("https://t.example.com/img", Image, Target, 600_000),
+            ("https://c.example.net/img", Image, Control, 600_000),
+            ("https://c2.example.net/img", Image, Control, 700_000),
+        ];
+        let path = PathModel { bps: 50e6, rtt_ms: 30.0 };
+        let base = model_campaign(seed, &path, 8, &urls);
+        let before = analyze_records(&base, &[], &opts());
+        let size = if big { 4_000_000 } else { 120_000 };
+        let odd = PathModel { bps: 50e6 / slow, rtt_ms: 30.0 * slow };
+        let extra: Vec<Spec> = vec![("https://odd.example.org/img", Image, Control, size)];
+        let mut with = base.clone();
+        with.extend(model_campaign(seed + 1, &odd, 8, &extra));
+        let after = analyze_records(&with, &[], &opts());
+        for b in before.iter().filter(|r| r.verdict == VerdictKind::Ok && r.scope != Scope::Class) {
+            let a = after.iter().find(|a| a.scope == b.scope && a.url == b.url && a.host == b.host && a.control == b.control).unwrap();
+            prop_assert!(!matches!(a.verdict, VerdictKind::Throttled | VerdictKind::Partial),
+                "{} flipped: {}", a.url, a.reason);
+        }
+    }
+
+    /// Permuting the rows changes no verdict and no number.
+    #[test]
+    fn permuting_rows_changes_nothing(seed in 0u64..1000) {
+        let mut recs = partial_campaign(seed, 20, 3);
+        let before = render(&analyze_records(&recs, &[], &opts()), Format::Csv);
+        let mut rng = SmallRng::seed_from_u64(seed);
+        for i in (1..recs.len()).rev() {
+            recs.swap(i, rng.gen_range(0..=i));
+        }
+        let after = analyze_records(&recs, &[], &opts());
+        prop_assert_eq!(before, render(&after, Format::Csv));
+        prop_assert!(!verdict_keys(&after).is_empty());
+    }
+}
