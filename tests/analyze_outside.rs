@@ -603,7 +603,7 @@ fn unusable_rows_are_counted_with_line_numbers() {
     text.push_str("AS1,1,https://x/,IMAGE,TARGET,500\n"); // fine: case-insensitive
     text.push_str("AS1,1,https://x/,ima"); // 128, torn
     std::fs::write(&path, text).unwrap();
-    let (_, bad) = analyze_paths_checked(&[path.clone()], &opts()).unwrap();
+    let (_, bad) = analyze_paths_checked(std::slice::from_ref(&path), &opts()).unwrap();
     assert_eq!(bad.len(), 1);
     let b = &bad[0].1;
     assert_eq!(b.total(), 6, "{}", b.describe());
