@@ -119,7 +119,10 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
     assert_eq!(json["runs"][0]["seed"], 7);
     // Histograms (one interval per round) and the end-of-run verdicts.
     let hlog = std::fs::read_to_string(dir.path().join("out/histograms.hlog")).unwrap();
-    assert!(hlog.contains("image.target.ttfb_us") && hlog.contains("image.control.tls_us"));
+    assert!(
+        hlog.contains("image.target.down.ttfb_us") && hlog.contains("image.control.down.tls_us"),
+        "{hlog}"
+    );
     let summary = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
     assert!(summary.lines().count() > 4, "{summary}");
     let verdicts = std::fs::read_to_string(dir.path().join("out/verdicts.csv")).unwrap();
