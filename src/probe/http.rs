@@ -67,7 +67,7 @@ where
     let (body, progress) = RandomBody::new(upload);
     let req = build_request(p, h2, body).map_err(|e| Failure::classify(&*e, Phase::Request))?;
 
-    let up = (spec.method == Method::Post).then(|| (upload, head_bytes(&req)));
+    let up = (spec.method == Method::Post).then(|| (progress.clone(), head_bytes(&req)));
 
     let t_req = Instant::now();
     let mut meter = Meter::new(t_req, opts.window, info, up);
@@ -87,9 +87,7 @@ where
     // Final state of the connection, read before it is dropped.
     let end = Instant::now();
     meter.tick();
-    let handed = *progress.lock().unwrap();
-    let all_acked = meter.upload_acked(handed.done_at.is_some());
-    rec.upload_bytes = meter.upload_bytes(handed.sent, all_acked);
+    rec.upload_bytes = meter.settle_upload();
     meter.finish(rec, t_req, end);
     drop(sender);
     conn_task.abort();
@@ -164,7 +162,7 @@ async fn request_and_body(
     let resp: Response<Incoming> = loop {
         let up = *progress.lock().unwrap();
         let ttfb_deadline = match up.done_at {
-            Some(done) if meter.upload_acked(true) => {
+            Some(done) if meter.upload_acked() => {
                 let acked = meter.ack_progress_at().unwrap_or(t_req);
                 done.max(t_req).max(acked) + opts.ttfb_timeout
             }
@@ -175,8 +173,7 @@ async fn request_and_body(
             _ = &mut cap => {
                 rec.capped = Some(Capped::Time);
                 meter.sample_upload(Instant::now());
-                let handed = progress.lock().unwrap().done_at.is_some();
-                if is_post && !meter.upload_acked(handed) {
+                if is_post && !meter.upload_acked() {
                     // Upload cut by max_time while still being acknowledged:
                     // the acked bytes are the data, not an error.
                     return Ok(());
@@ -194,8 +191,7 @@ async fn request_and_body(
                 Ok(r) => break r,
                 Err(e) => {
                     meter.sample_upload(Instant::now());
-                    let handed = progress.lock().unwrap().done_at.is_some();
-                    let phase = if meter.upload_acked(handed) {
+                    let phase = if meter.upload_acked() {
                         Phase::Headers
                     } else {
                         Phase::Request

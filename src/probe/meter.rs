@@ -7,18 +7,21 @@
 //! loopback send buffer at once and then trickles out at the policed rate —
 //! so "handed over" says nothing about how fast the path carried it.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::tcpinfo::{TcpInfo, TcpInfoSource};
 use super::timeline::{self, Timeline, WindowSample};
+use super::upload::UploadProgress;
 use crate::record::{Direction, FetchRecord, Ms, Window};
 
 /// The acknowledgement side of an upload.
 struct UpMeter {
     /// Cumulative bytes = acknowledged upload payload.
     timeline: Timeline,
-    /// Body size: acknowledged payload never counts beyond it.
-    size: u64,
+    /// What was handed to the connection: acknowledged payload never
+    /// counts beyond it (TLS record overhead is acknowledged too).
+    progress: Arc<Mutex<UploadProgress>>,
     /// Estimated request head bytes on the wire, not payload.
     head: u64,
     /// `tcpi_bytes_acked` when the request started; `None` when the kernel
@@ -40,12 +43,13 @@ pub(super) struct Meter {
 }
 
 impl Meter {
-    /// `upload`: body size and estimated request head bytes of a POST.
+    /// `upload`: the body's progress and the estimated request head bytes
+    /// of a POST.
     pub fn new(
         t_req: Instant,
         window: Duration,
         info: Option<TcpInfoSource>,
-        upload: Option<(u64, u64)>,
+        upload: Option<(Arc<Mutex<UploadProgress>>, u64)>,
     ) -> Meter {
         let mut m = Meter {
             down: Timeline::new(t_req, window),
@@ -55,9 +59,9 @@ impl Meter {
             info,
         };
         let acked0 = m.sample().and_then(|i| i.bytes_acked);
-        m.up = upload.map(|(size, head)| UpMeter {
+        m.up = upload.map(|(progress, head)| UpMeter {
             timeline: Timeline::new(t_req, window),
-            size,
+            progress,
             head,
             acked0,
             acked: acked0.map(|_| 0),
@@ -85,7 +89,8 @@ impl Meter {
             up.grew_at = at;
             up.acked = Some(payload);
         }
-        up.timeline.set_total(at, payload.min(up.size));
+        let sent = up.progress.lock().unwrap().sent;
+        up.timeline.set_total(at, payload.min(sent));
     }
 
     /// One window tick: sample TCP_INFO into the windows, count acked upload.
@@ -132,24 +137,36 @@ impl Meter {
     /// body byte was given to the connection. Exact where the socket's
     /// send queue can be read (empty = everything written was acknowledged);
     /// else from the acknowledged count; else (no TCP_INFO) the hand-over.
-    pub fn upload_acked(&self, handed_over: bool) -> bool {
+    pub fn upload_acked(&self) -> bool {
         let Some(up) = &self.up else { return true };
-        if !handed_over {
+        let p = *up.progress.lock().unwrap();
+        if p.done_at.is_none() {
             return false;
         }
         if let Some(q) = self.info.as_ref().and_then(TcpInfoSource::send_queue) {
             return q == 0;
         }
-        up.acked.is_none_or(|a| a >= up.size)
+        up.acked.is_none_or(|a| a >= p.sent)
     }
 
-    /// Bytes of the body the peer acknowledged, capped at what was handed
-    /// over (`sent`); `sent` itself where acknowledgements are not reported.
-    pub fn upload_bytes(&self, sent: u64, all_acked: bool) -> u64 {
-        match self.up.as_ref().and_then(|u| u.acked) {
-            _ if all_acked => sent,
-            Some(a) => a.min(sent),
+    /// End of the upload: the bytes of the body the peer acknowledged,
+    /// capped at what was handed over; all of it once everything written
+    /// was acknowledged (the head estimate may be off by a few bytes); what
+    /// was handed over where acknowledgements are not reported. The `up`
+    /// timeline ends at the same count. 0 for a GET.
+    pub fn settle_upload(&mut self) -> u64 {
+        let all_acked = self.upload_acked();
+        let Some(up) = self.up.as_mut() else { return 0 };
+        let sent = up.progress.lock().unwrap().sent;
+        match up.acked {
             None => sent,
+            Some(_) if all_acked => {
+                // The last few bytes (head estimate) belong to the last
+                // acknowledgement seen, not to the end of the response.
+                up.timeline.set_total(up.grew_at, sent);
+                sent
+            }
+            Some(a) => a.min(sent),
         }
     }
 
