@@ -133,10 +133,11 @@ impl Meter {
             .map(|u| u.grew_at)
     }
 
-    /// Has the peer acknowledged the whole body? `handed_over`: the last
-    /// body byte was given to the connection. Exact where the socket's
-    /// send queue can be read (empty = everything written was acknowledged);
-    /// else from the acknowledged count; else (no TCP_INFO) the hand-over.
+    /// Has the peer acknowledged the whole body (always true for a GET)?
+    /// Never before the last body byte was handed to the connection; then
+    /// exact where the socket's send queue can be read (empty = everything
+    /// written was acknowledged), else from the acknowledged count, else
+    /// (no TCP_INFO) the hand-over itself.
     pub fn upload_acked(&self) -> bool {
         let Some(up) = &self.up else { return true };
         let p = *up.progress.lock().unwrap();
