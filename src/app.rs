@@ -103,6 +103,7 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         },
         upload: a.upload.unwrap_or(0),
         label: String::new(),
+        controls: Vec::new(),
         options,
     };
     let prepared = Prepared::new(spec).map_err(|e| usage(format!("{e:#}")))?;

@@ -16,3 +16,4 @@ pub mod record;
 pub mod report;
 pub mod run;
 pub mod testbed;
+pub mod types;

@@ -59,10 +59,10 @@ fn hlog_and_summary() {
             LogEntry::Interval(i) => {
                 intervals += 1;
                 let tag = i.tag().expect("tagged").as_str().to_string();
-                assert_eq!(tag.split('.').count(), 3, "{tag}");
+                assert_eq!(tag.split('.').count(), 4, "{tag}");
                 let bytes = base64_decode(i.encoded_histogram());
                 let hist: Histogram<u64> = de.deserialize(&mut bytes.as_slice()).unwrap();
-                if tag == "image.target.tls_us" {
+                if tag == "image.target.down.tls_us" {
                     tls_image_target_total += hist.len();
                     starts.push(i.start_timestamp().as_secs());
                 }
@@ -88,18 +88,19 @@ fn hlog_and_summary() {
     let hdr: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         hdr,
-        "vantage,class,group,metric,n,min,p5,p10,p25,p50,p75,p90,p95,p99,max,mean"
+        "vantage,class,group,direction,metric,n,min,p5,p10,p25,p50,p75,p90,p95,p99,max,mean"
             .split(',')
             .collect::<Vec<_>>()
     );
     let mut checked = 0;
     for row in rdr.records() {
         let row = row.unwrap();
-        let (class, group, metric) = (&row[1], &row[2], &row[3]);
+        let (class, group, direction, metric) = (&row[1], &row[2], &row[3], &row[4]);
         let mut vals: Vec<u64> = recs
             .iter()
             .filter(|r| slowlane::analyze::class_str(r.class) == class)
-            .filter(|r| format!("{:?}", r.group.unwrap()).to_lowercase() == group)
+            .filter(|r| r.group.unwrap().as_str() == group)
+            .filter(|r| r.direction.as_str() == direction)
             .filter_map(|r| match metric {
                 "tls_us" => r.tls_ms.map(|m| (m.0 * 1000.0).round() as u64),
                 "total_us" => r.total_ms.map(|m| (m.0 * 1000.0).round() as u64),
@@ -111,8 +112,8 @@ fn hlog_and_summary() {
             continue;
         }
         assert_eq!(row[0].to_string(), "msk");
-        assert_eq!(row[4].parse::<usize>().unwrap(), vals.len());
-        for (col, q) in [(6, 0.05), (9, 0.5), (11, 0.9), (13, 0.99)] {
+        assert_eq!(row[5].parse::<usize>().unwrap(), vals.len());
+        for (col, q) in [(7, 0.05), (10, 0.5), (12, 0.9), (14, 0.99)] {
             let want = exact_percentile(&mut vals, q) as f64;
             let got: f64 = row[col].parse().unwrap();
             assert!(
@@ -121,7 +122,7 @@ fn hlog_and_summary() {
             );
         }
         let max = *vals.iter().max().unwrap() as f64;
-        let got_max: f64 = row[14].parse().unwrap();
+        let got_max: f64 = row[15].parse().unwrap();
         assert!((got_max / max - 1.0).abs() < 0.001);
         checked += 1;
     }

@@ -33,6 +33,7 @@ fn spec(srv: &TestServer, host: &str, path: &str) -> FetchSpec {
         method: Method::Get,
         upload: 0,
         label: String::new(),
+        controls: Vec::new(),
         options,
     }
 }
@@ -73,6 +74,9 @@ async fn phases_are_present_ordered_and_bytes_exact() {
             .sum();
         assert_eq!(down, 300_000, "timeline windows add up to the body");
         assert!(r.tcp_rtt_ms.is_some() && r.tcp_retrans.is_some());
+        assert_eq!(r.direction, Direction::Down);
+        assert_eq!(r.object_bytes, Some(300_000), "from Content-Length");
+        assert_eq!((r.method.as_str(), r.controls.as_str()), ("GET", ""));
     }
 }
 
@@ -138,6 +142,7 @@ async fn connection_refused_is_classified() {
         method: Method::Get,
         upload: 0,
         label: String::new(),
+        controls: Vec::new(),
         options: FetchOptions::default(),
     };
     let r = run(s).await;
@@ -155,6 +160,11 @@ async fn reset_mid_body_keeps_its_bytes() {
     assert_eq!(r.error_phase, Some(Phase::Body));
     assert_eq!(r.body_bytes, 40_000);
     assert_eq!(r.status, Some(200));
+    assert_eq!(
+        r.object_bytes,
+        Some(10_000_000),
+        "the size it set out to move"
+    );
 }
 
 #[tokio::test]
@@ -265,20 +275,67 @@ async fn upload_counts_acknowledged_bytes() {
         let mut s = spec(&srv, "localhost", "/upload");
         s.method = Method::Post;
         s.upload = 1 << 20;
+        s.controls = vec!["cdn".into(), "static".into()];
         let r = run(s).await;
         assert_eq!(r.error, None, "{r:?}");
         assert_eq!(r.status, Some(200));
         assert_eq!(r.upload_bytes, 1 << 20);
+        assert_eq!(r.direction, Direction::Up);
+        assert_eq!(r.object_bytes, Some(1 << 20));
+        assert_eq!(r.controls, "cdn;static");
         let up: Vec<_> = r
             .timeline
             .iter()
             .filter(|w| w.direction == Direction::Up)
             .collect();
         assert!(!up.is_empty());
-        assert!(
-            up.last().unwrap().cum_bytes >= 1 << 20,
-            "acked includes the body"
+        assert_eq!(
+            up.last().unwrap().cum_bytes,
+            1 << 20,
+            "acknowledged body bytes, without the request head"
         );
         assert!(r.upload_bps.is_some());
     }
+}
+
+#[tokio::test]
+async fn upload_response_timeout_starts_once_the_body_is_acknowledged() {
+    // The server reads the head, then never answers. A body its kernel
+    // buffers take whole is acknowledged at once: the response timeout runs
+    // from there and fires in phase `headers`, long before max_time.
+    let srv = TestServer::start(Mode::StallHeaders, NAMES, &["http/1.1"]).await;
+    let mut s = spec(&srv, "localhost", "/upload");
+    s.method = Method::Post;
+    s.upload = 50_000;
+    s.options.ttfb_timeout = Duration::from_millis(400);
+    s.options.max_time = Duration::from_secs(5);
+    let r = run(s).await;
+    assert_eq!(r.error.as_deref(), Some("generic_timeout_error"), "{r:?}");
+    assert_eq!(r.error_phase, Some(Phase::Headers));
+    assert_eq!(r.capped, None);
+    assert_eq!(r.upload_bytes, 50_000);
+    assert!(r.total_ms.unwrap().0 < 3000.0, "{:?}", r.total_ms);
+}
+
+#[tokio::test]
+async fn upload_the_peer_stops_acknowledging_is_capped_with_the_acked_bytes() {
+    // A body far larger than the server's receive buffer, never read: the
+    // acknowledgements stop when that buffer is full. The fetch is still
+    // sending when max_time fires, so it is capped data, not an error, and
+    // counts only what the peer acknowledged.
+    let srv = TestServer::start(Mode::StallHeaders, NAMES, &["http/1.1"]).await;
+    let mut s = spec(&srv, "localhost", "/upload");
+    s.method = Method::Post;
+    s.upload = 64 << 20;
+    s.options.ttfb_timeout = Duration::from_millis(300);
+    s.options.max_time = Duration::from_millis(1500);
+    let r = run(s).await;
+    assert_eq!(r.error, None, "{r:?}");
+    assert_eq!(r.capped, Some(Capped::Time));
+    assert_eq!(r.object_bytes, Some(64 << 20));
+    assert!(
+        r.upload_bytes > 0 && r.upload_bytes < 32 << 20,
+        "{}",
+        r.upload_bytes
+    );
 }

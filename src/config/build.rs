@@ -1,6 +1,7 @@
 //! Validation: turn a [`RawCampaign`] into a [`Campaign`].
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use toml::Spanned;
 
@@ -11,7 +12,8 @@ use super::options::{duration_value, size_value, PartialOptions};
 use super::parse::parse_url;
 use super::Campaign;
 use crate::plan::Schedule;
-use crate::probe::spec::{Class, FetchOptions, FetchSpec, Group, Method};
+use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
+use crate::types::{hostname, UnknownName};
 
 /// Validate everything; `dir` is the campaign file's directory.
 pub(crate) fn build(raw: RawCampaign, src: &Source, dir: &Path) -> Result<Campaign, ConfigError> {
@@ -86,6 +88,7 @@ pub(crate) fn build(raw: RawCampaign, src: &Source, dir: &Path) -> Result<Campai
     for l in &raw.list {
         targets.extend(list_specs(l, src, dir, &base)?);
     }
+    super::controls::check(&raw.url, &targets, src)?;
     if targets.is_empty() {
         return Err(src.err(
             None,
@@ -169,22 +172,21 @@ fn url_spec(
         ));
     };
     let uri = parse_url(url.get_ref()).map_err(|e| src.err_at(url.span(), "url", e))?;
-    let class = r.class.as_ref().map(|c| parse_class(c, src)).transpose()?;
-    let group = r.group.as_ref().map(|g| parse_group(g, src)).transpose()?;
-    let method = match &r.method {
-        None => None,
-        Some(m) => Some(match m.get_ref().to_ascii_uppercase().as_str() {
-            "GET" => Method::Get,
-            "POST" => Method::Post,
-            _ => {
-                return Err(src.err_at(
-                    m.span(),
-                    "method",
-                    format!("unknown method {:?} (GET or POST)", m.get_ref()),
-                ))
-            }
-        }),
-    };
+    let class = r
+        .class
+        .as_ref()
+        .map(|c| parse_name(c, src, "class"))
+        .transpose()?;
+    let group = r
+        .group
+        .as_ref()
+        .map(|g| parse_name(g, src, "group"))
+        .transpose()?;
+    let method = r
+        .method
+        .as_ref()
+        .map(|m| parse_name(m, src, "method"))
+        .transpose()?;
     let upload = match &r.upload {
         None => None,
         Some(s) => Some((size_value(s, src, "upload", &place)?, s)),
@@ -217,6 +219,12 @@ fn url_spec(
         method,
         upload: upload.map_or(0, |(n, _)| n),
         label: r.label.clone().unwrap_or_default(),
+        // Checked against the campaign's control labels by `controls::check`.
+        controls: r
+            .control
+            .as_ref()
+            .map(|c| c.get_ref().iter().map(|l| l.get_ref().clone()).collect())
+            .unwrap_or_default(),
         options: layer.over(base),
     })
 }
@@ -240,8 +248,16 @@ fn list_specs(
             ))
         }
     };
-    let class = r.class.as_ref().map(|c| parse_class(c, src)).transpose()?;
-    let group = r.group.as_ref().map(|g| parse_group(g, src)).transpose()?;
+    let class = r
+        .class
+        .as_ref()
+        .map(|c| parse_name(c, src, "class"))
+        .transpose()?;
+    let group = r
+        .group
+        .as_ref()
+        .map(|g| parse_name(g, src, "group"))
+        .transpose()?;
     let options = PartialOptions::from_raw(&r.options(), src, dir, &place)?.over(base);
     let full = dir.join(path.get_ref());
     let entries = load_list(&full).map_err(|e| match e {
@@ -263,59 +279,18 @@ fn list_specs(
             method: Method::Get,
             upload: 0,
             label: e.category,
+            controls: Vec::new(),
             options: options.clone(),
         })
         .collect())
 }
 
-fn parse_class(c: &Spanned<String>, src: &Source) -> Result<Class, ConfigError> {
-    Ok(match c.get_ref().to_ascii_lowercase().as_str() {
-        "text" => Class::Text,
-        "image" => Class::Image,
-        "video" => Class::Video,
-        "audio" => Class::Audio,
-        "other" => Class::Other,
-        _ => {
-            return Err(src.err_at(
-                c.span(),
-                "class",
-                format!(
-                    "unknown class {:?} (text, image, video, audio or other)",
-                    c.get_ref()
-                ),
-            ))
-        }
-    })
-}
-
-fn parse_group(g: &Spanned<String>, src: &Source) -> Result<Group, ConfigError> {
-    Ok(match g.get_ref().to_ascii_lowercase().as_str() {
-        "target" => Group::Target,
-        "control" => Group::Control,
-        _ => {
-            return Err(src.err_at(
-                g.span(),
-                "group",
-                format!("unknown group {:?} (target or control)", g.get_ref()),
-            ))
-        }
-    })
-}
-
-/// The machine's host name (the default `vantage`), or `"unknown"`.
-pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for `buf.len()` bytes; gethostname writes at
-    // most that many and we stop at the first NUL (or the end if truncated).
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast::<libc::c_char>(), buf.len()) };
-    if rc != 0 {
-        return "unknown".into();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let h = String::from_utf8_lossy(&buf[..end]).trim().to_string();
-    if h.is_empty() {
-        "unknown".into()
-    } else {
-        h
-    }
+/// A named value (`class`, `group`, `method`) through its one `FromStr`.
+fn parse_name<T>(v: &Spanned<String>, src: &Source, key: &str) -> Result<T, ConfigError>
+where
+    T: FromStr<Err = UnknownName>,
+{
+    v.get_ref()
+        .parse()
+        .map_err(|e: UnknownName| src.err_at(v.span(), key, e.to_string()))
 }

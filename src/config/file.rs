@@ -99,6 +99,8 @@ with_options! {
         pub method: Option<Spanned<String>>,
         pub upload: Option<Spanned<RawSize>>,
         pub label: Option<String>,
+        /// Labels of control URLs to compare this target with.
+        pub control: Option<Spanned<Vec<Spanned<String>>>>,
     }
 }
 

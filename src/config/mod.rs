@@ -13,6 +13,7 @@
 //! `slowlane-out/<name>`, is relative to the current directory.
 
 mod build;
+mod controls;
 mod error;
 mod file;
 mod list;
@@ -24,7 +25,6 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use build::hostname;
 pub use error::ConfigError;
 pub use list::{load_list, parse_list, ListEntry};
 pub use overrides::CliOverrides;
@@ -32,6 +32,7 @@ pub use parse::{parse_connect_to, parse_duration, parse_resolve, parse_size, par
 
 pub use crate::plan::Schedule;
 use crate::probe::spec::FetchSpec;
+pub use crate::types::hostname;
 
 /// A validated campaign (also what goes into `campaign.json`).
 #[derive(Debug, Clone, Serialize)]

@@ -16,63 +16,18 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::sleep_until;
 
 use super::failure::Failure;
+use super::meter::Meter;
 use super::spec::Method;
-use super::tcpinfo::{TcpInfo, TcpInfoSource};
-use super::timeline::{self, Timeline, WindowSample};
-use super::upload::{RandomBody, UploadProgress};
+use super::tcpinfo::TcpInfoSource;
+use super::upload::{head_bytes, RandomBody, UploadProgress};
 use super::Prepared;
-use crate::record::{Capped, Direction, FetchRecord, Ms, Phase, Window};
+use crate::record::{Capped, FetchRecord, Ms, Phase};
 
 const USER_AGENT: &str = concat!("slowlane/", env!("CARGO_PKG_VERSION"));
 
 enum Sender {
     H1(hyper::client::conn::http1::SendRequest<RandomBody>),
     H2(hyper::client::conn::http2::SendRequest<RandomBody>),
-}
-
-/// Everything sampled while a request is in flight.
-struct Meter {
-    info: Option<TcpInfoSource>,
-    down: Timeline,
-    up: Option<Timeline>,
-    acked0: u64,
-    next_tick: Instant,
-    last_info: Option<TcpInfo>,
-}
-
-impl Meter {
-    fn sample(&mut self) -> Option<TcpInfo> {
-        let s = self.info.as_ref().and_then(TcpInfoSource::sample);
-        if s.is_some() {
-            self.last_info = s;
-        }
-        s
-    }
-
-    /// One window tick: sample TCP_INFO into the windows, count acked upload.
-    fn tick(&mut self) {
-        let now = Instant::now();
-        // Attribute the sample to the window that ends at the scheduled tick
-        // (the timer may fire a little late; the state is that of the end of
-        // that window, not of the next one).
-        let at = self
-            .next_tick
-            .min(now)
-            .checked_sub(Duration::from_micros(1))
-            .unwrap_or(now);
-        let s = self.sample();
-        self.down.sample_tcp(at, s);
-        if let Some(up) = self.up.as_mut() {
-            up.sample_tcp(at, s);
-            if let Some(acked) = s.and_then(|i| i.bytes_acked) {
-                up.set_total(now, acked.saturating_sub(self.acked0));
-            }
-        }
-        let w = self.down.window();
-        while self.next_tick <= now {
-            self.next_tick += w;
-        }
-    }
 }
 
 pub async fn exchange<IO>(
@@ -112,16 +67,10 @@ where
     let (body, progress) = RandomBody::new(upload);
     let req = build_request(p, h2, body).map_err(|e| Failure::classify(&*e, Phase::Request))?;
 
+    let up = (spec.method == Method::Post).then(|| (progress.clone(), head_bytes(&req)));
+
     let t_req = Instant::now();
-    let mut meter = Meter {
-        acked0: 0,
-        down: Timeline::new(t_req, opts.window),
-        up: (spec.method == Method::Post).then(|| Timeline::new(t_req, opts.window)),
-        next_tick: t_req + opts.window,
-        last_info: None,
-        info,
-    };
-    meter.acked0 = meter.sample().and_then(|i| i.bytes_acked).unwrap_or(0);
+    let mut meter = Meter::new(t_req, opts.window, info, up);
 
     let result = request_and_body(
         p,
@@ -138,8 +87,8 @@ where
     // Final state of the connection, read before it is dropped.
     let end = Instant::now();
     meter.tick();
-    rec.upload_bytes = progress.lock().unwrap().sent;
-    finish(rec, &mut meter, t_req, end);
+    rec.upload_bytes = meter.settle_upload();
+    meter.finish(rec, t_req, end);
     drop(sender);
     conn_task.abort();
     result
@@ -205,20 +154,28 @@ async fn request_and_body(
     let cap = sleep_until(deadline.into());
     tokio::pin!(cap);
 
-    // Headers. For an upload the response deadline starts when the body has
-    // been handed over: a throttled upload legitimately takes long.
+    // Headers. For an upload the response deadline starts when the peer has
+    // acknowledged the whole body, not when it was handed to the socket: a
+    // policed upload sits in the send buffer for as long as the policer
+    // wants, and while it is still being acknowledged it is being sent, not
+    // waited on (only `max_time` ends it then).
     let resp: Response<Incoming> = loop {
         let up = *progress.lock().unwrap();
-        let ttfb_deadline = up
-            .done_at
-            .map(|t| t.max(t_req) + opts.ttfb_timeout)
-            .unwrap_or(deadline + Duration::from_secs(1));
+        let ttfb_deadline = match up.done_at {
+            Some(done) if meter.upload_acked() => {
+                let acked = meter.ack_progress_at().unwrap_or(t_req);
+                done.max(t_req).max(acked) + opts.ttfb_timeout
+            }
+            _ => deadline + Duration::from_secs(1),
+        };
         tokio::select! {
             biased;
             _ = &mut cap => {
                 rec.capped = Some(Capped::Time);
-                if is_post && up.done_at.is_none() {
-                    // Upload cut by max_time: the acked bytes are the data.
+                meter.sample_upload(Instant::now());
+                if is_post && !meter.upload_acked() {
+                    // Upload cut by max_time while still being acknowledged:
+                    // the acked bytes are the data, not an error.
                     return Ok(());
                 }
                 return Err(Failure::timeout(Phase::Headers));
@@ -233,7 +190,12 @@ async fn request_and_body(
             r = &mut resp_fut => match r {
                 Ok(r) => break r,
                 Err(e) => {
-                    let phase = if up.done_at.is_none() { Phase::Request } else { Phase::Headers };
+                    meter.sample_upload(Instant::now());
+                    let phase = if meter.upload_acked() {
+                        Phase::Headers
+                    } else {
+                        Phase::Request
+                    };
                     return Err(Failure::classify(&e, phase));
                 }
             },
@@ -259,13 +221,12 @@ async fn request_and_body(
     };
     rec.location = hdr(header::LOCATION);
     rec.content_type = hdr(header::CONTENT_TYPE);
-    // The upload is over once the response is here.
-    if let Some(up) = meter.up.as_mut() {
-        let s = meter.info.as_ref().and_then(TcpInfoSource::sample);
-        if let Some(acked) = s.and_then(|i| i.bytes_acked) {
-            up.set_total(t_headers, acked.saturating_sub(meter.acked0));
-        }
+    if !is_post {
+        // What the server said it is sending; the upload size is set by `fetch`.
+        rec.object_bytes = hdr(header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
     }
+    // The upload is over once the response is here.
+    meter.sample_upload(t_headers);
 
     let mut body = resp.into_body();
     loop {
@@ -294,57 +255,4 @@ async fn request_and_body(
             },
         }
     }
-}
-
-/// Turn the meters into the record's byte counts, rates and timeline rows.
-fn finish(rec: &mut FetchRecord, m: &mut Meter, t_req: Instant, end: Instant) {
-    let windows = m.down.finish(end);
-    rec.body_bytes = m.down.total();
-    rec.goodput_bps = timeline::goodput_bps(m.down.total(), m.down.first(), m.down.last());
-    if let (Some(first), Some(last)) = (m.down.first(), m.down.last()) {
-        rec.steady_bps = timeline::steady_bps(&windows, first - t_req, last - t_req);
-    }
-    rec.peak_window_bps = timeline::peak_window_bps(&windows, m.down.window());
-    rec.transfer_ms = rec
-        .ttfb_ms
-        .map(|ttfb| Ms(Ms::from_duration(end - t_req).0 - ttfb.0));
-    let mut rows = to_rows(&windows, Direction::Down);
-    if let Some(up) = m.up.as_mut() {
-        let up_windows = up.finish(up.last().unwrap_or(end));
-        if let (Some(first), Some(last)) = (up.first(), up.last()) {
-            rec.upload_bps = timeline::steady_bps(&up_windows, first - t_req, last - t_req)
-                .or_else(|| timeline::goodput_bps(up.total(), Some(t_req), Some(last)));
-        }
-        rows.extend(to_rows(&up_windows, Direction::Up));
-    }
-    rec.timeline = rows;
-    if let Some(i) = m.last_info {
-        let ms = |us: Option<u32>| us.map(|u| Ms(u as f64 / 1000.0));
-        rec.tcp_rtt_ms = ms(i.rtt_us);
-        rec.tcp_min_rtt_ms = ms(i.min_rtt_us);
-        rec.tcp_rcv_rtt_ms = ms(i.rcv_rtt_us).filter(|m| m.0 > 0.0);
-        rec.tcp_retrans = i.total_retrans;
-        rec.tcp_ooo = i.rcv_ooopack;
-        rec.tcp_bytes_received = i.bytes_received;
-        rec.tcp_bytes_acked = i.bytes_acked;
-    }
-}
-
-fn to_rows(windows: &[WindowSample], direction: Direction) -> Vec<Window> {
-    windows
-        .iter()
-        .map(|w| Window {
-            fetch_id: String::new(),
-            direction,
-            t_ms: Ms::from_duration(w.t),
-            bytes: w.bytes,
-            cum_bytes: w.cum_bytes,
-            tcp_rtt_ms: w.tcp.and_then(|i| i.rtt_us).map(|u| Ms(u as f64 / 1000.0)),
-            tcp_retrans: w.tcp.and_then(|i| i.total_retrans),
-            tcp_cum_bytes: w.tcp.and_then(|i| match direction {
-                Direction::Down => i.bytes_received,
-                Direction::Up => i.bytes_acked,
-            }),
-        })
-        .collect()
 }

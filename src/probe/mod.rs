@@ -11,6 +11,7 @@ pub mod classify;
 pub mod connect;
 pub mod failure;
 mod http;
+mod meter;
 pub mod spec;
 pub mod tcpinfo;
 pub mod timeline;
@@ -105,10 +106,11 @@ pub async fn fetch(p: &Prepared) -> FetchRecord {
         class: spec.class,
         group: Some(spec.group),
         label: spec.label.clone(),
-        method: match spec.method {
-            Method::Get => "GET".into(),
-            Method::Post => "POST".into(),
-        },
+        controls: spec.controls.join(";"),
+        method: spec.method.as_str().into(),
+        direction: spec.method.direction(),
+        // A download's size comes from its Content-Length (set in `http`).
+        object_bytes: (spec.method == Method::Post).then_some(spec.upload),
         ..FetchRecord::default()
     };
     let t0 = Instant::now();

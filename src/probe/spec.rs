@@ -10,58 +10,7 @@ use std::time::Duration;
 use http::Uri;
 use serde::Serialize;
 
-/// Content class of a URL, used to pick the controls it is compared with.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Class {
-    Text,
-    Image,
-    Video,
-    Audio,
-    Other,
-}
-
-impl Class {
-    /// The name used in campaign files and CSV (`image`).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Class::Text => "text",
-            Class::Image => "image",
-            Class::Video => "video",
-            Class::Audio => "audio",
-            Class::Other => "other",
-        }
-    }
-}
-
-/// Whether a URL is suspected (target) or a reference (control).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Group {
-    Target,
-    Control,
-}
-
-impl Group {
-    /// The name used in campaign files and CSV (`target`).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Group::Target => "target",
-            Group::Control => "control",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Method {
-    Get,
-    Post,
-}
+pub use crate::types::{Class, Group, Method};
 
 /// `--resolve HOST:PORT:ADDR`: connect to ADDR instead of resolving HOST.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -136,6 +85,9 @@ pub struct FetchSpec {
     /// POST body size in bytes (random, incompressible data).
     pub upload: u64,
     pub label: String,
+    /// Labels of the control URLs this target is to be compared with
+    /// (campaign `control = [...]`); empty: the analyzer chooses.
+    pub controls: Vec<String>,
     pub options: FetchOptions,
 }
 

@@ -80,4 +80,21 @@ impl TcpInfoSource {
         let _ = self.fd.as_raw_fd();
         None
     }
+
+    /// Bytes written to the socket and not yet acknowledged by the peer
+    /// (SIOCOUTQ: unsent plus unacknowledged). 0 means everything written
+    /// has arrived: an upload is over from the sender's side.
+    #[cfg(target_os = "linux")]
+    pub fn send_queue(&self) -> Option<u64> {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int for a valid socket fd.
+        let rc = unsafe { libc::ioctl(self.fd.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        (rc == 0 && queued >= 0).then_some(queued as u64)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub fn send_queue(&self) -> Option<u64> {
+        let _ = self.fd.as_raw_fd();
+        None
+    }
 }

@@ -1,8 +1,10 @@
 //! Per-class HdrHistograms kept during a run, in fixed memory.
 //!
-//! For every vantage × class × group and each metric — `dns_us`, `tcp_us`,
-//! `tls_us`, `ttfb_us`, `total_us` (µs) and `goodput_bps`, `steady_bps`
-//! (bit/s) — two histograms: the current round's (written to
+//! For every vantage × class × group × direction and each metric — `dns_us`,
+//! `tcp_us`, `tls_us`, `ttfb_us`, `total_us` (µs) and the rates (bit/s):
+//! `goodput_bps`, `steady_bps` for downloads, `upload_bps` for uploads (an
+//! upload's response body is a few bytes; its rate would say nothing and
+//! must never mix into a download distribution) — two histograms: the current round's (written to
 //! `histograms.hlog` and reset by [`Histograms::write_round`]) and the whole
 //! run's (written to `summary.csv`, rewritten every round). Memory depends on
 //! the number of classes, never on the campaign length: 3 significant digits
@@ -11,8 +13,9 @@
 //! `histograms.hlog` is an HdrHistogram interval log (V2 + DEFLATE, as the
 //! Java `HistogramLogProcessor` and `HistogramLogAnalyzer` read it): one
 //! `#[StartTime]`/`#[BaseTime]` header when the file is created, then per round
-//! one tagged interval histogram per class/group/metric, tags like
-//! `image.target.tls_us` (prefixed by the vantage when a run holds several).
+//! one tagged interval histogram per class/group/direction/metric, tags like
+//! `image.target.down.tls_us` or `image.target.up.upload_bps` (prefixed by the
+//! vantage when a run holds several).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
@@ -25,11 +28,11 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
 
-use crate::probe::spec::{Class, Group};
 use crate::record::FetchRecord;
+use crate::types::{Class, Direction, Group};
 
-/// Metric names, in output order; the first five are µs, the last two bit/s.
-pub const METRICS: [&str; 7] = [
+/// Metric names, in output order; the first five are µs, the rest bit/s.
+pub const METRICS: [&str; 8] = [
     "dns_us",
     "tcp_us",
     "tls_us",
@@ -37,25 +40,34 @@ pub const METRICS: [&str; 7] = [
     "total_us",
     "goodput_bps",
     "steady_bps",
+    "upload_bps",
 ];
-const CLASSES: [&str; 6] = ["text", "image", "video", "audio", "other", "unknown"];
-const GROUPS: [&str; 2] = ["target", "control"];
+/// The class name of a fetch whose class is unknown.
+const UNKNOWN_CLASS: &str = "unknown";
 /// `summary.csv` header.
-pub const SUMMARY_COLUMNS: [&str; 16] = [
-    "vantage", "class", "group", "metric", "n", "min", "p5", "p10", "p25", "p50", "p75", "p90",
-    "p95", "p99", "max", "mean",
+pub const SUMMARY_COLUMNS: [&str; 17] = [
+    "vantage",
+    "class",
+    "group",
+    "direction",
+    "metric",
+    "n",
+    "min",
+    "p5",
+    "p10",
+    "p25",
+    "p50",
+    "p75",
+    "p90",
+    "p95",
+    "p99",
+    "max",
+    "mean",
 ];
 const QUANTILES: [f64; 8] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 
-fn class_idx(c: Option<Class>) -> usize {
-    match c {
-        Some(Class::Text) => 0,
-        Some(Class::Image) => 1,
-        Some(Class::Video) => 2,
-        Some(Class::Audio) => 3,
-        Some(Class::Other) => 4,
-        None => 5,
-    }
+fn class_name(c: Option<Class>) -> &'static str {
+    c.map_or(UNKNOWN_CLASS, |c| c.as_str())
 }
 
 fn new_hist(metric: usize) -> Histogram<u64> {
@@ -72,8 +84,8 @@ struct Pair {
     run: Histogram<u64>,
 }
 
-/// (class, group, metric) indices.
-type Key = (usize, usize, usize);
+/// (class, group, direction, metric index).
+type Key = (Option<Class>, Group, Direction, usize);
 
 /// The histograms of a run.
 #[derive(Default)]
@@ -91,22 +103,21 @@ impl Histograms {
         Histograms::default()
     }
 
-    /// Add one fetch: every metric it has a value for.
+    /// Add one fetch: every metric it has a value for. A download's rates
+    /// are its body rates, an upload's only its acknowledged upload rate.
     pub fn record(&mut self, r: &FetchRecord) {
-        let values: [Option<u64>; 7] = [
+        let down = r.direction == Direction::Down;
+        let values: [Option<u64>; 8] = [
             us(r.dns_ms),
             us(r.tcp_ms),
             us(r.tls_ms),
             us(r.ttfb_ms),
             us(r.total_ms),
-            r.goodput_bps,
-            r.steady_bps,
+            r.goodput_bps.filter(|_| down),
+            r.steady_bps.filter(|_| down),
+            r.upload_bps.filter(|_| !down),
         ];
-        let c = class_idx(r.class);
-        let g = match r.group.unwrap_or(Group::Target) {
-            Group::Target => 0,
-            Group::Control => 1,
-        };
+        let (c, g, d) = (r.class, r.group.unwrap_or(Group::Target), r.direction);
         if !self.by_vantage.contains_key(r.vantage.as_str()) {
             self.by_vantage.insert(r.vantage.clone(), BTreeMap::new());
         }
@@ -116,7 +127,7 @@ impl Histograms {
             .expect("inserted");
         for (m, v) in values.iter().enumerate() {
             if let Some(v) = *v {
-                let p = map.entry((c, g, m)).or_insert_with(|| Pair {
+                let p = map.entry((c, g, d, m)).or_insert_with(|| Pair {
                     round: new_hist(m),
                     run: new_hist(m),
                 });
@@ -127,8 +138,8 @@ impl Histograms {
     }
 
     /// The tag of a histogram in the interval log.
-    fn tag(&self, vantage: &str, (c, g, m): Key) -> String {
-        let base = format!("{}.{}.{}", CLASSES[c], GROUPS[g], METRICS[m]);
+    fn tag(&self, vantage: &str, (c, g, d, m): Key) -> String {
+        let base = format!("{}.{g}.{d}.{}", class_name(c), METRICS[m]);
         if self.by_vantage.len() > 1 {
             let v: String = vantage
                 .chars()
@@ -165,7 +176,7 @@ impl Histograms {
                 let mut ser = V2DeflateSerializer::new();
                 IntervalLogWriterBuilder::new()
                     .add_comment(
-                        "slowlane interval histograms: one per class.group.metric per round",
+                        "slowlane interval histograms: one per class.group.direction.metric per round",
                     )
                     .add_comment("metrics *_us in microseconds, *_bps in bit/s")
                     .add_comment("[Histogram log format version 1.3]")
@@ -212,21 +223,22 @@ impl Histograms {
         self.write_summary(&out_dir.join("summary.csv"))
     }
 
-    /// One row per vantage/class/group/metric of the whole run so far.
+    /// One row per vantage/class/group/direction/metric of the whole run so far.
     pub fn summary_rows(&self) -> Vec<Vec<String>> {
         let mut vantages: Vec<&String> = self.by_vantage.keys().collect();
         vantages.sort();
         let mut rows = Vec::new();
         for v in vantages {
-            for (&(c, g, m), p) in &self.by_vantage[v.as_str()] {
+            for (&(c, g, d, m), p) in &self.by_vantage[v.as_str()] {
                 let h = &p.run;
                 if h.is_empty() {
                     continue;
                 }
                 let mut row = vec![
                     v.clone(),
-                    CLASSES[c].to_string(),
-                    GROUPS[g].to_string(),
+                    class_name(c).to_string(),
+                    g.as_str().to_string(),
+                    d.as_str().to_string(),
                     METRICS[m].to_string(),
                     h.len().to_string(),
                     h.min().to_string(),
@@ -280,4 +292,53 @@ fn existing_base_time(path: &Path) -> Result<Option<Duration>> {
         .map(Duration::from_secs_f64)
         .unwrap_or(Duration::ZERO);
     Ok(Some(base))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(direction: Direction, goodput: u64, upload: Option<u64>) -> FetchRecord {
+        FetchRecord {
+            vantage: "v".into(),
+            class: Some(Class::Image),
+            group: Some(Group::Target),
+            direction,
+            ttfb_ms: Some(crate::record::Ms(5.0)),
+            goodput_bps: Some(goodput),
+            upload_bps: upload,
+            ..FetchRecord::default()
+        }
+    }
+
+    #[test]
+    fn uploads_have_their_own_rows_and_only_the_upload_rate() {
+        let mut h = Histograms::new();
+        h.record(&rec(Direction::Down, 5_000_000, None));
+        // An upload's goodput is its 3-byte response: never a rate sample.
+        h.record(&rec(Direction::Up, 24, Some(131_072)));
+        let rows = h.summary_rows();
+        let cells: Vec<(&str, &str)> = rows.iter().map(|r| (&*r[3], &*r[4])).collect();
+        assert!(cells.contains(&("down", "goodput_bps")), "{cells:?}");
+        assert!(cells.contains(&("up", "upload_bps")), "{cells:?}");
+        assert!(cells.contains(&("up", "ttfb_us")), "{cells:?}");
+        assert!(!cells.contains(&("up", "goodput_bps")), "{cells:?}");
+        assert!(!cells.contains(&("down", "upload_bps")), "{cells:?}");
+        let down = rows
+            .iter()
+            .find(|r| r[3] == "down" && r[4] == "goodput_bps");
+        assert_eq!(
+            down.unwrap()[5],
+            "1",
+            "the upload is not in the download's n"
+        );
+        assert_eq!(
+            h.tag("v", (Some(Class::Image), Group::Target, Direction::Up, 7)),
+            "image.target.up.upload_bps"
+        );
+        assert_eq!(
+            h.tag("v", (None, Group::Control, Direction::Down, 0)),
+            "unknown.control.down.dns_us"
+        );
+    }
 }

@@ -25,7 +25,7 @@ pub struct HostFacts {
 impl HostFacts {
     pub fn gather() -> HostFacts {
         HostFacts {
-            hostname: crate::config::hostname(),
+            hostname: crate::types::hostname(),
             os: std::env::consts::OS.to_string(),
             arch: std::env::consts::ARCH.to_string(),
             kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")

@@ -11,7 +11,8 @@ pub mod sink;
 
 use serde::{Deserialize, Serialize};
 
-use crate::probe::spec::{Class, Group};
+pub use crate::types::Direction;
+use crate::types::{Class, Group};
 
 /// A duration in milliseconds, written with microsecond precision (`12.345`).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Deserialize)]
@@ -115,18 +116,6 @@ pub struct FetchRecord {
     /// Per-window samples; written to `timeline.csv`, not to `fetches.csv`.
     #[serde(skip)]
     pub timeline: Vec<Window>,
-}
-
-/// Direction a timeline window counts: body bytes received, or upload bytes
-/// acknowledged by the peer (TCP_INFO `tcpi_bytes_acked`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    #[default]
-    Down,
-    Up,
 }
 
 /// One row of `timeline.csv`: what happened in one fixed window of a fetch.

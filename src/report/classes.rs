@@ -1,33 +1,41 @@
 //! The short per-class table printed at the end of a run.
 //!
 //! Kept from per-fetch values of this run only (two numbers per fetch), so
-//! it is exact; long-term distributions live in the HdrHistograms.
+//! it is exact; long-term distributions live in the HdrHistograms. Uploads
+//! are rows of their own, rated by their acknowledged upload rate: an
+//! upload's response body says nothing about the path.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::fmt_bps;
 use crate::analyze::stats;
-use crate::probe::spec::{Class, Group};
 use crate::record::FetchRecord;
+use crate::types::{Class, Direction, Group};
 
 #[derive(Debug, Default, Clone)]
 struct ClassStats {
     n: usize,
     errors: usize,
     ttfb_ms: Vec<f64>,
+    /// Goodput (down) or upload rate (up), bit/s.
     goodput: Vec<f64>,
 }
 
-/// Accumulates fetches by (class, group).
+type Key = (Option<Class>, Option<Group>, Direction);
+
+/// Accumulates fetches by (class, group, direction).
 #[derive(Debug, Default, Clone)]
 pub struct ClassTable {
-    rows: BTreeMap<(Option<Class>, Option<Group>), ClassStats>,
+    rows: BTreeMap<Key, ClassStats>,
 }
 
 impl ClassTable {
     pub fn add(&mut self, r: &FetchRecord) {
-        let s = self.rows.entry((r.class, r.group)).or_default();
+        let s = self
+            .rows
+            .entry((r.class, r.group, r.direction))
+            .or_default();
         s.n += 1;
         if r.error.is_some() {
             s.errors += 1;
@@ -35,7 +43,11 @@ impl ClassTable {
         if let Some(t) = r.ttfb_ms {
             s.ttfb_ms.push(t.0);
         }
-        if let Some(g) = r.goodput_bps.or(r.steady_bps) {
+        let rate = match r.direction {
+            Direction::Down => r.goodput_bps.or(r.steady_bps),
+            Direction::Up => r.upload_bps,
+        };
+        if let Some(g) = rate {
             s.goodput.push(g as f64);
         }
     }
@@ -44,9 +56,13 @@ impl ClassTable {
     pub fn slowest(&self) -> Option<String> {
         self.rows
             .iter()
-            .filter_map(|((c, g), s)| {
+            .filter_map(|((c, g, d), s)| {
                 let med = quantile(&s.goodput, 0.5)?;
-                Some((med, format!("{}/{} {}", name(c), gname(g), fmt_bps(med))))
+                let up = if *d == Direction::Up { " up" } else { "" };
+                Some((
+                    med,
+                    format!("{}/{}{up} {}", name(c), gname(g), fmt_bps(med)),
+                ))
             })
             .min_by(|a, b| a.0.total_cmp(&b.0))
             .map(|x| x.1)
@@ -56,17 +72,18 @@ impl ClassTable {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<8} {:<8} {:>6} {:>7} {:>12} {:>16} {:>16}",
-            "class", "group", "n", "errors", "median ttfb", "median goodput", "p10 goodput"
+            "{:<8} {:<8} {:<4} {:>6} {:>7} {:>12} {:>16} {:>16}",
+            "class", "group", "dir", "n", "errors", "median ttfb", "median rate", "p10 rate"
         );
-        for ((c, g), st) in &self.rows {
+        for ((c, g, d), st) in &self.rows {
             let ttfb = quantile(&st.ttfb_ms, 0.5).map_or("-".into(), |v| format!("{v:.1} ms"));
             let rate = |q| quantile(&st.goodput, q).map_or("-".into(), fmt_bps);
             let _ = writeln!(
                 s,
-                "{:<8} {:<8} {:>6} {:>7} {:>12} {:>16} {:>16}",
+                "{:<8} {:<8} {:<4} {:>6} {:>7} {:>12} {:>16} {:>16}",
                 name(c),
                 gname(g),
+                d.as_str(),
                 st.n,
                 st.errors,
                 ttfb,
@@ -120,8 +137,31 @@ mod tests {
                 ..FetchRecord::default()
             });
         }
+        // An upload of the same class: its own row, rated by upload_bps
+        // (its 24 bit/s response goodput is not a rate sample).
+        t.add(&FetchRecord {
+            class: Some(Class::Image),
+            group: Some(Group::Target),
+            direction: Direction::Up,
+            goodput_bps: Some(24),
+            upload_bps: Some(131_072),
+            ..FetchRecord::default()
+        });
         let out = t.render();
-        assert!(out.contains("image    target        4       1"), "{out}");
-        assert!(t.slowest().unwrap().starts_with("image/target"));
+        assert!(
+            out.contains("image    target   down      4       1"),
+            "{out}"
+        );
+        assert!(
+            out.contains("image    target   up        1       0"),
+            "{out}"
+        );
+        let up = out.lines().find(|l| l.contains(" up ")).unwrap();
+        assert!(up.contains("131 kbit/s") && !up.contains(" bit/s"), "{up}");
+        assert!(
+            t.slowest().unwrap().starts_with("image/target up"),
+            "{:?}",
+            t.slowest()
+        );
     }
 }

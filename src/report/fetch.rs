@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::fmt_bps;
-use crate::record::{FetchRecord, Ms};
+use crate::record::{Direction, FetchRecord, Ms};
 
 fn ms(v: Option<Ms>) -> String {
     v.map_or("-".into(), |m| format!("{:.3} ms", m.0))
@@ -51,9 +51,14 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
     let _ = writeln!(s, "transfer    {}", ms(r.transfer_ms));
     let _ = writeln!(s, "total       {}", ms(r.total_ms));
     let _ = writeln!(s, "body        {} bytes{}", r.body_bytes, capped(r));
-    if r.method == "POST" {
+    if r.direction == Direction::Up {
         let up = r.upload_bps.map_or("-".into(), |b| fmt_bps(b as f64));
-        let _ = writeln!(s, "upload      {} bytes, {up}", r.upload_bytes);
+        let of = r.object_bytes.map_or(String::new(), |n| format!(" of {n}"));
+        let _ = writeln!(
+            s,
+            "upload      {}{of} bytes acknowledged, {up}",
+            r.upload_bytes
+        );
     }
     let rate = |v: Option<u64>| v.map_or("-".into(), |b| fmt_bps(b as f64));
     let _ = writeln!(
