@@ -127,7 +127,9 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
     assert!(summary.lines().count() > 4, "{summary}");
     let verdicts = std::fs::read_to_string(dir.path().join("out/verdicts.csv")).unwrap();
     assert!(
-        verdicts.starts_with("vantage,scope,url,host,sni,class,n,n_control"),
+        verdicts.starts_with(
+            "vantage,scope,url,host,sni,label,class,direction,group,verdict,n,n_control"
+        ),
         "{verdicts}"
     );
     let stdout = String::from_utf8_lossy(&out.stdout);

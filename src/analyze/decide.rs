@@ -12,7 +12,9 @@
 //! 1. a judged comparison with n ≥ min-n on both sides, effect (ratio ≤
 //!    threshold) and q < alpha → `throttled` (the smallest ratio decides);
 //! 2. else slowed share ≥ [`PARTIAL_MIN_SHARE`], above the controls' own
-//!    slowed share with q < alpha → `partial`;
+//!    slowed share with q < alpha → `partial` — or `throttled` when more
+//!    than half the fetches are slowed and the median effect is there (the
+//!    median then lies in the slowed cluster; only the rank test lacked power);
 //! 3. else too few fetches → `inconclusive`; an effect without significance
 //!    → `inconclusive`; otherwise `ok`.
 
@@ -132,9 +134,16 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
             }
         }
     }
-    let partial = sh.filter(|_| share_ok).is_some_and(|s| {
+    let share_sig = sh.filter(|_| share_ok).is_some_and(|s| {
         s.fraction().unwrap_or(0.0) >= PARTIAL_MIN_SHARE && s.q.is_some_and(|q| q < o.alpha)
     });
+    // More than half slowed puts the median in the slowed cluster: with the
+    // effect there, that is a throttle decided by the share test.
+    let majority = share_sig
+        && sh.is_some_and(|s| s.fraction().unwrap_or(0.0) > 0.5)
+        && d.enough(o)
+        && d.effect(o);
+    let partial = share_sig && !majority;
     let share_text = |s: &super::compare::Share| {
         let mut t = format!(
             "slowed {}/{} fetches ({:.0}%) vs {}/{} controls",
@@ -159,6 +168,17 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
     if throttled.is_some() {
         v.verdict = VerdictKind::Throttled;
         reason = d.describe();
+    } else if majority {
+        let s = sh.expect("majority has a share");
+        v.verdict = VerdictKind::Throttled;
+        v.test = Some(Test::Fisher);
+        v.p_value = s.p;
+        v.q_value = s.q;
+        reason = format!(
+            "most fetches slowed: {}; median test: {}",
+            share_text(s),
+            d.describe()
+        );
     } else if partial {
         let s = sh.expect("partial has a share");
         v.verdict = VerdictKind::Partial;
@@ -189,7 +209,7 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
             reason += &format!("; {}", x.describe());
         }
     }
-    if let (Some(s), false) = (sh.filter(|_| share_ok), partial) {
+    if let (Some(s), false) = (sh.filter(|_| share_ok), partial || majority) {
         reason += &format!("; {}", share_text(s));
     }
     if r.small_text {

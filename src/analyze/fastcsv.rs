@@ -11,8 +11,7 @@ use anyhow::{bail, Result};
 
 use super::badrows::BadKind;
 use super::load::{direction_of, Row};
-use crate::probe::spec::{Class, Group};
-use crate::record::Direction;
+use crate::types::{Class, Direction, Group};
 
 /// Where parsed rows go. Parts of a file are parsed into separate sinks on
 /// separate threads and absorbed in file order.
@@ -186,40 +185,17 @@ fn record_end(b: &[u8], eof: bool) -> Option<(usize, bool)> {
     }
 }
 
-fn parse_class(b: &[u8]) -> Result<Option<Class>, BadKind> {
-    const ALL: [Class; 5] = [
-        Class::Text,
-        Class::Image,
-        Class::Video,
-        Class::Audio,
-        Class::Other,
-    ];
-    if b.is_empty() {
+/// A class/group/direction cell: empty is unknown; otherwise one of the
+/// names of `T` (case-insensitive, `crate::types`), else an unusable row.
+fn named<T: std::str::FromStr>(b: &[u8], bad: BadKind) -> Result<Option<T>, BadKind> {
+    if b.trim_ascii().is_empty() {
         return Ok(None);
     }
-    let b = b.trim_ascii();
-    ALL.iter()
-        .find(|c| c.as_str().as_bytes().eq_ignore_ascii_case(b))
-        .map(|c| Some(*c))
-        .ok_or(BadKind::UnknownClass)
-}
-
-fn parse_group(b: &[u8]) -> Result<Option<Group>, BadKind> {
-    match b.trim_ascii() {
-        b"" => Ok(None),
-        g if g.eq_ignore_ascii_case(b"target") => Ok(Some(Group::Target)),
-        g if g.eq_ignore_ascii_case(b"control") => Ok(Some(Group::Control)),
-        _ => Err(BadKind::UnknownGroup),
-    }
-}
-
-fn parse_direction(b: &[u8]) -> Result<Option<Direction>, BadKind> {
-    match b.trim_ascii() {
-        b"" => Ok(None),
-        d if d.eq_ignore_ascii_case(b"down") => Ok(Some(Direction::Down)),
-        d if d.eq_ignore_ascii_case(b"up") => Ok(Some(Direction::Up)),
-        _ => Err(BadKind::UnknownDirection),
-    }
+    std::str::from_utf8(b)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Some)
+        .ok_or(bad)
 }
 
 /// A numeric cell: empty is unknown; anything else must be a finite number >= 0.
@@ -263,10 +239,10 @@ fn row_from<'a>(
         sni: f(c.sni),
         label: f(c.label),
         controls: f(c.controls),
-        class: parse_class(f(c.class))?,
-        group: parse_group(f(c.group))?,
+        class: named::<Class>(f(c.class), BadKind::UnknownClass)?,
+        group: named::<Group>(f(c.group), BadKind::UnknownGroup)?,
         direction: direction_of(
-            parse_direction(f(c.direction))?,
+            named::<Direction>(f(c.direction), BadKind::UnknownDirection)?,
             method,
             upload_bytes.unwrap_or(0),
         ),

@@ -16,8 +16,8 @@ use anyhow::{Context, Result};
 use super::badrows::{BadKind, BadRows};
 use super::fastcsv::{self, RowSink};
 use super::stats::{median, sort};
-use crate::probe::spec::{Class, Group};
 use crate::record::{Direction, FetchRecord};
+use crate::types::{Class, Group};
 
 /// One failure string seen in a series, with the bytes those fetches got.
 #[derive(Debug, Clone)]

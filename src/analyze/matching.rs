@@ -23,8 +23,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::load::{Dataset, Series};
-use crate::probe::spec::{Class, Group};
 use crate::record::Direction;
+use crate::types::{Class, Group};
 
 /// Largest size ratio between a target and a control it is compared with.
 pub const SIZE_FACTOR: f64 = 2.0;

@@ -31,8 +31,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::probe::spec::Class;
 use crate::record::{Direction, FetchRecord, Window};
+use crate::types::Class;
 
 pub use badrows::{BadKind, BadRows};
 pub use compare::Test;
@@ -161,10 +161,7 @@ impl std::str::FromStr for VerdictKind {
 
 /// Name of a direction as written in the CSV files.
 pub fn dir_str(d: Direction) -> &'static str {
-    match d {
-        Direction::Down => "down",
-        Direction::Up => "up",
-    }
+    d.as_str()
 }
 
 /// Name of a class as written in the CSV files.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use super::inference::median_of;
 use super::output::fmt_bps;
 use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
-use crate::probe::spec::Class;
 use crate::record::Direction;
+use crate::types::Class;
 
 fn med(v: Vec<f64>) -> Option<f64> {
     median_of(v)

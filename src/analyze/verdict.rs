@@ -14,8 +14,8 @@ use super::load::{merge_failures, Dataset, Failure, Obs, RateSrc, Series};
 use super::matching::{ComparedWith, Controls, Match};
 use super::stats::seed_for;
 use super::{class_str, dir_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
-use crate::probe::spec::{Class, Group};
 use crate::record::Direction;
+use crate::types::{Class, Group};
 
 /// Text objects smaller than this (mean body) are judged by time only: their
 /// transfer is over before any rate limit shows as a rate.
