@@ -68,6 +68,7 @@ label = "x"
             rate: Rate(1_000_000),
             queue: Size(65536),
             shared: false,
+            window: None,
         }
     );
     assert_eq!(r.actions(Some("example.org")), (Action::Pass, Action::Pass));
@@ -93,6 +94,7 @@ fn unknown_keys_and_bad_rates_are_rejected() {
         "down = { action = 'pass', delay = 30 }",
         "down = { action = 'police', rate = 1, burst = 1, dela = '1ms' }",
         "down = { action = 'pass', shared = true }",
+        "down = { action = 'shape', rate = 1000, queue = 3000, window = 1500 }",
     ] {
         let e = Scenario::parse(&rule(bad));
         assert!(e.is_err(), "{bad}");
@@ -125,18 +127,23 @@ fn builtin_scenarios_load_and_say_what_they_claim() {
         );
     }
     let tw = Scenario::builtin("twitter-2021").unwrap();
-    let police = Action::Police {
+    let police = |burst| Action::Police {
         rate: Rate(131072),
-        burst: Size(8192),
+        burst: Size(burst),
     };
     for host in ["pbs.twimg.com", "video.twimg.com", "t.co", "microsoft.com"] {
-        assert_eq!(tw.rules.actions(Some(host)), (police, police), "{host}");
+        assert_eq!(
+            tw.rules.actions(Some(host)),
+            (police(8192), police(4096)),
+            "{host}"
+        );
     }
     // Free names only meet the scenario's access link: 100 Mbit/s each way.
     let link = Action::Shape {
         rate: Rate(100_000_000),
         queue: Size(256 * 1024),
         shared: false,
+        window: None,
     };
     for host in ["twitter.com", "example.org", "cdn.example.net"] {
         assert_eq!(tw.rules.actions(Some(host)), (link, link), "{host}");

@@ -235,7 +235,12 @@ async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Ve
 pub const CLIENT_MSS: libc::c_int = 1460;
 
 /// SO_RCVBUF every client connection starts with (the kernel doubles it).
-pub const LISTEN_RCVBUF: libc::c_int = 16 * 1024;
+/// Small enough that the window a throttled upload sees reopens as the
+/// relay forwards, a few KB at a time: with 16 KiB the client's acked bytes
+/// came in ~30 KB steps with zero-window stalls of 1-2 s (upload rate read
+/// at ~50 kbit/s for a 131 kbit/s policer); with 4 KiB they follow the
+/// policer's steps (docs/testbed.md).
+pub const LISTEN_RCVBUF: libc::c_int = 4 * 1024;
 
 /// Binds the middlebox's client-facing listener, announcing [`CLIENT_MSS`].
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {

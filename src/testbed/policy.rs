@@ -91,6 +91,7 @@ impl Policy {
                 rate,
                 queue,
                 shared: true,
+                ..
             } => Some(Arc::new(SharedShaper::new(rate, queue))),
             _ => None,
         };

@@ -238,13 +238,17 @@ async fn read_line<R: AsyncRead + Unpin>(
     leg: &Leg,
     tx: mpsc::UnboundedSender<Item>,
 ) {
-    let room = Arc::new(Semaphore::new(
-        LINE_BYTES
-            + match leg.action {
-                Action::Shape { queue, .. } => queue.0 as usize,
-                _ => 0,
-            },
-    ));
+    // Bytes between reader and writer: a connection's in-flight data.
+    let in_flight = match leg.action {
+        Action::Shape {
+            shared: true,
+            window: Some(w),
+            ..
+        } => (w.0 as usize).max(1500),
+        Action::Shape { queue, .. } => LINE_BYTES + queue.0 as usize,
+        _ => LINE_BYTES,
+    };
+    let room = Arc::new(Semaphore::new(in_flight));
     let mut limiter = limiter(leg.action);
     let limit = byte_limit(leg.action);
     let end = |outcome, shutdown| Item::End {
@@ -285,7 +289,7 @@ async fn read_line<R: AsyncRead + Unpin>(
         }
         while !data.is_empty() {
             let n = match (&leg.shared, limiter.as_mut()) {
-                (Some(q), _) => data.len().min(q.max_grant()),
+                (Some(q), _) => data.len().min(q.max_grant()).min(in_flight),
                 (None, Some(l)) => l.grant(data.len()).await,
                 (None, None) => data.len(),
             };

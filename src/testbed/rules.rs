@@ -85,6 +85,11 @@ pub enum Action {
         queue: Size,
         #[serde(default)]
         shared: bool,
+        /// Only with `shared`: most bytes one connection may have in the
+        /// queue (and delay line) at once, as its TCP window bounds a real
+        /// flow. `None`: one connection may fill the whole queue.
+        #[serde(default)]
+        window: Option<Size>,
     },
     /// Forward `bytes`, then nothing more and no FIN/RST: the connection hangs.
     FreezeAfter { bytes: Size },
@@ -228,6 +233,16 @@ impl TryFrom<RuleToml> for Rule {
             OneOrMany::One(p) => vec![p],
             OneOrMany::Many(v) => v,
         };
+        for a in [t.down.action, t.up.action] {
+            if let Action::Shape {
+                shared: false,
+                window: Some(_),
+                ..
+            } = a
+            {
+                return Err("window needs shared = true".into());
+            }
+        }
         let share = match (t.share, t.share_seed) {
             (Some(f), seed) => Some(Share::new(f, seed)?),
             (None, Some(_)) => return Err("share_seed without share".into()),
