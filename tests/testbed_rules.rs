@@ -66,7 +66,9 @@ label = "x"
         up,
         Action::Shape {
             rate: Rate(1_000_000),
-            queue: Size(65536)
+            queue: Size(65536),
+            shared: false,
+            window: None,
         }
     );
     assert_eq!(r.actions(Some("example.org")), (Action::Pass, Action::Pass));
@@ -82,6 +84,32 @@ fn unknown_keys_and_bad_rates_are_rejected() {
     let typo = format!("{base}[[rule]]\nmatch='a'\ndown={{action='police', rat=1, burst=1}}\n");
     assert!(Scenario::parse(&typo).is_err());
     assert!(Scenario::parse(&format!("{base}extra = 1\n")).is_err());
+    // share, share_seed and delay are checked too.
+    let rule = |extra: &str| format!("{base}[[rule]]\nmatch='a'\n{extra}\n");
+    for bad in [
+        "share = 0.0",
+        "share = 1.5",
+        "share_seed = 3",
+        "down = { action = 'pass', delay = 'soon' }",
+        "down = { action = 'pass', delay = 30 }",
+        "down = { action = 'police', rate = 1, burst = 1, dela = '1ms' }",
+        "down = { action = 'pass', shared = true }",
+        "down = { action = 'shape', rate = 1000, queue = 3000, window = 1500 }",
+    ] {
+        let e = Scenario::parse(&rule(bad));
+        assert!(e.is_err(), "{bad}");
+    }
+    let ok = Scenario::parse(&rule(
+        "share = 0.25\nshare_seed = 3\nup = { action = 'shape', rate = 1000, queue = 3000, shared = true, delay = '7ms' }",
+    ))
+    .unwrap();
+    let r = &ok.rules.rules[0];
+    assert_eq!((r.share.unwrap().take, r.share.unwrap().of), (1, 4));
+    assert_eq!(r.share.unwrap().seed, Some(3));
+    assert_eq!(r.up_delay, std::time::Duration::from_millis(7));
+    assert_eq!(r.down_delay, std::time::Duration::ZERO);
+    assert!(matches!(r.up, Action::Shape { shared: true, .. }));
+    assert_eq!(r.down, Action::Pass);
 }
 
 #[test]
@@ -99,17 +127,23 @@ fn builtin_scenarios_load_and_say_what_they_claim() {
         );
     }
     let tw = Scenario::builtin("twitter-2021").unwrap();
-    let police = Action::Police {
+    let police = |burst| Action::Police {
         rate: Rate(131072),
-        burst: Size(8192),
+        burst: Size(burst),
     };
     for host in ["pbs.twimg.com", "video.twimg.com", "t.co", "microsoft.com"] {
-        assert_eq!(tw.rules.actions(Some(host)), (police, police), "{host}");
+        assert_eq!(
+            tw.rules.actions(Some(host)),
+            (police(8192), police(4096)),
+            "{host}"
+        );
     }
     // Free names only meet the scenario's access link: 100 Mbit/s each way.
     let link = Action::Shape {
         rate: Rate(100_000_000),
         queue: Size(256 * 1024),
+        shared: false,
+        window: None,
     };
     for host in ["twitter.com", "example.org", "cdn.example.net"] {
         assert_eq!(tw.rules.actions(Some(host)), (link, link), "{host}");

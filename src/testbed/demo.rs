@@ -34,6 +34,16 @@ pub fn demo_campaign(
         "max_time = {}",
         toml_str(&humantime::format_duration(c.max_time).to_string())
     );
+    for (key, value) in [
+        ("connect_timeout", c.connect_timeout),
+        ("tls_timeout", c.tls_timeout),
+        ("ttfb_timeout", c.ttfb_timeout),
+    ] {
+        if let Some(d) = value {
+            let d = humantime::format_duration(d).to_string();
+            let _ = writeln!(s, "{key} = {}", toml_str(&d));
+        }
+    }
     let _ = writeln!(
         s,
         "cacert = [{}]",

@@ -123,6 +123,65 @@ impl Limiter {
     }
 }
 
+/// One FIFO queue shared by every connection a `shape { shared = true }`
+/// rule applies to, per direction: a kernel htb class with a long pfifo.
+///
+/// Modelled on a virtual clock: `tail` is when the last admitted byte
+/// leaves. A chunk admitted at `now` leaves at `max(tail, now) + len / rate`,
+/// so chunks of all connections leave one after another at exactly `rate`,
+/// in admission order, and the backlog is `(tail - now) * rate` bytes. A
+/// chunk is admitted only when it fits in `queue`; a full queue pushes back
+/// on the sender (TCP flow control) instead of dropping. Waiting for room
+/// is first come, first served (a fair async mutex), so backlogged
+/// connections take turns chunk by chunk and a new connection's first bytes
+/// — its TLS handshake — wait about `queue / rate` behind everyone's.
+#[derive(Debug)]
+pub struct SharedShaper {
+    rate: f64,
+    cap: f64,
+    quantum: usize,
+    tail: tokio::sync::Mutex<Instant>,
+}
+
+impl SharedShaper {
+    pub fn new(rate: Rate, queue: Size) -> SharedShaper {
+        let r = rate.bytes_per_sec();
+        let cap = (queue.0 as f64).max(1500.0);
+        let quantum = (r * SHAPE_TICK.as_secs_f64())
+            .clamp(512.0, 65536.0)
+            .min(cap) as usize;
+        SharedShaper {
+            rate: r,
+            cap,
+            quantum,
+            tail: tokio::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Largest chunk one admission takes: the pump's read size.
+    pub fn max_grant(&self) -> usize {
+        self.quantum
+    }
+
+    /// Waits for room for `len` bytes (≤ [`Self::max_grant`]) and returns
+    /// when they leave the queue.
+    pub async fn admit(&self, len: usize) -> Instant {
+        let len = len.clamp(1, self.quantum) as f64;
+        let mut tail = self.tail.lock().await;
+        loop {
+            let now = Instant::now();
+            let start = (*tail).max(now);
+            let backlog = start.duration_since(now).as_secs_f64() * self.rate;
+            if backlog + len <= self.cap {
+                *tail = start + Duration::from_secs_f64(len / self.rate);
+                return *tail;
+            }
+            let wait = (backlog + len - self.cap) / self.rate;
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +208,30 @@ mod tests {
         }
         let rate = sent as f64 * 8.0 / t0.elapsed().as_secs_f64();
         assert!((rate / 1e6 - 1.0).abs() < 0.03, "{rate}");
+    }
+
+    #[tokio::test]
+    async fn shared_queue_is_fifo_and_bounded() {
+        // 100 kB/s, 50 kB queue, 1 kB quanta (10 ms each).
+        let q = SharedShaper::new(Rate(800_000), Size(50_000));
+        assert_eq!(q.max_grant(), 1000);
+        let t0 = Instant::now();
+        // Fill the queue: 50 chunks admitted at once, leaving 10 ms apart.
+        let first = q.admit(1000).await;
+        let mut last = first;
+        for _ in 1..50 {
+            let leaves = q.admit(1000).await;
+            assert_eq!(leaves - last, Duration::from_millis(10));
+            last = leaves;
+        }
+        assert!(t0.elapsed() < Duration::from_millis(40), "room: no wait");
+        // The next chunk waits for room, then leaves behind the whole queue.
+        let leaves = q.admit(1000).await;
+        assert!(
+            t0.elapsed() >= Duration::from_millis(9),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert_eq!(leaves - last, Duration::from_millis(10));
     }
 }

@@ -15,6 +15,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
+use super::policy::Policy;
 use super::relay::{relay, Counters};
 use super::rules::{Action, RuleSet};
 use super::sniff::{sniff, Sniff};
@@ -69,10 +70,17 @@ pub struct ConnLog {
     /// SNI or Host seen, if any.
     pub name: Option<String>,
     pub tls: bool,
-    /// Index of the matching rule.
+    /// Index of the rule applied (`None`: no rule, passed untouched).
     pub rule: Option<usize>,
+    /// Rules whose patterns matched but whose `share` left this connection
+    /// to the next matching rule, in order. A partial rule applied to this
+    /// connection when `rule` is its index, declined it when it is here.
+    pub declined: Vec<usize>,
     pub down: Action,
     pub up: Action,
+    /// One-way delay added per direction.
+    pub down_delay: Duration,
+    pub up_delay: Duration,
     /// Bytes forwarded so far, per direction.
     pub counters: Arc<Counters>,
 }
@@ -90,7 +98,8 @@ impl Middlebox {
             .local_addr()
             .expect("bound listener has an address");
         let log = Arc::new(Mutex::new(VecDeque::new()));
-        let task = tokio::spawn(accept_loop(listener, Arc::new(cfg), log.clone()));
+        let policy = Arc::new(Policy::new(cfg.rules.clone()));
+        let task = tokio::spawn(accept_loop(listener, Arc::new(cfg), policy, log.clone()));
         Middlebox {
             addr,
             log,
@@ -114,12 +123,13 @@ impl Middlebox {
 async fn accept_loop(
     listener: TcpListener,
     cfg: Arc<MiddleboxConfig>,
+    policy: Arc<Policy>,
     log: Arc<Mutex<VecDeque<ConnLog>>>,
 ) {
     let max_conns = cfg.max_conns;
     super::serve_bounded(listener, max_conns, move |client, peer| {
-        let (cfg, log) = (cfg.clone(), log.clone());
-        async move { handle(client, peer, &cfg, &log).await }
+        let (cfg, policy, log) = (cfg.clone(), policy.clone(), log.clone());
+        async move { handle(client, peer, &cfg, &policy, &log).await }
     })
     .await
 }
@@ -128,6 +138,7 @@ async fn handle(
     mut client: TcpStream,
     peer: SocketAddr,
     cfg: &MiddleboxConfig,
+    policy: &Policy,
     log: &Mutex<VecDeque<ConnLog>>,
 ) {
     let _ = client.set_nodelay(true);
@@ -135,9 +146,9 @@ async fn handle(
         return;
     };
     let name = sniffed.name().map(str::to_string);
-    let rule = cfg.rules.find(name.as_deref());
-    let (down, up) = cfg.rules.actions(name.as_deref());
-    if is_throttle(down) {
+    let decision = policy.decide(name.as_deref());
+    let (down, up) = (decision.down.action, decision.up.action);
+    if down.is_throttle() {
         set_opt(
             &client,
             libc::SOL_SOCKET,
@@ -147,7 +158,7 @@ async fn handle(
     }
     // Every connection starts with the small receive window the listener
     // set (see `listen`); only unthrottled uploads get a normal one back.
-    if !is_throttle(up) {
+    if !up.is_throttle() {
         set_opt(&client, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
     }
     let counters = Arc::new(Counters::default());
@@ -159,9 +170,12 @@ async fn handle(
             peer,
             name,
             tls: sniffed.is_tls(),
-            rule,
+            rule: decision.rule,
+            declined: decision.declined.clone(),
             down,
             up,
+            down_delay: decision.down.delay,
+            up_delay: decision.up.delay,
             counters: counters.clone(),
         });
     }
@@ -180,8 +194,8 @@ async fn handle(
         client,
         origin,
         first,
-        down,
-        up,
+        &decision.down,
+        &decision.up,
         &counters,
         cfg.max_conn_time,
     )
@@ -221,7 +235,12 @@ async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Ve
 pub const CLIENT_MSS: libc::c_int = 1460;
 
 /// SO_RCVBUF every client connection starts with (the kernel doubles it).
-pub const LISTEN_RCVBUF: libc::c_int = 16 * 1024;
+/// Small enough that the window a throttled upload sees reopens as the
+/// relay forwards, a few KB at a time: with 16 KiB the client's acked bytes
+/// came in ~30 KB steps with zero-window stalls of 1-2 s (upload rate read
+/// at ~50 kbit/s for a 131 kbit/s policer); with 4 KiB they follow the
+/// policer's steps (docs/testbed.md).
+pub const LISTEN_RCVBUF: libc::c_int = 4 * 1024;
 
 /// Binds the middlebox's client-facing listener, announcing [`CLIENT_MSS`].
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -265,10 +284,6 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     }
     sock.bind(addr)?;
     sock.listen(1024)
-}
-
-fn is_throttle(a: Action) -> bool {
-    matches!(a, Action::Police { .. } | Action::Shape { .. })
 }
 
 fn set_opt(s: &TcpStream, level: libc::c_int, opt: libc::c_int, bytes: usize) {

@@ -5,8 +5,9 @@
 //! (`microsoft.com` matching `*t.co*`) is part of what the lab must reproduce.
 
 use std::fmt;
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use super::units::{Rate, Size};
 
@@ -75,8 +76,21 @@ pub enum Action {
     /// Token bucket of `burst` bytes refilled at `rate`; see `limiter` for how
     /// "drops" are approximated (bursts then stalls).
     Police { rate: Rate, burst: Size },
-    /// Smooth pacing at `rate`, reading ahead at most `queue` bytes.
-    Shape { rate: Rate, queue: Size },
+    /// Smooth pacing at `rate`, reading ahead at most `queue` bytes. With
+    /// `shared`, every connection the rule applies to goes through ONE
+    /// FIFO queue of `queue` bytes drained at `rate` (an htb class with a
+    /// long pfifo): connections share the rate and wait behind each other.
+    Shape {
+        rate: Rate,
+        queue: Size,
+        #[serde(default)]
+        shared: bool,
+        /// Only with `shared`: most bytes one connection may have in the
+        /// queue (and delay line) at once, as its TCP window bounds a real
+        /// flow. `None`: one connection may fill the whole queue.
+        #[serde(default)]
+        window: Option<Size>,
+    },
     /// Forward `bytes`, then nothing more and no FIN/RST: the connection hangs.
     FreezeAfter { bytes: Size },
     /// Forward `bytes`, then abort the client connection with a RST.
@@ -89,6 +103,49 @@ impl Action {
     pub fn is_pass(&self) -> bool {
         matches!(self, Action::Pass)
     }
+
+    /// A rate limit (police or shape, private or shared).
+    pub fn is_throttle(&self) -> bool {
+        matches!(self, Action::Police { .. } | Action::Shape { .. })
+    }
+}
+
+/// Which fraction of the connections a rule matches it applies to: exactly
+/// `take` of every block of `of` consecutive matching connections, in a
+/// shuffled order (a deck of cards, see `policy`). Exact over whole blocks,
+/// so a test that expects 30% gets 30%, not 30% ± sampling noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub take: u32,
+    pub of: u32,
+    /// Seed of the shuffle; `None` draws one per middlebox.
+    pub seed: Option<u64>,
+}
+
+impl Share {
+    /// The smallest block (≤ 100) in which `fraction` is a whole number of
+    /// connections; other fractions are rounded to the nearest 1%.
+    pub fn new(fraction: f64, seed: Option<u64>) -> Result<Share, String> {
+        if !(fraction > 0.0 && fraction <= 1.0) {
+            return Err(format!("share must be in (0, 1], got {fraction}"));
+        }
+        let exact = (1..=100u32).find(|&n| {
+            let k = fraction * n as f64;
+            (k - k.round()).abs() < 1e-6
+        });
+        let of = exact.unwrap_or(100);
+        let take = (fraction * of as f64).round() as u32;
+        if take == 0 {
+            return Err(format!(
+                "share {fraction} is below 1%: the rule would never apply"
+            ));
+        }
+        Ok(Share { take, of, seed })
+    }
+
+    pub fn fraction(&self) -> f64 {
+        self.take as f64 / self.of as f64
+    }
 }
 
 /// One rule: a set of name patterns and an action per direction.
@@ -99,6 +156,12 @@ pub struct Rule {
     pub down: Action,
     /// Client → origin (uploads, and the ClientHello itself).
     pub up: Action,
+    /// One-way delay added to every byte origin → client.
+    pub down_delay: Duration,
+    /// One-way delay added to every byte client → origin.
+    pub up_delay: Duration,
+    /// `None`: the rule applies to every connection it matches.
+    pub share: Option<Share>,
 }
 
 /// The TOML form of a rule: `match` is one pattern or a list.
@@ -108,9 +171,51 @@ pub(crate) struct RuleToml {
     #[serde(rename = "match")]
     pub pattern: OneOrMany,
     #[serde(default)]
-    pub down: Action,
+    pub down: Leg,
     #[serde(default)]
-    pub up: Action,
+    pub up: Leg,
+    pub share: Option<f64>,
+    pub share_seed: Option<u64>,
+}
+
+/// One direction as written: an action table that may also carry `delay`.
+#[derive(Debug, Default)]
+pub(crate) struct Leg {
+    action: Action,
+    delay: Duration,
+}
+
+impl<'de> Deserialize<'de> for Leg {
+    /// `delay` is taken out before the rest is read as an [`Action`], so
+    /// every action accepts it and an action's own fields stay strict.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Leg, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let delay = match table.remove("delay") {
+            None => Duration::ZERO,
+            Some(toml::Value::String(s)) => humantime::parse_duration(&s)
+                .map_err(|e| D::Error::custom(format!("bad delay {s:?}: {e}")))?,
+            Some(v) => {
+                return Err(D::Error::custom(format!(
+                    "delay must be a string like \"30ms\", got {v}"
+                )))
+            }
+        };
+        // serde lets unit variants of a tagged enum ignore extra keys.
+        let extra: Vec<&String> = table.keys().filter(|k| *k != "action").collect();
+        let unit = matches!(
+            table.get("action").and_then(|v| v.as_str()),
+            Some("pass" | "blackhole")
+        );
+        if unit && !extra.is_empty() {
+            return Err(D::Error::custom(format!(
+                "unknown field {:?}: this action takes only `delay`",
+                extra[0]
+            )));
+        }
+        let action = Action::deserialize(toml::Value::Table(table)).map_err(D::Error::custom)?;
+        Ok(Leg { action, delay })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,17 +225,37 @@ pub(crate) enum OneOrMany {
     Many(Vec<String>),
 }
 
-impl From<RuleToml> for Rule {
-    fn from(t: RuleToml) -> Rule {
+impl TryFrom<RuleToml> for Rule {
+    type Error = String;
+
+    fn try_from(t: RuleToml) -> Result<Rule, String> {
         let pats = match t.pattern {
             OneOrMany::One(p) => vec![p],
             OneOrMany::Many(v) => v,
         };
-        Rule {
-            patterns: pats.iter().map(|p| Pattern::new(p)).collect(),
-            down: t.down,
-            up: t.up,
+        for a in [t.down.action, t.up.action] {
+            if let Action::Shape {
+                shared: false,
+                window: Some(_),
+                ..
+            } = a
+            {
+                return Err("window needs shared = true".into());
+            }
         }
+        let share = match (t.share, t.share_seed) {
+            (Some(f), seed) => Some(Share::new(f, seed)?),
+            (None, Some(_)) => return Err("share_seed without share".into()),
+            (None, None) => None,
+        };
+        Ok(Rule {
+            patterns: pats.iter().map(|p| Pattern::new(p)).collect(),
+            down: t.down.action,
+            up: t.up.action,
+            down_delay: t.down.delay,
+            up_delay: t.up.delay,
+            share,
+        })
     }
 }
 
@@ -145,16 +270,24 @@ impl RuleSet {
         RuleSet { rules }
     }
 
-    /// Index of the first matching rule, if any. `None` for a connection
-    /// whose name could not be read (no SNI, split hello, not TLS/HTTP).
+    /// Index of the first rule whose patterns match, if any — before any
+    /// `share` is drawn (the middlebox's `Policy` draws it). `None` for a
+    /// connection whose name could not be read (no SNI, split hello, not
+    /// TLS/HTTP).
     pub fn find(&self, name: Option<&str>) -> Option<usize> {
-        let name = name?;
-        self.rules
-            .iter()
-            .position(|r| r.patterns.iter().any(|p| p.matches(name)))
+        self.matching(name).next()
     }
 
-    /// The (down, up) actions for a name: pass/pass when nothing matches.
+    /// Indices of every rule whose patterns match, in order.
+    pub fn matching<'a>(&'a self, name: Option<&'a str>) -> impl Iterator<Item = usize> + 'a {
+        self.rules.iter().enumerate().filter_map(move |(i, r)| {
+            let name = name?;
+            r.patterns.iter().any(|p| p.matches(name)).then_some(i)
+        })
+    }
+
+    /// The (down, up) actions of the first matching rule (share not drawn):
+    /// pass/pass when nothing matches.
     pub fn actions(&self, name: Option<&str>) -> (Action, Action) {
         self.find(name)
             .map(|i| (self.rules[i].down, self.rules[i].up))
@@ -173,5 +306,18 @@ mod tests {
         assert!(!Pattern::new("a*b*c").matches("axxbyy"));
         assert!(Pattern::new("EXAMPLE.org").matches("example.ORG"));
         assert!(Pattern::new("**x").matches("x"));
+    }
+
+    #[test]
+    fn share_blocks_are_the_smallest_exact_ones() {
+        let s = |f| Share::new(f, None).unwrap();
+        assert_eq!((s(0.3).take, s(0.3).of), (3, 10));
+        assert_eq!((s(0.25).take, s(0.25).of), (1, 4));
+        assert_eq!((s(1.0).take, s(1.0).of), (1, 1));
+        assert_eq!((s(0.333).take, s(0.333).of), (33, 100));
+        assert!(Share::new(0.0, None).is_err());
+        assert!(Share::new(1.5, None).is_err());
+        assert!(Share::new(0.001, None).is_err());
+        assert!(Share::new(f64::NAN, None).is_err());
     }
 }

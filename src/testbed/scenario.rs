@@ -24,6 +24,19 @@ const BUILTIN: &[(&str, &str)] = &[
     ("shaper", include_str!("../../data/scenarios/shaper.toml")),
     ("freeze", include_str!("../../data/scenarios/freeze.toml")),
     ("reset", include_str!("../../data/scenarios/reset.toml")),
+    (
+        "clean-fast",
+        include_str!("../../data/scenarios/clean-fast.toml"),
+    ),
+    (
+        "congested",
+        include_str!("../../data/scenarios/congested.toml"),
+    ),
+    ("partial", include_str!("../../data/scenarios/partial.toml")),
+    (
+        "deep-queue",
+        include_str!("../../data/scenarios/deep-queue.toml"),
+    ),
 ];
 
 /// A throttling preset and the campaign that shows it.
@@ -48,6 +61,15 @@ pub struct CampaignPreset {
     /// that the demo finishes in under a minute.
     #[serde(with = "humantime_de")]
     pub max_time: Duration,
+    /// Client timeouts written to the campaign's `[defaults]` when set;
+    /// unset keeps the engine's 10 s. A scenario whose queue makes
+    /// handshakes slow lowers them so some fetches time out.
+    #[serde(default, with = "humantime_opt")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub tls_timeout: Option<Duration>,
+    #[serde(default, with = "humantime_opt")]
+    pub ttfb_timeout: Option<Duration>,
     #[serde(rename = "url")]
     pub urls: Vec<PresetUrl>,
 }
@@ -84,6 +106,16 @@ mod humantime_de {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let s = String::deserialize(d)?;
         humantime::parse_duration(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+mod humantime_opt {
+    use std::time::Duration;
+
+    use serde::Deserializer;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::humantime_de::deserialize(d).map(Some)
     }
 }
 
@@ -129,11 +161,15 @@ impl Scenario {
         for u in &t.campaign.urls {
             url_host(&u.url).with_context(|| format!("campaign url {:?}", u.url))?;
         }
+        let mut rules = Vec::with_capacity(t.rules.len());
+        for (i, r) in t.rules.into_iter().enumerate() {
+            rules.push(Rule::try_from(r).map_err(|e| anyhow::anyhow!("rule {}: {e}", i + 1))?);
+        }
         Ok(Scenario {
             name: t.name,
             description: t.description.trim().to_string(),
             reassemble: t.reassemble,
-            rules: RuleSet::new(t.rules.into_iter().map(Rule::from).collect()),
+            rules: RuleSet::new(rules),
             campaign: t.campaign,
         })
     }
