@@ -66,7 +66,8 @@ async fn twitter_2021_media_throttled_text_and_controls_ok() {
         "lab-a",
     )
     .await;
-    for r in urls(&v) {
+    // Downloads here; uploads in analyze_lab_outside.rs.
+    for r in urls(&v).filter(|r| r.direction == slowlane::record::Direction::Down) {
         let media =
             r.url.contains("twimg.com") && matches!(r.class, Some(Class::Image | Class::Video));
         if media {
@@ -106,7 +107,7 @@ async fn twitter_2021_media_throttled_text_and_controls_ok() {
     ] {
         let row = class_rows
             .iter()
-            .find(|r| r.class == Some(class))
+            .find(|r| r.class == Some(class) && r.direction == slowlane::record::Direction::Down)
             .expect("class row");
         assert_eq!(row.verdict, want, "{class:?}: {}", row.reason);
     }

@@ -85,6 +85,7 @@ async fn get(
         },
         upload,
         label: String::new(),
+        controls: Vec::new(),
         options,
     };
     fetch(&Prepared::new(spec).unwrap()).await

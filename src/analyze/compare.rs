@@ -123,7 +123,7 @@ pub struct Cmp {
     pub q: Option<f64>,
     pub test: Test,
     pub n_pairs: usize,
-    /// Whether this comparison may decide the row (small text's rate may not).
+    /// Whether this comparison may decide the row (a small download's rate may not).
     pub judged: bool,
 }
 

@@ -101,7 +101,7 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         .copied()
         .find(|&i| cmps[i].enough(o) && cmps[i].effect(o));
     let too_few = judged.iter().copied().find(|&i| !cmps[i].enough(o));
-    let primary = if r.small_text { 1 } else { 0 };
+    let primary = if r.small { 1 } else { 0 };
     let pick = throttled.or(weak).unwrap_or(primary.min(cmps.len() - 1));
     let d = &cmps[pick];
     let v = &mut r.verdict;
@@ -126,10 +126,10 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         v.slowed_share_ci_low = ci.map(|c| c.0);
         v.slowed_share_ci_high = ci.map(|c| c.1);
         v.control_slowed_share = s.control_fraction();
-        if !d.kind.is_time() || r.small_text {
+        if !d.kind.is_time() || r.small {
             // The rates of the slowed fetches (for time-judged rows, their
             // times are the evidence; their rates are still what a reader asks).
-            if !r.small_text {
+            if !r.small {
                 v.slowed_median_bps = median_of(s.slowed_vals.iter().copied());
             }
         }
@@ -159,7 +159,7 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
                 t += &format!(" q={}", fmt_p(q));
             }
         }
-        if let Some(m) = median_of(s.slowed_vals.iter().copied()).filter(|_| !r.small_text) {
+        if let Some(m) = median_of(s.slowed_vals.iter().copied()).filter(|_| !r.small) {
             t += &format!(", slowed median {}", fmt_bps(m));
         }
         t
@@ -212,8 +212,8 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
     if let (Some(s), false) = (sh.filter(|_| share_ok), partial || majority) {
         reason += &format!("; {}", share_text(s));
     }
-    if r.small_text {
-        reason += "; rate not judged: text objects under 128 KiB are judged by total and TLS time";
+    if r.small {
+        reason += "; rate not judged: downloads under 128 KiB are judged by total and TLS time";
     }
     if v.n_censored > 0 {
         reason += &format!(

@@ -17,9 +17,11 @@ use super::{class_str, dir_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictK
 use crate::record::Direction;
 use crate::types::{Class, Group};
 
-/// Text objects smaller than this (mean body) are judged by time only: their
-/// transfer is over before any rate limit shows as a rate.
-pub const TEXT_RATE_MIN_BYTES: f64 = 128.0 * 1024.0;
+/// Downloads smaller than this (mean size) are judged by time only, whatever
+/// their class: their transfer is over before any rate limit shows as a
+/// rate, and their "rate" is mostly slow start and scheduling noise (a 30 KB
+/// API response reads 13 or 100 Mbit/s on the same clean path).
+pub const SMALL_OBJECT_BYTES: f64 = 128.0 * 1024.0;
 
 /// A verdict row before and after its decision, plus what the fingerprint
 /// needs.
@@ -36,8 +38,8 @@ pub struct Row {
     pub early: bool,
     /// The row is a host aggregate whose largest URL has this many values.
     pub most_per_url: usize,
-    /// Whether rows of this kind judge their rate (small text does not).
-    pub small_text: bool,
+    /// A small download: its rate is reported, not judged (times decide).
+    pub small: bool,
 }
 
 fn blank(s: &Series, scope: Scope) -> Verdict {
@@ -188,7 +190,7 @@ fn prepare(
             .map(|&i| ds.series[i].obs.len())
             .max()
             .unwrap_or(0),
-        small_text: false,
+        small: false,
     };
     let v = &mut row.verdict;
     let first = &ds.series[members[0]];
@@ -280,15 +282,18 @@ fn prepare(
             why_not.join("; ")
         );
     }
-    let down_text = class == Class::Text && first.direction == Direction::Down;
+    let down = first.direction == Direction::Down;
     sizes.sort_by(f64::total_cmp);
     let mean_size = if sizes.is_empty() {
         f64::NAN
     } else {
         sizes.iter().sum::<f64>() / sizes.len() as f64
     };
-    row.small_text = down_text && (mean_size.is_nan() || mean_size < TEXT_RATE_MIN_BYTES);
-    let kinds: &[Kind] = if down_text {
+    let small_size = mean_size.is_nan() || mean_size < SMALL_OBJECT_BYTES;
+    // Text is always judged by time too (inflated handshakes were how
+    // Kazakhstan and Türkiye showed); other small downloads by time only.
+    row.small = down && (small_size && (class == Class::Text || mean_size.is_finite()));
+    let kinds: &[Kind] = if down && (class == Class::Text || row.small) {
         &[Kind::Rate, Kind::Total, Kind::Tls]
     } else {
         &[Kind::Rate]
@@ -305,9 +310,9 @@ fn prepare(
         let seed = seed_for(opts.seed, &[seed_key, &[&tag]].concat());
         let ctl_seed = seed_for(opts.seed, &[seed_key, &[&tag, b"ctl"]].concat());
         let mut c = compare(k, metric, &st, opts, seed, ctl_seed);
-        c.judged = !(k == Kind::Rate && row.small_text);
+        c.judged = !(k == Kind::Rate && row.small);
         // The share is counted on the metric that can decide the row.
-        if (k == Kind::Rate && !row.small_text) || (k == Kind::Total && row.small_text) {
+        if (k == Kind::Rate && !row.small) || (k == Kind::Total && row.small) {
             row.share = Some(share(k, &st));
         }
         row.cmps.push(c);
