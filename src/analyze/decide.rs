@@ -29,18 +29,25 @@ use super::{AnalyzeOptions, VerdictKind};
 /// A partial throttle must slow at least this share of the fetches.
 pub const PARTIAL_MIN_SHARE: f64 = 0.10;
 
-/// Fill q-values per vantage: Benjamini–Hochberg over every test of its URL
-/// rows, and separately over its host rows (which re-test the same fetches
-/// pooled: counting them twice in one family would only dilute it).
+/// Fill q-values per vantage: Benjamini–Hochberg over every test of its
+/// target URL rows — the discoveries a user acts on — and separately over its
+/// control URL rows (checks of the controls, nulls by design: in the targets'
+/// family they would only dilute it) and over its host rows (which re-test
+/// the targets' fetches pooled).
 pub fn fill_q(rows: &mut [Row], o: &AnalyzeOptions) {
-    let mut by: BTreeMap<(String, bool), Vec<usize>> = BTreeMap::new();
+    let mut by: BTreeMap<(&str, u8), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
-        let host = r.verdict.scope == super::Scope::Host;
-        by.entry((r.verdict.vantage.clone(), host))
+        let family = match (r.verdict.scope, r.verdict.control) {
+            (super::Scope::Host, _) => 2,
+            (_, true) => 1,
+            _ => 0,
+        };
+        by.entry((r.verdict.vantage.as_str(), family))
             .or_default()
             .push(i);
     }
-    for idx in by.values() {
+    let by: Vec<Vec<usize>> = by.into_values().collect();
+    for idx in &by {
         // (row, Some(cmp) | None = share, p)
         let mut tests: Vec<(usize, Option<usize>, f64)> = Vec::new();
         for &i in idx {
