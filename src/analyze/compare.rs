@@ -17,14 +17,13 @@
 //!   Pairing cancels what a path does over hours of a campaign (both sides
 //!   of a pair saw the same path state).
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use super::inference::signed_rank;
 use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
 use super::stats::{
-    bootstrap_medians, mann_whitney, median, percentile, ratio_ci, sort, Alternative, Pool,
+    bootstrap_medians, exact_ratio_ci, mann_whitney, median, median_atoms, percentile, ratio_ci,
+    sort, Alternative, Pool, ORDER_STAT_MAX_N,
 };
 use super::{AnalyzeOptions, Metric};
 
@@ -85,11 +84,49 @@ impl Side {
     }
 }
 
-/// A target series (or several with the same controls) and its controls.
+/// A target series and its matched controls.
 #[derive(Debug, Clone, Default)]
 pub struct Stratum {
     pub t: Side,
     pub c: Side,
+    /// `c.vals` in ascending order.
+    pub c_sorted: Vec<f64>,
+    /// Identity of the control set (strata with equal `pool` share controls).
+    pub pool: u64,
+}
+
+/// Per-round medians of two sides' (round, value) lists, merged by round:
+/// ln(target) − ln(control) for every round both sides have.
+fn round_log_ratios(t: &mut [(u64, f64)], c: &mut [(u64, f64)], out: &mut Vec<f64>) {
+    let by = |a: &(u64, f64), b: &(u64, f64)| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1));
+    t.sort_unstable_by(by);
+    c.sort_unstable_by(by);
+    let group_median = |g: &[(u64, f64)]| {
+        let n = g.len();
+        if n % 2 == 1 {
+            g[n / 2].1
+        } else {
+            (g[n / 2 - 1].1 + g[n / 2].1) / 2.0
+        }
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < t.len() && j < c.len() {
+        let (kt, kc) = (t[i].0, c[j].0);
+        let ie = i + t[i..].iter().take_while(|x| x.0 == kt).count();
+        let je = j + c[j..].iter().take_while(|x| x.0 == kc).count();
+        match kt.cmp(&kc) {
+            std::cmp::Ordering::Less => i = ie,
+            std::cmp::Ordering::Greater => j = je,
+            std::cmp::Ordering::Equal => {
+                if kt != 0 {
+                    let x = group_median(&t[i..ie]).ln() - group_median(&c[j..je]).ln();
+                    out.push(if x.is_nan() { 0.0 } else { x });
+                }
+                i = ie;
+                j = je;
+            }
+        }
+    }
 }
 
 /// A time metric (total, TLS) only shows an *effect* when the target is also
@@ -148,8 +185,10 @@ pub fn compare(
     let mut raw_t = Vec::new();
     let mut raw_c = Vec::new();
     let mut d = Vec::new();
+    let mut tp: Vec<(u64, f64)> = Vec::new();
+    let mut cp: Vec<(u64, f64)> = Vec::new();
     for s in strata {
-        let mc = median_of(&s.c.vals);
+        let mc = median(&s.c_sorted);
         if mc.is_nan() || mc <= 0.0 || s.t.vals.is_empty() {
             continue;
         }
@@ -157,27 +196,11 @@ pub fn compare(
         raw_c.extend_from_slice(&s.c.vals);
         tn.extend(s.t.vals.iter().map(|v| v / mc));
         cn.extend(s.c.vals.iter().map(|v| v / mc));
-        // Per-round medians of the normalised values.
-        let mut by: HashMap<u64, (Vec<f64>, Vec<f64>)> = HashMap::new();
-        for (v, &k) in s.t.vals.iter().zip(&s.t.pairs) {
-            if k != 0 {
-                by.entry(k).or_default().0.push(v / mc);
-            }
-        }
-        for (v, &k) in s.c.vals.iter().zip(&s.c.pairs) {
-            if let Some(e) = by.get_mut(&k) {
-                e.1.push(v / mc);
-            }
-        }
-        let mut keys: Vec<u64> = by.keys().copied().collect();
-        keys.sort_unstable();
-        for k in keys {
-            let (a, b) = &by[&k];
-            if !b.is_empty() {
-                let x = median_of(a).ln() - median_of(b).ln();
-                d.push(if x.is_nan() { 0.0 } else { x });
-            }
-        }
+        tp.clear();
+        cp.clear();
+        tp.extend(s.t.pairs.iter().zip(&s.t.vals).map(|(&k, v)| (k, v / mc)));
+        cp.extend(s.c.pairs.iter().zip(&s.c.vals).map(|(&k, v)| (k, v / mc)));
+        round_log_ratios(&mut tp, &mut cp, &mut d);
     }
     sort(&mut tn);
     sort(&mut cn);
@@ -202,7 +225,18 @@ pub fn compare(
     } else {
         (mt > 0.0).then(|| mc / mt)
     };
-    let ci = if tn.len() >= o.min_n && cn.len() >= o.min_n {
+    // (at most 2n atoms a side: up to ~4,000 ratios to sort)
+    let small =
+        tn.len() <= ORDER_STAT_MAX_N && cn.len() <= ORDER_STAT_MAX_N && tn.len() * cn.len() <= 1024;
+    let ci = if tn.len() >= o.min_n && cn.len() >= o.min_n && small {
+        // Small samples: the exact bootstrap distribution, no resampling.
+        let (at, ac) = (median_atoms(&tn), median_atoms(&cn));
+        if rate {
+            exact_ratio_ci(&at, &ac)
+        } else {
+            exact_ratio_ci(&ac, &at)
+        }
+    } else if tn.len() >= o.min_n && cn.len() >= o.min_n {
         let bt = bootstrap_medians(&tn, seed);
         let bc = bootstrap_medians(&cn, ctl_seed);
         if rate {
@@ -309,16 +343,15 @@ fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
 /// applied to each control pool against itself: the false-alarm baseline).
 pub fn share(kind: Kind, strata: &[Stratum]) -> Share {
     let mut sh = Share::default();
-    let mut seen_pools: Vec<Vec<u64>> = Vec::new();
+    let mut seen_pools: Vec<u64> = Vec::new();
     for s in strata {
         if s.c.vals.is_empty() {
             continue;
         }
-        let mut c = s.c.vals.clone();
-        sort(&mut c);
+        let c = &s.c_sorted;
         for (i, &v) in s.t.vals.iter().enumerate() {
             sh.n += 1;
-            if slowed(kind, v, &c) {
+            if slowed(kind, v, c) {
                 sh.slowed += 1;
                 sh.slowed_vals.push(v);
                 if let Some(&w) = s.t.who.get(i) {
@@ -327,13 +360,12 @@ pub fn share(kind: Kind, strata: &[Stratum]) -> Share {
             }
         }
         // Each control pool counts once, however many strata share it.
-        let sig: Vec<u64> = c.iter().map(|v| v.to_bits()).collect();
-        if seen_pools.contains(&sig) {
+        if seen_pools.contains(&s.pool) {
             continue;
         }
-        seen_pools.push(sig);
+        seen_pools.push(s.pool);
         sh.n_c += c.len();
-        sh.c_slowed += c.iter().filter(|&&v| slowed(kind, v, &c)).count();
+        sh.c_slowed += c.iter().filter(|&&v| slowed(kind, v, c)).count();
     }
     sh.p = super::inference::fisher_greater(sh.slowed, sh.n, sh.c_slowed, sh.n_c);
     sh

@@ -18,11 +18,11 @@
 //! 3. **class**: sizes unknown (crowd data, files of other tools): every
 //!    control of the class and direction, said in `reason`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::load::{Dataset, Series};
+use super::load::Dataset;
 use crate::record::Direction;
 use crate::types::{Class, Group};
 
@@ -61,15 +61,18 @@ type PoolKey<'a> = (&'a str, Option<Class>, Direction);
 /// Control series per (vantage, class, direction), and per (vantage, label).
 pub struct Controls<'a> {
     by_class: BTreeMap<PoolKey<'a>, Vec<usize>>,
+    by_direction: HashMap<(&'a str, Direction), Vec<usize>>,
     by_label: BTreeMap<(&'a str, &'a str), Vec<usize>>,
-    sizes: Vec<f64>,
+    sizes: HashMap<usize, f64>,
 }
 
 impl<'a> Controls<'a> {
-    pub fn new(ds: &'a Dataset) -> Controls<'a> {
+    /// The controls among `members` (the series of one vantage).
+    pub fn new(ds: &'a Dataset, members: &[usize]) -> Controls<'a> {
         let mut by_class: BTreeMap<PoolKey, Vec<usize>> = BTreeMap::new();
         let mut by_label: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-        for (i, s) in ds.series.iter().enumerate() {
+        for &i in members {
+            let s = &ds.series[i];
             if s.group != Group::Control {
                 continue;
             }
@@ -84,9 +87,17 @@ impl<'a> Controls<'a> {
                     .push(i);
             }
         }
-        let sizes = ds.series.iter().map(Series::size).collect();
+        let sizes = members.iter().map(|&i| (i, ds.series[i].size())).collect();
+        let mut by_direction: HashMap<(&str, Direction), Vec<usize>> = HashMap::new();
+        for ((v, _, d), members) in &by_class {
+            by_direction
+                .entry((v, *d))
+                .or_default()
+                .extend_from_slice(members);
+        }
         Controls {
             by_class,
+            by_direction,
             by_label,
             sizes,
         }
@@ -94,12 +105,10 @@ impl<'a> Controls<'a> {
 
     /// Every control series of a vantage and direction (any class): used to
     /// tell "this URL fails" from "everything fails here".
-    pub fn all_of(&self, vantage: &str, dir: Direction) -> Vec<usize> {
-        self.by_class
-            .iter()
-            .filter(|((v, _, d), _)| *v == vantage && *d == dir)
-            .flat_map(|(_, m)| m.iter().copied())
-            .collect()
+    pub fn all_of<'s>(&'s self, vantage: &'s str, dir: Direction) -> &'s [usize] {
+        self.by_direction
+            .get(&(vantage, dir))
+            .map_or(&[], |v| v.as_slice())
     }
 
     /// The controls of series `i` (a target, or a control compared with the
@@ -161,11 +170,11 @@ impl<'a> Controls<'a> {
                 s.vantage
             ));
         }
-        let size = self.sizes[i];
+        let size = self.sizes[&i];
         let known: Vec<usize> = pool
             .iter()
             .copied()
-            .filter(|&c| self.sizes[c].is_finite())
+            .filter(|&c| self.sizes[&c].is_finite())
             .collect();
         if !size.is_finite() || known.is_empty() {
             return Ok(Match {
@@ -176,15 +185,15 @@ impl<'a> Controls<'a> {
         let near: Vec<usize> = known
             .into_iter()
             .filter(|&c| {
-                let r = self.sizes[c] / size;
+                let r = self.sizes[&c] / size;
                 (1.0 / SIZE_FACTOR..=SIZE_FACTOR).contains(&r)
             })
             .collect();
         if near.is_empty() {
             let mut sizes: Vec<String> = pool
                 .iter()
-                .filter(|&&c| self.sizes[c].is_finite())
-                .map(|&c| fmt_size(self.sizes[c]))
+                .filter(|&&c| self.sizes[&c].is_finite())
+                .map(|&c| fmt_size(self.sizes[&c]))
                 .collect();
             sizes.sort();
             sizes.dedup();

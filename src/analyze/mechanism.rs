@@ -19,7 +19,7 @@ use super::verdict::Row;
 use super::{Mechanism, VerdictKind};
 use crate::record::Window;
 
-fn needs(r: &Row) -> bool {
+pub(super) fn needs(r: &Row) -> bool {
     matches!(
         r.verdict.verdict,
         VerdictKind::Throttled | VerdictKind::Partial | VerdictKind::Blocked

@@ -279,29 +279,106 @@ pub fn analyze_records(
     run(&ds, &windows, opts).expect("in-memory analysis reads no file")
 }
 
-fn run(ds: &load::Dataset, windows: &[&Window], opts: &AnalyzeOptions) -> Result<Vec<Verdict>> {
-    let mut rows = verdict::evaluate(ds, opts);
+/// The order of rows within a vantage.
+fn row_key(v: &Verdict) -> (Scope, bool, &str, Direction, &str, &str, &str) {
+    (
+        v.scope,
+        v.control,
+        class_str(v.class),
+        v.direction,
+        v.host.as_str(),
+        v.url.as_str(),
+        v.sni.as_str(),
+    )
+}
+
+/// Evaluate and decide one vantage; its rows sorted, split into finished
+/// verdicts and rows waiting for a fingerprint.
+fn decide_vantage(
+    ds: &load::Dataset,
+    members: &[usize],
+    opts: &AnalyzeOptions,
+) -> (Vec<Verdict>, Vec<(usize, verdict::Row)>) {
+    let mut rows = verdict::evaluate(ds, members, opts);
     decide::fill_q(&mut rows, opts);
     decide::decide(&mut rows, opts);
-    mechanism::fingerprint_rows(ds, &mut rows, windows)?;
-    let mut out: Vec<Verdict> = rows.into_iter().map(|r| r.verdict).collect();
-    let classes = summary::class_rows(&out);
-    out.extend(classes);
-    // Vantages apart, rows of one vantage in a fixed order.
-    out.sort_by(|a, b| {
-        let key = |v: &Verdict| {
-            (
-                v.scope,
-                v.control,
-                class_str(v.class),
-                v.direction,
-                v.host.clone(),
-                v.url.clone(),
-                v.sni.clone(),
-            )
-        };
-        a.vantage.cmp(&b.vantage).then_with(|| key(a).cmp(&key(b)))
+    rows.sort_by(|a, b| row_key(&a.verdict).cmp(&row_key(&b.verdict)));
+    let mut verdicts = Vec::with_capacity(rows.len());
+    let mut pending = Vec::new();
+    for mut r in rows {
+        if mechanism::needs(&r) {
+            r.cmps = Vec::new();
+            pending.push((verdicts.len(), r));
+            verdicts.push(verdict::empty_verdict());
+        } else {
+            verdicts.push(r.verdict);
+        }
+    }
+    (verdicts, pending)
+}
+
+fn run(ds: &load::Dataset, windows: &[&Window], opts: &AnalyzeOptions) -> Result<Vec<Verdict>> {
+    // Series by vantage, vantages in name order. Each vantage is evaluated
+    // and decided alone (its own controls, its own test families), on all
+    // cores: thousands of small vantages cost what one large one does.
+    let mut index: std::collections::HashMap<&str, usize> = Default::default();
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, s) in ds.series.iter().enumerate() {
+        let g = *index.entry(s.vantage.as_str()).or_insert_with(|| {
+            groups.push((s.vantage.as_str(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
+    }
+    groups.sort_by(|a, b| a.0.cmp(b.0));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get().min(8))
+        .min(groups.len())
+        .max(1);
+    let per = groups.len().div_ceil(threads).max(1);
+    // Per vantage: its verdicts in their final order, and the rows that
+    // still need a fingerprint (their slot holds a placeholder until then).
+    type Decided = (Vec<Verdict>, Vec<(usize, verdict::Row)>);
+    let decided: Vec<Decided> = std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(_, members)| decide_vantage(ds, members, opts))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("analysis thread"))
+            .collect()
     });
+    let mut groups_out: Vec<Vec<Verdict>> = Vec::with_capacity(decided.len());
+    let mut slots: Vec<(usize, usize)> = Vec::new();
+    let mut pending: Vec<verdict::Row> = Vec::new();
+    for (g, (verdicts, rows)) in decided.into_iter().enumerate() {
+        for (i, r) in rows {
+            slots.push((g, i));
+            pending.push(r);
+        }
+        groups_out.push(verdicts);
+    }
+    mechanism::fingerprint_rows(ds, &mut pending, windows)?;
+    for ((g, i), r) in slots.into_iter().zip(pending) {
+        groups_out[g][i] = r.verdict;
+    }
+    let total: usize = groups_out.iter().map(|g| g.len() * 3 / 2).sum();
+    let mut out = Vec::with_capacity(total);
+    for mut group in groups_out {
+        // Class rows come last in a vantage (Scope::Class sorts last).
+        let mut classes = summary::class_rows(&group);
+        classes.sort_by(|a, b| row_key(a).cmp(&row_key(b)));
+        group.extend(classes);
+        out.extend(group);
+    }
     Ok(out)
 }
 

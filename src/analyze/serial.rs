@@ -24,11 +24,27 @@ pub fn rate<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
 
 pub fn sig<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match v.filter(|x| x.is_finite()) {
-        Some(x) => {
-            let r: f64 = format!("{x:.5e}").parse().unwrap_or(x);
-            s.serialize_some(&r)
-        }
+        Some(x) => s.serialize_some(&round_sig(x, 6)),
         None => s.serialize_none(),
+    }
+}
+
+/// `x` rounded to `digits` significant digits. Dividing the rounded integer
+/// by a power of ten gives the double nearest the decimal, so it prints short.
+pub fn round_sig(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let e = digits - 1 - x.abs().log10().floor() as i32;
+    if !(-300..=300).contains(&e) {
+        return x;
+    }
+    if e >= 0 {
+        let m = 10f64.powi(e);
+        (x * m).round() / m
+    } else {
+        let m = 10f64.powi(-e);
+        (x / m).round() * m
     }
 }
 
@@ -45,5 +61,19 @@ pub fn pval<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match v.filter(|x| !x.is_nan()) {
         Some(x) => s.serialize_some(&fmt_pval(x)),
         None => s.serialize_none(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn significant_digits_print_short() {
+        assert_eq!(round_sig(0.123456789, 6).to_string(), "0.123457");
+        assert_eq!(round_sig(1234567.0, 6).to_string(), "1234570");
+        assert_eq!(round_sig(0.000_012_345_678, 6).to_string(), "0.0000123457");
+        assert_eq!(fmt_pval(0.0), "<1e-300");
+        assert_eq!(fmt_pval(0.003968), "3.968e-3");
     }
 }

@@ -202,10 +202,35 @@ pub fn mann_whitney(x: &[f64], pool: &Pool, alt: Alternative) -> Option<f64> {
 /// once several tests share a false-discovery budget.
 pub const EXACT_MW_MAX: usize = 25;
 
+type MwCache = std::cell::RefCell<std::collections::HashMap<(usize, usize), std::rc::Rc<Vec<f64>>>>;
+type CdfCache =
+    std::cell::RefCell<std::collections::HashMap<usize, std::rc::Rc<(Vec<f64>, Vec<f64>)>>>;
+
 /// Exact one-sided p of `U = u` for samples of `n` and `m` without ties:
 /// the count of orderings with each U (the largest value is an x, adding m
 /// to U, or a y, adding 0), over C(n+m, n).
 fn exact_mw(n: usize, m: usize, u: usize, alt: Alternative) -> f64 {
+    thread_local! {
+        // Counts by U per (n, m): thousands of vantages ask for the same few.
+        static CACHE: MwCache = Default::default();
+    }
+    let counts = CACHE.with(|c| {
+        c.borrow_mut()
+            .entry((n, m))
+            .or_insert_with(|| std::rc::Rc::new(exact_mw_counts(n, m)))
+            .clone()
+    });
+    let total: f64 = counts.iter().sum();
+    let u = u.min(counts.len() - 1);
+    let tail: f64 = match alt {
+        Alternative::Less => counts[..=u].iter().sum(),
+        Alternative::Greater => counts[u..].iter().sum(),
+    };
+    (tail / total).clamp(0.0, 1.0)
+}
+
+/// Orderings of n x's and m y's by U.
+fn exact_mw_counts(n: usize, m: usize) -> Vec<f64> {
     // c[i][j] = counts by U for i x's and j y's; built row by row.
     let mut prev: Vec<Vec<f64>> = (0..=m).map(|_| vec![1.0]).collect(); // i = 0
     for i in 1..=n {
@@ -223,14 +248,7 @@ fn exact_mw(n: usize, m: usize, u: usize, alt: Alternative) -> f64 {
         }
         prev = cur;
     }
-    let counts = &prev[m];
-    let total: f64 = counts.iter().sum();
-    let u = u.min(counts.len() - 1);
-    let tail: f64 = match alt {
-        Alternative::Less => counts[..=u].iter().sum(),
-        Alternative::Greater => counts[u..].iter().sum(),
-    };
-    (tail / total).clamp(0.0, 1.0)
+    prev.swap_remove(m)
 }
 
 /// A reproducible RNG seed from the user seed and a key (FNV-1a), so that a
@@ -265,7 +283,8 @@ pub fn bootstrap_medians(sorted: &[f64], seed: u64) -> Vec<f64> {
     if n <= ORDER_STAT_MAX_N {
         // The resample median is an order statistic of the sample whose
         // distribution is known exactly: draw its position, not n values.
-        let (lo, hi) = median_position_cdfs(n);
+        let cdfs = median_position_cdfs(n);
+        let (lo, hi) = (&cdfs.0, &cdfs.1);
         for _ in 0..BOOTSTRAP_B {
             let u: f64 = rng.gen();
             let k1 = lo.partition_point(|&f| f < u).min(n - 1);
@@ -302,7 +321,19 @@ pub const ORDER_STAT_MAX_N: usize = 64;
 /// `P(order stat r ≤ x_(k)) = P(Binomial(n, (k+1)/n) ≥ r)`. For odd n both
 /// are the median's; for even n the two are drawn with one uniform (same
 /// marginals as the true pair, which is what the percentile interval uses).
-fn median_position_cdfs(n: usize) -> (Vec<f64>, Vec<f64>) {
+fn median_position_cdfs(n: usize) -> std::rc::Rc<(Vec<f64>, Vec<f64>)> {
+    thread_local! {
+        static CACHE: CdfCache = Default::default();
+    }
+    CACHE.with(|c| {
+        c.borrow_mut()
+            .entry(n)
+            .or_insert_with(|| std::rc::Rc::new(median_position_cdfs_uncached(n)))
+            .clone()
+    })
+}
+
+fn median_position_cdfs_uncached(n: usize) -> (Vec<f64>, Vec<f64>) {
     let (r1, r2) = if n % 2 == 1 {
         (n.div_ceil(2), n.div_ceil(2))
     } else {
@@ -353,6 +384,66 @@ fn select_median(buf: &mut [f64]) -> f64 {
         let lo = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         (lo + hi) / 2.0
     }
+}
+
+/// The exact bootstrap distribution of the median of a small sorted sample
+/// (n ≤ [`ORDER_STAT_MAX_N`]) as atoms (value, probability): the limit that
+/// B resampled medians approach, from the order-statistic CDFs.
+pub fn median_atoms(sorted: &[f64]) -> Vec<(f64, f64)> {
+    let n = sorted.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let cdfs = median_position_cdfs(n);
+    let (lo, hi) = (&cdfs.0, &cdfs.1);
+    let mut cuts: Vec<f64> = lo.iter().chain(hi).copied().collect();
+    cuts.push(1.0);
+    sort(&mut cuts);
+    cuts.dedup();
+    let mut atoms = Vec::with_capacity(cuts.len());
+    let mut prev = 0.0;
+    for &c in &cuts {
+        let c = c.min(1.0);
+        if c <= prev {
+            continue;
+        }
+        let mid = (prev + c) / 2.0;
+        let k1 = lo.partition_point(|&f| f < mid).min(n - 1);
+        let k2 = hi.partition_point(|&f| f < mid).min(n - 1);
+        atoms.push(((sorted[k1] + sorted[k2]) / 2.0, c - prev));
+        prev = c;
+    }
+    atoms
+}
+
+/// 95% interval of `num / den` for independent medians given as atoms: the
+/// exact bootstrap percentile interval (no resampling noise).
+pub fn exact_ratio_ci(num: &[(f64, f64)], den: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let mut r: Vec<(f64, f64)> = Vec::with_capacity(num.len() * den.len());
+    for &(a, pa) in num {
+        for &(b, pb) in den {
+            let v = a / b;
+            if !v.is_nan() {
+                r.push((v, pa * pb));
+            }
+        }
+    }
+    if r.is_empty() {
+        return None;
+    }
+    r.sort_unstable_by(|x, y| x.0.total_cmp(&y.0));
+    let total: f64 = r.iter().map(|x| x.1).sum();
+    let quantile = |q: f64| {
+        let mut cum = 0.0;
+        for &(v, p) in &r {
+            cum += p / total;
+            if cum >= q - 1e-12 {
+                return v;
+            }
+        }
+        r[r.len() - 1].0
+    };
+    Some((quantile(0.025), quantile(0.975)))
 }
 
 /// 95% percentile-bootstrap interval of `num_b / den_b` over paired replicates.
@@ -410,6 +501,31 @@ mod tests {
         assert_eq!(
             mann_whitney(&[1.0; 5], &all_tied, Alternative::Less),
             Some(1.0)
+        );
+    }
+
+    #[test]
+    fn exact_ratio_interval_matches_resampled_one() {
+        let t: Vec<f64> = vec![1.0, 2.0, 3.0, 5.0, 8.0, 13.0];
+        let c: Vec<f64> = vec![10.0, 11.0, 12.0, 14.0, 15.0];
+        let (at, ac) = (median_atoms(&t), median_atoms(&c));
+        let total: f64 = at.iter().map(|a| a.1).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{total}");
+        let (lo, hi) = exact_ratio_ci(&at, &ac).unwrap();
+        // Resampling many times approaches the same interval.
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut r: Vec<f64> = (0..40_000)
+            .map(|_| {
+                let mut a: Vec<f64> = (0..6).map(|_| t[rng.gen_range(0..6)]).collect();
+                let mut b: Vec<f64> = (0..5).map(|_| c[rng.gen_range(0..5)]).collect();
+                select_median(&mut a) / select_median(&mut b)
+            })
+            .collect();
+        sort(&mut r);
+        let (rl, rh) = (percentile(&r, 0.025), percentile(&r, 0.975));
+        assert!(
+            (lo - rl).abs() < 0.05 && (hi - rh).abs() < 0.12,
+            "{lo}..{hi} vs {rl}..{rh}"
         );
     }
 

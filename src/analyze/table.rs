@@ -124,16 +124,18 @@ pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
     }
     out.push_str("\nSummary\n");
     let many = summary.len() > ALL_SENTENCES_MAX;
-    let found = |vantage: &str| {
-        all.iter().any(|v| {
-            v.vantage == vantage
-                && v.scope == Scope::Class
+    let with_findings: std::collections::HashSet<&str> = all
+        .iter()
+        .filter(|v| {
+            v.scope == Scope::Class
                 && matches!(
                     v.verdict,
                     VerdictKind::Throttled | VerdictKind::Partial | VerdictKind::Blocked
                 )
         })
-    };
+        .map(|v| v.vantage.as_str())
+        .collect();
+    let found = |vantage: &str| with_findings.contains(vantage);
     let mut quiet = 0;
     for (vantage, sentence) in &summary {
         if many && !found(vantage) {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use super::compare::{compare, share, Cmp, Kind, Share, Side, Stratum};
 use super::load::{merge_failures, Dataset, Failure, Obs, RateSrc, Series};
 use super::matching::{ComparedWith, Controls, Match};
-use super::stats::seed_for;
+use super::stats::{seed_for, sort};
 use super::{class_str, dir_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
 use crate::record::Direction;
 use crate::types::{Class, Group};
@@ -141,7 +141,17 @@ fn strata(ds: &Dataset, parts: &[(usize, &Match)], k: Kind) -> Vec<Stratum> {
                     c.push(value(o, k), o.pair, None);
                 }
             }
+            st.c_sorted = c.vals.clone();
+            sort(&mut st.c_sorted);
             st.c = c;
+            // Strata with the same controls share one pool.
+            st.pool = seed_for(
+                0,
+                &[&m.controls
+                    .iter()
+                    .flat_map(|c| c.to_le_bytes())
+                    .collect::<Vec<u8>>()],
+            );
             st
         })
         .collect()
@@ -322,15 +332,20 @@ fn prepare(
 }
 
 /// URL and host rows for every vantage, before the decision.
-pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
-    let ctl = Controls::new(ds);
-    let matches: Vec<Option<Result<Match, String>>> = (0..ds.series.len())
-        .map(|i| ds.series[i].class.is_some().then(|| ctl.choose(ds, i)))
+///
+/// `members` are the series of one vantage: a vantage is evaluated alone,
+/// so nothing at another vantage can change its rows.
+pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<Row> {
+    let ctl = Controls::new(ds, members);
+    let matches: std::collections::HashMap<usize, Option<Result<Match, String>>> = members
+        .iter()
+        .map(|&i| (i, ds.series[i].class.is_some().then(|| ctl.choose(ds, i))))
         .collect();
     let mut rows = Vec::new();
     type HostKey<'a> = (&'a str, &'a str, &'a str, Option<Class>, Direction);
     let mut hosts: BTreeMap<HostKey, Vec<usize>> = BTreeMap::new();
-    for (i, s) in ds.series.iter().enumerate() {
+    for &i in members {
+        let s = &ds.series[i];
         let mut v = blank(s, Scope::Url);
         v.url = s.url.clone();
         v.label = s.label.clone();
@@ -357,7 +372,7 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
             opts,
             v,
             vec![i],
-            std::slice::from_ref(&matches[i]),
+            std::slice::from_ref(&matches[&i]),
             &key,
         ));
     }
@@ -372,7 +387,7 @@ pub fn evaluate(ds: &Dataset, opts: &AnalyzeOptions) -> Vec<Row> {
             b"host",
         ];
         let ms: Vec<Option<Result<Match, String>>> =
-            members.iter().map(|&i| matches[i].clone()).collect();
+            members.iter().map(|&i| matches[&i].clone()).collect();
         rows.push(prepare(ds, &ctl, opts, v, members, &ms, &key));
     }
     rows
