@@ -105,7 +105,7 @@ impl Plateau {
 /// windows carry the transfer or its bytes do not grow.
 pub fn estimate(samples: &[Sample]) -> Option<Plateau> {
     let final_body = samples.last()?.body;
-    if !(final_body > 0.0) {
+    if final_body.is_nan() || final_body <= 0.0 {
         return None;
     }
     let i_last = samples.iter().position(|s| s.body >= final_body)?;
