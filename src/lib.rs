@@ -11,6 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod plan;
+pub mod plateau;
 pub mod probe;
 pub mod record;
 pub mod report;

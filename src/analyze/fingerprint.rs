@@ -3,14 +3,11 @@
 //! Per fetch (see `docs/method.md` for the reasoning):
 //! 1. **Freeze**: the bytes stop for good — the silence after the last byte
 //!    lasts ≥ 2 s and ≥ half the fetch — with some bytes delivered before.
-//! 2. **Plateau**: a first Theil–Sen slope `r0` of cumulative bytes vs time over
-//!    the later half of the transfer (median of pairwise slopes between points
-//!    at least a quarter of the span apart, so bursts and stalls of a policer
-//!    average out instead of pulling the fit). Residuals `d = C − r0·t` sit at a
-//!    level once the transfer has settled; the first window whose residual is
-//!    within tolerance of that level ends the initial burst. `burst_bytes` is
-//!    the cumulative count there; `plateau_bps` the Theil–Sen slope refit from
-//!    there to the last byte.
+//! 2. **Plateau** and **burst**: [`crate::plateau::estimate`], the estimator
+//!    the engine's `steady_bps` uses (rate between the feet of the steps of a
+//!    staircase, Theil–Sen when smooth, from where the initial burst settled).
+//!    `burst_bytes` is the body count where the transfer settled; a plateau
+//!    too short for ±5% gets a `plateau_note`.
 //! 3. **Raggedness** after settling: share of windows with no bytes and the
 //!    longest such run. **RTT inflation**: median `tcp_rtt_ms` after settling
 //!    over the smallest RTT seen. **Retransmissions**: growth of `tcp_retrans`.
@@ -21,9 +18,10 @@
 //! `unclear`; plateau and burst are medians over fetches.
 
 use super::load::Failure;
-use super::stats::{median, percentile, sort};
+use super::stats::{median, sort};
 use super::timeline::Pt;
 use super::Mechanism;
+use crate::plateau::{self, Sample};
 
 /// RTT ratio above which queueing (a shaper) is assumed.
 pub const RTT_INFLATION: f64 = 1.3;
@@ -46,6 +44,9 @@ pub struct FetchPrint {
     pub retrans: Option<f64>,
     /// Raggedness was judged on TCP-level bytes (else on body bytes).
     pub tcp_level: bool,
+    /// Set when the plateau is too short (or too irregular) to trust to ±5%:
+    /// how many steps over how long; for the row's `reason`.
+    pub plateau_note: Option<String>,
 }
 
 /// The fingerprint of a URL (or host): aggregate of its fetches.
@@ -55,43 +56,6 @@ pub struct Fingerprint {
     pub plateau_bps: Option<f64>,
     pub burst_bytes: Option<u64>,
     pub evidence: String,
-}
-
-/// Median slope of pairs at least `min_sep` ms apart (bytes per ms). The
-/// separation is raised to 1.5× the longest run of empty windows, so that each
-/// slope spans a whole stall; when no pair is that far apart the secant from
-/// first to last point (the mean rate over the region) is used instead.
-fn theil_sen(pts: &[Pt], min_sep: f64) -> Option<f64> {
-    const MAX_PTS: usize = 300;
-    let (first, last) = (pts.first()?, pts.last()?);
-    let mut longest = 0.0f64;
-    let mut run_start: Option<f64> = None;
-    for w in pts.windows(2) {
-        if w[1].cum <= w[0].cum {
-            let s = *run_start.get_or_insert(w[0].t_ms);
-            longest = longest.max(w[1].t_ms - s);
-        } else {
-            run_start = None;
-        }
-    }
-    let min_sep = min_sep.max(1.5 * longest);
-    let step = pts.len().div_ceil(MAX_PTS).max(1);
-    let sub: Vec<&Pt> = pts.iter().step_by(step).collect();
-    let mut slopes = Vec::new();
-    for (i, a) in sub.iter().enumerate() {
-        for b in &sub[i + 1..] {
-            let dt = b.t_ms - a.t_ms;
-            if dt > 0.0 && dt >= min_sep {
-                slopes.push((b.cum - a.cum) / dt);
-            }
-        }
-    }
-    if slopes.len() < 3 {
-        let dt = last.t_ms - first.t_ms;
-        return (dt > 0.0).then(|| (last.cum - first.cum) / dt);
-    }
-    sort(&mut slopes);
-    Some(median(&slopes))
 }
 
 /// The fingerprint of one fetch from its windows (sorted by time).
@@ -135,30 +99,23 @@ pub fn fetch_print(pts: &[Pt]) -> Option<FetchPrint> {
     if active.len() < 4 {
         return Some(fp);
     }
-    // First fit on the later half of the transfer.
-    let later: Vec<Pt> = active
+    // Plateau and settling point: the estimator the engine's steady_bps uses.
+    let samples: Vec<Sample> = active
         .iter()
-        .copied()
-        .filter(|p| p.t_ms >= t_last / 2.0)
+        .map(|p| Sample {
+            t: p.t_ms / 1000.0,
+            body: p.cum,
+            tcp: p.tcp_cum,
+        })
         .collect();
-    let span = |v: &[Pt]| v[v.len() - 1].t_ms - v[0].t_ms;
-    let r0 = theil_sen(&later, (span(&later) / 4.0).max(win))?;
-    let mut d: Vec<f64> = later.iter().map(|p| p.cum - r0 * p.t_ms).collect();
-    sort(&mut d);
-    let level = median(&d);
-    let tol = (percentile(&d, 0.9) - percentile(&d, 0.1)).max(2.0 * r0 * win);
-    let s = active
-        .iter()
-        .position(|p| p.cum - r0 * p.t_ms >= level - tol)
-        .unwrap_or(0);
-    let post = &active[s..];
-    let r = if post.len() >= 4 {
-        theil_sen(post, (span(post) / 4.0).max(win)).unwrap_or(r0)
-    } else {
-        r0
+    let Some(pl) = plateau::estimate(&samples) else {
+        return Some(fp);
     };
-    fp.plateau_bps = Some((r * 8000.0).max(0.0));
+    let s = pl.settle;
+    let post = &active[s..];
+    fp.plateau_bps = Some(pl.bps);
     fp.burst_bytes = Some(active[s].cum);
+    fp.plateau_note = pl.note();
     // Raggedness after settling (the settling window itself excluded).
     let after = &post[1.min(post.len())..];
     let (stall_frac, longest) = stalls(post, after);

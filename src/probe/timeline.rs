@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::tcpinfo::TcpInfo;
+use crate::plateau::{self, Sample};
 
 /// Accumulates per-window byte counts for one direction of one fetch.
 #[derive(Debug)]
@@ -135,40 +136,39 @@ pub fn goodput_bps(total: u64, first: Option<Instant>, last: Option<Instant>) ->
         .then(|| (total as f64 * 8.0 / span.as_secs_f64()).round() as u64)
 }
 
-/// The plateau rate: ordinary least-squares slope of cumulative bytes against
-/// time, over the windows in the later half of the transfer (from halfway
-/// between the first and last byte to the last byte).
+/// The plateau rate (bit/s): [`crate::plateau::estimate`] over the windows
+/// up to the last byte — the rate between the feet of the steps when bytes
+/// arrive in steps, Theil–Sen when smooth, after the initial burst. TCP-level
+/// bytes (`bytes_received`) are used when every window has them and they
+/// match the body's growth (so not for an upload's acked-byte windows, whose
+/// `cum_bytes` are already TCP-level).
 ///
-/// Why this estimator: a policer lets an initial burst through (its bucket,
-/// plus TCP slow start) and then converges; the later half excludes that
-/// burst. Fitting a line through *cumulative* bytes averages over the
-/// sawtooth of bursts and stalls instead of depending on where one stall
-/// falls, which an endpoint difference would. Needs at least 4 windows in the
-/// later half, else None (the transfer was too short to have a plateau).
+/// None when the later half of the transfer (from halfway between the first
+/// and last byte) has fewer than 4 windows: too short to have a plateau.
 pub fn steady_bps(windows: &[WindowSample], first: Duration, last: Duration) -> Option<u64> {
     if last <= first {
         return None;
     }
     let mid = first + (last - first) / 2;
-    let pts: Vec<(f64, f64)> = windows
+    let later = windows
         .iter()
         .filter(|w| w.t >= mid && w.t <= last + Duration::from_micros(1))
-        .map(|w| (w.t.as_secs_f64(), w.cum_bytes as f64))
-        .collect();
-    if pts.len() < 4 {
+        .count();
+    if later < 4 {
         return None;
     }
-    let slope = ols_slope(&pts)?;
-    (slope >= 0.0).then(|| (slope * 8.0).round() as u64)
-}
-
-fn ols_slope(pts: &[(f64, f64)]) -> Option<f64> {
-    let n = pts.len() as f64;
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
+    let samples: Vec<Sample> = windows
+        .iter()
+        .map(|w| Sample {
+            t: w.t.as_secs_f64(),
+            body: w.cum_bytes as f64,
+            tcp: w
+                .tcp
+                .and_then(|i| i.bytes_received)
+                .map_or(f64::NAN, |b| b as f64),
+        })
+        .collect();
+    plateau::estimate(&samples).map(|p| p.bps.round() as u64)
 }
 
 /// The fastest full window, in bit/s. Short (partial) windows are only used

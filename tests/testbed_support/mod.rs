@@ -62,13 +62,10 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    /// The engine's `steady_bps`: OLS slope of cumulative bytes sampled in
-    /// 100 ms windows, over the later half between first and last byte.
+    /// The engine's plateau estimator ([`slowlane::plateau::estimate`]) on
+    /// cumulative body bytes sampled in 100 ms windows.
     pub fn steady_bps(&self) -> Option<f64> {
-        let first = self.samples.first()?.0;
-        let last = self.samples.last()?.0;
-        let mid = first + (last - first) / 2.0;
-        let mut pts = Vec::new();
+        let mut windows = Vec::new();
         let mut t = 0.1;
         while t <= self.elapsed + 0.1 {
             let cum = self
@@ -77,20 +74,14 @@ impl Transfer {
                 .take_while(|s| s.0 <= t)
                 .last()
                 .map_or(0, |s| s.1);
-            if t >= mid && t <= last + 1e-6 {
-                pts.push((t, cum as f64));
-            }
+            windows.push(slowlane::plateau::Sample {
+                t,
+                body: cum as f64,
+                tcp: f64::NAN,
+            });
             t += 0.1;
         }
-        if pts.len() < 4 {
-            return None;
-        }
-        let n = pts.len() as f64;
-        let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-        let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-        Some(sxy / sxx * 8.0)
+        slowlane::plateau::estimate(&windows).map(|p| p.bps)
     }
 
     /// Body bits per second over the whole transfer.
