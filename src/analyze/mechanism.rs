@@ -89,6 +89,19 @@ pub fn fingerprint_rows(ds: &Dataset, rows: &mut [Row], windows: &[&Window]) -> 
             v.burst_bytes = fp.burst_bytes;
         }
         v.reason += &format!("; {}", fp.evidence);
+        // Say when the plateau rests on transfers too short for ±5%.
+        let short: Vec<&String> = prints
+            .iter()
+            .filter_map(|p| p.plateau_note.as_ref())
+            .collect();
+        if v.plateau_bps.is_some() && !short.is_empty() {
+            v.reason += &format!(
+                "; plateau accuracy: {}/{} fetches too short for ±5% (e.g. {})",
+                short.len(),
+                prints.len(),
+                short[0]
+            );
+        }
     }
     Ok(())
 }

@@ -189,8 +189,9 @@ impl Meter {
             let tl = &mut up.timeline;
             let up_windows = tl.finish(tl.last().unwrap_or(end));
             if let (Some(first), Some(last)) = (tl.first(), tl.last()) {
-                rec.upload_bps = staircase_bps(&up_windows, tl.window())
-                    .or_else(|| timeline::steady_bps(&up_windows, first - t_req, last - t_req))
+                // The one plateau estimator (crate::plateau), which reads
+                // an acknowledgement staircase by its corners.
+                rec.upload_bps = timeline::steady_bps(&up_windows, first - t_req, last - t_req)
                     .or_else(|| timeline::goodput_bps(tl.total(), Some(t_req), Some(last)));
             }
             rows.extend(to_rows(&up_windows, Direction::Up));
@@ -207,36 +208,6 @@ impl Meter {
             rec.tcp_bytes_acked = i.bytes_acked;
         }
     }
-}
-
-/// Shortest baseline between staircase corners, in windows: below it one
-/// window of timer quantisation is more than a 10% error.
-const MIN_CORNER_SPAN: u32 = 10;
-
-/// The rate of a staircase, from its corners.
-///
-/// Acknowledgements of a throttled upload arrive in steps (on loopback the
-/// relay's receive window reopens every ~2 s by ~30 KB), so a line fitted
-/// through every window depends on where the fetch was cut within a step.
-/// The *bottom corners* — the last flat window before the count grows again
-/// — lie on one line whose slope is the rate, whatever the step size. The
-/// rate is taken between the first corner after the initial burst (which
-/// filled the peer's buffers) and the last one; `None` with fewer than two
-/// such corners or a baseline under [`MIN_CORNER_SPAN`] windows (a smooth
-/// stream has no corners: the caller falls back to the steady slope).
-fn staircase_bps(windows: &[WindowSample], window: Duration) -> Option<u64> {
-    let corners: Vec<&WindowSample> = windows
-        .windows(2)
-        .filter(|p| p[0].bytes == 0 && p[1].bytes > 0 && p[0].cum_bytes > 0)
-        .map(|p| &p[0])
-        .collect();
-    let (first, last) = (corners.first()?, corners.last()?);
-    let span = last.t.checked_sub(first.t)?;
-    if span < window * MIN_CORNER_SPAN {
-        return None;
-    }
-    let bytes = last.cum_bytes - first.cum_bytes;
-    Some((bytes as f64 * 8.0 / span.as_secs_f64()).round() as u64)
 }
 
 fn to_rows(windows: &[WindowSample], direction: Direction) -> Vec<Window> {
@@ -285,17 +256,15 @@ mod tests {
     }
 
     #[test]
-    fn staircase_rate_is_the_slope_through_the_corners() {
+    fn upload_staircase_rate_comes_from_the_one_plateau_estimator() {
         // 30 KB every 1.8 s after a 31 KB burst: 133,333 bit/s, whether the
-        // fetch is cut just after a step or just before the next.
-        let w = Duration::from_millis(100);
-        for n in [38, 45, 53, 55] {
-            let bps = staircase_bps(&stairs(31_000, 30_000, 18, n, 100), w).unwrap();
-            assert!((bps as f64 / 133_333.0 - 1.0).abs() < 0.01, "{n}: {bps}");
+        // fetch is cut early or late in a step.
+        for n in [60usize, 66, 70, 75] {
+            let w = stairs(31_000, 30_000, 18, n, 100);
+            let first = w[1].t;
+            let last = w.iter().rev().find(|x| x.bytes > 0).unwrap().t;
+            let bps = timeline::steady_bps(&w, first, last).unwrap() as f64;
+            assert!((bps / 133_333.0 - 1.0).abs() < 0.05, "n={n}: {bps}");
         }
-        // Only one step after the burst: no baseline.
-        assert_eq!(staircase_bps(&stairs(31_000, 30_000, 18, 30, 100), w), None);
-        // A smooth stream has no corners.
-        assert_eq!(staircase_bps(&stairs(31_000, 1_000, 1, 50, 100), w), None);
     }
 }
