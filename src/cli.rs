@@ -32,7 +32,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct TestbedArgs {
-    /// Scenario name (twitter-2021, clean, shaper, freeze, reset) or a TOML path.
+    /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
+    /// congested, partial, deep-queue) or a TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Address to listen on (port 0 = ephemeral ports).
