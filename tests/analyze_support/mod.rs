@@ -11,6 +11,10 @@ use slowlane::record::{Capped, Direction, FetchRecord, Ms, Phase, Window};
 
 pub const POLICE_BPS: f64 = 131_072.0;
 
+pub mod paths;
+#[allow(unused_imports)]
+pub use paths::*;
+
 /// What the path does to one URL's fetches.
 #[derive(Debug, Clone, Copy)]
 pub enum Path_ {
