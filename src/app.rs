@@ -211,9 +211,15 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("slowlane-out/demo-{}", scenario.name)));
+    // The campaign file lives inside `out`, and a campaign's relative `out`
+    // is resolved against the file's folder: write it absolute, or the run
+    // would land in `out/out`. The run itself uses `out` as given, so the
+    // printed path is the one the user typed.
+    let abs_out =
+        std::path::absolute(&out).map_err(|e| usage(format!("{}: {e}", out.display())))?;
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let lab = start_lab(&scenario, listen, &out).await?;
-    let path = write_demo_campaign(&scenario, &lab, &out, a.rounds)
+    let lab = start_lab(&scenario, listen, &abs_out).await?;
+    let path = write_demo_campaign(&scenario, &lab, &abs_out, a.rounds)
         .map_err(|e| output(format!("{e:#}")))?;
     eprintln!(
         "slowlane demo: scenario {} — lab middlebox on {}, campaign {}",
@@ -221,7 +227,8 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
         lab.middlebox_addr(),
         path.display()
     );
-    let campaign = config::load_campaign(&path).map_err(usage)?;
+    let mut campaign = config::load_campaign(&path).map_err(usage)?;
+    campaign.out = out;
     let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
     drop(lab);
     code
