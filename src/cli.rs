@@ -46,7 +46,8 @@ pub struct TestbedArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Scenario name or TOML path.
+    /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
+    /// congested, partial, deep-queue) or a TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Output directory (default ./slowlane-out/demo-<scenario>).
