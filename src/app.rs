@@ -1,7 +1,8 @@
 //! Command dispatch and exit codes, kept out of `main.rs` so tests can call it.
 //!
 //! Exit codes: 0 the work ran (failed fetches are data), 1 output could not
-//! be written, 2 bad usage or configuration, 130 interrupted by Ctrl-C.
+//! be written, 2 bad usage or configuration, 130 interrupted by Ctrl-C;
+//! `fetch` adds curl's codes per failure family (`crate::fetch_exit`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -113,14 +114,23 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
     for w in &mut rec.timeline {
         w.fetch_id = "1".into();
     }
+    // `--timeline=FILE` goes to its own file (one table per stream);
+    // `--timeline` / `--timeline=-` stays on stdout with the fetch.
+    let inline = a.timeline.as_deref() == Some(Path::new("-"));
+    if let Some(file) = a.timeline.as_deref().filter(|_| !inline) {
+        std::fs::File::create(file)
+            .map_err(csv::Error::from)
+            .and_then(|f| write_csv(f, &rec.timeline))
+            .map_err(|e| output(format!("cannot write {}: {e}", file.display())))?;
+    }
     let mut out = std::io::stdout().lock();
     let res = match a.format {
         FetchFormat::Text => out
-            .write_all(crate::report::fetch::render(&rec, a.timeline).as_bytes())
+            .write_all(crate::report::fetch::render(&rec, inline).as_bytes())
             .map_err(anyhow::Error::from),
         FetchFormat::Csv => write_csv(&mut out, std::slice::from_ref(&rec))
             .and_then(|_| {
-                if a.timeline {
+                if inline {
                     writeln!(out)?;
                     write_csv(&mut out, &rec.timeline)?;
                 }
@@ -129,7 +139,7 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
             .map_err(anyhow::Error::from),
         FetchFormat::Json => {
             let mut v = serde_json::to_value(&rec).expect("record serialises");
-            if a.timeline {
+            if inline {
                 v["timeline"] = serde_json::to_value(&rec.timeline).expect("timeline serialises");
             }
             serde_json::to_writer_pretty(&mut out, &v)
@@ -137,8 +147,12 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
                 .and_then(|_| writeln!(out).map_err(Into::into))
         }
     };
-    res.map(|()| 0)
-        .map_err(|e| output(format!("cannot write output: {e}")))
+    res.map_err(|e| output(format!("cannot write output: {e}")))?;
+    Ok(if a.fail_ok {
+        0
+    } else {
+        crate::fetch_exit::exit_code(&rec, a.fail)
+    })
 }
 
 async fn run_cmd(a: RunArgs) -> Outcome {
@@ -211,9 +225,15 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     let out = a
         .out
         .unwrap_or_else(|| PathBuf::from(format!("slowlane-out/demo-{}", scenario.name)));
+    // The campaign file lives inside `out`, and a campaign's relative `out`
+    // is resolved against the file's folder: write it absolute, or the run
+    // would land in `out/out`. The run itself uses `out` as given, so the
+    // printed path is the one the user typed.
+    let abs_out =
+        std::path::absolute(&out).map_err(|e| usage(format!("{}: {e}", out.display())))?;
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    let lab = start_lab(&scenario, listen, &out).await?;
-    let path = write_demo_campaign(&scenario, &lab, &out, a.rounds)
+    let lab = start_lab(&scenario, listen, &abs_out).await?;
+    let path = write_demo_campaign(&scenario, &lab, &abs_out, a.rounds)
         .map_err(|e| output(format!("{e:#}")))?;
     eprintln!(
         "slowlane demo: scenario {} — lab middlebox on {}, campaign {}",
@@ -221,7 +241,8 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
         lab.middlebox_addr(),
         path.display()
     );
-    let campaign = config::load_campaign(&path).map_err(usage)?;
+    let mut campaign = config::load_campaign(&path).map_err(usage)?;
+    campaign.out = out;
     let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
     drop(lab);
     code

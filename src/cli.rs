@@ -46,7 +46,8 @@ pub struct TestbedArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Scenario name or TOML path.
+    /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
+    /// congested, partial, deep-queue) or a TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Output directory (default ./slowlane-out/demo-<scenario>).
@@ -84,7 +85,15 @@ pub enum FetchFormat {
     Json,
 }
 
+/// `fetch` exit codes (curl's numbers): see [`crate::fetch_exit`].
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 fetched (or only capped by --max-time/--max-bytes), \
+6 DNS failure, 7 TCP connect failed (refused, unreachable), 28 timeout, \
+35 TLS handshake failed, 60 server certificate not accepted, \
+56 connection failed after the handshake, 22 HTTP status >= 400 with --fail; \
+1 output not written, 2 bad usage. --fail-ok: 0 for any fetch outcome."
+)]
 pub struct FetchArgs {
     /// The URL to fetch (https:// or http://).
     pub url: String,
@@ -102,10 +111,14 @@ pub struct FetchArgs {
     /// Cap on body bytes; reaching it is data (capped=bytes).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
     pub max_bytes: u64,
+    /// Give up on the DNS lookup, and separately on the TCP connect, after
+    /// this long (error generic_timeout_error, exit 28).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub connect_timeout: Duration,
+    /// Give up on the TLS handshake after this long (exit 28).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub tls_timeout: Duration,
+    /// Give up waiting for the response headers after this long (exit 28).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub ttfb_timeout: Duration,
     /// Offer only HTTP/1.1 in ALPN.
@@ -123,9 +136,18 @@ pub struct FetchArgs {
     /// Output: a readable block, the fetches.csv row with header, or JSON.
     #[arg(long, value_enum, default_value = "text")]
     pub format: FetchFormat,
-    /// Also print the per-window timeline.
+    /// Also output the per-window timeline (timeline.csv columns). Bare
+    /// `--timeline` or `--timeline=-`: to stdout (text: in the block; csv:
+    /// after a blank line; json: a "timeline" array). `--timeline=FILE`:
+    /// written to FILE as CSV, stdout keeps the fetch alone.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, require_equals = true, default_missing_value = "-")]
+    pub timeline: Option<PathBuf>,
+    /// Exit 22 when the response status is 400 or more (like curl --fail).
     #[arg(long)]
-    pub timeline: bool,
+    pub fail: bool,
+    /// Exit 0 whatever happened to the fetch (failures stay in the output).
+    #[arg(long, conflicts_with = "fail")]
+    pub fail_ok: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

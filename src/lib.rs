@@ -10,6 +10,7 @@ pub mod analyze;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod fetch_exit;
 pub mod plan;
 pub mod plateau;
 pub mod probe;

@@ -49,3 +49,118 @@ fn demo_twitter_2021_writes_throttled_media_and_free_controls() {
         }
     }
 }
+
+fn slowlane_in(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_slowlane"))
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn fetch_rows(dir: &std::path::Path) -> usize {
+    csv::Reader::from_path(dir.join("fetches.csv"))
+        .unwrap()
+        .records()
+        .count()
+}
+
+/// Issue 11.1: a relative `--out` is relative to the working directory, not
+/// to the generated campaign file inside it (which gave `reltest/reltest`),
+/// and the next step of the README, `slowlane analyze DIR`, reads it.
+#[test]
+fn demo_relative_out_is_written_where_asked_and_analyzes() {
+    let cwd = tempfile::tempdir().unwrap();
+    let o = slowlane_in(
+        cwd.path(),
+        &[
+            "demo",
+            "--scenario",
+            "clean-fast",
+            "--rounds",
+            "1",
+            "--quiet",
+            "--out",
+            "reltest",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("written to reltest\n"), "{stdout}");
+    let out = cwd.path().join("reltest");
+    assert!(fetch_rows(&out) > 0);
+    assert!(!out.join("reltest").exists(), "doubled output folder");
+    let campaign = std::fs::read_to_string(out.join("campaign.toml")).unwrap();
+    let abs = std::fs::canonicalize(&out).unwrap();
+    assert!(
+        campaign.contains(&format!("out = \"{}\"", abs.display())),
+        "{campaign}"
+    );
+    let a = slowlane_in(cwd.path(), &["analyze", "reltest"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(out.join("verdicts.csv").exists());
+}
+
+/// The default output folder, `slowlane-out/demo-<scenario>`, relative to the
+/// working directory, holds the results directly.
+#[test]
+fn demo_default_out_is_not_doubled() {
+    let cwd = tempfile::tempdir().unwrap();
+    let o = slowlane_in(
+        cwd.path(),
+        &[
+            "demo",
+            "--scenario",
+            "clean-fast",
+            "--rounds",
+            "1",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = cwd.path().join("slowlane-out/demo-clean-fast");
+    assert!(fetch_rows(&out) > 0);
+    assert!(out.join("testbed-ca.pem").exists());
+    assert!(!out.join("slowlane-out").exists(), "doubled output folder");
+    let a = slowlane_in(cwd.path(), &["analyze", "slowlane-out/demo-clean-fast"]);
+    assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+}
+
+/// The generated campaign names its folder absolutely, so `run` of it from
+/// another working directory appends to the same folder (the lab is gone by
+/// then: the fetches fail, which is data, and land in the same fetches.csv).
+#[test]
+fn demo_campaign_reruns_into_its_own_folder_from_another_directory() {
+    let first = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = slowlane_in(
+        first.path(),
+        &[
+            "demo",
+            "--scenario",
+            "clean-fast",
+            "--rounds",
+            "1",
+            "--quiet",
+            "--out",
+            "d",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = first.path().join("d");
+    let before = fetch_rows(&out);
+    let campaign = out.join("campaign.toml");
+    let r = slowlane_in(
+        elsewhere.path(),
+        &[
+            "run",
+            campaign.to_str().unwrap(),
+            "--rounds",
+            "1",
+            "--quiet",
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(fetch_rows(&out), 2 * before);
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}

@@ -52,9 +52,11 @@ pub fn collect(
                 s.table.add(&rec);
                 progress.update(rec.round, s.errors, s.table.slowest());
             }
-            Msg::RoundEnd(round, started) => hist
-                .write_round(out, round, started, SystemTime::now())
-                .with_context(|| format!("{}: writing histograms", out.display()))?,
+            Msg::RoundEnd(round, started) => {
+                hist.write_round(out, round, started, SystemTime::now())
+                    .with_context(|| format!("{}: writing histograms", out.display()))?;
+                progress.round_end(round, s.fetches, s.errors);
+            }
         }
     }
     progress.finish();

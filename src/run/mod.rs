@@ -116,7 +116,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let stop = Arc::new(Stop::default());
     let writer = {
         let stop = stop.clone();
-        let progress = progress::Progress::new(opts.quiet, total);
+        let progress = progress::Progress::new(opts.quiet, total, c.schedule.rounds);
         let out = c.out.clone();
         tokio::task::spawn_blocking(move || {
             let r = collect::collect(sink, rx, progress, &out);

@@ -1,4 +1,6 @@
-//! The progress bar of a long run: on a terminal only, never in logs.
+//! Progress of a long run: a bar on a terminal; a line per round when stderr
+//! is a pipe or a log file (where a bar would be noise and nothing at all
+//! leaves a multi-hour run silent); nothing with `--quiet`.
 
 use std::io::IsTerminal;
 
@@ -6,17 +8,21 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Progress {
     bar: ProgressBar,
+    /// Print a line per round (stderr is not a terminal and not quiet).
+    lines: bool,
+    /// Rounds planned, when known.
+    rounds: Option<u32>,
 }
 
 impl Progress {
-    /// `total`: fetches expected, when the number of rounds is known.
-    pub fn new(quiet: bool, total: Option<u64>) -> Progress {
-        let visible = !quiet && std::io::stderr().is_terminal();
+    /// `total`: fetches expected, and `rounds`: rounds planned, when known.
+    pub fn new(quiet: bool, total: Option<u64>, rounds: Option<u32>) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
         let bar = match total {
             Some(n) => ProgressBar::new(n),
             None => ProgressBar::new_spinner(),
         };
-        if visible {
+        if !quiet && terminal {
             let style = match total {
                 Some(_) => "{elapsed_precise} [{bar:30}] {pos}/{len} {msg}",
                 None => "{elapsed_precise} {spinner} {pos} fetches {msg}",
@@ -30,7 +36,11 @@ impl Progress {
         } else {
             bar.set_draw_target(ProgressDrawTarget::hidden());
         }
-        Progress { bar }
+        Progress {
+            bar,
+            lines: !quiet && !terminal,
+            rounds,
+        }
     }
 
     pub fn update(&self, round: u32, errors: u64, slowest: Option<String>) {
@@ -40,6 +50,19 @@ impl Progress {
             .unwrap_or_default();
         self.bar
             .set_message(format!("round {} | errors {errors}{slow}", round + 1));
+    }
+
+    /// Round `round` (0-based) has all its fetches written; totals so far.
+    pub fn round_end(&self, round: u32, fetches: u64, errors: u64) {
+        if !self.lines {
+            return;
+        }
+        let of = self.rounds.map(|n| format!("/{n}")).unwrap_or_default();
+        let fetch_word = if fetches == 1 { "fetch" } else { "fetches" };
+        eprintln!(
+            "slowlane: round {}{of} done, {fetches} {fetch_word} so far ({errors} failed)",
+            round + 1
+        );
     }
 
     pub fn finish(&self) {
