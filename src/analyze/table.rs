@@ -23,7 +23,7 @@ const KINDS: [VerdictKind; 5] = [
     VerdictKind::Ok,
 ];
 
-pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
+pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
     let mut out = String::new();
     let header = format!(
         "{:<12} {:<5} {:<6} {:<4} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>9}  WHAT",
@@ -40,31 +40,47 @@ pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
         "Q"
     );
     let _ = writeln!(out, "{}", header.trim_end());
-    // URLs fetched with several SNIs (A/B tests) show the SNI of each row.
-    let mut snis: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    // URLs fetched with several SNIs (A/B tests) show the SNI of each row,
+    // and its label when the labels differ too; host rows likewise per host.
+    let key = |v: &'a Verdict| {
+        let what = if v.scope == Scope::Url {
+            &v.url
+        } else {
+            &v.host
+        };
+        (v.vantage.as_str(), v.scope, what.as_str())
+    };
+    type Seen<'a> = (Vec<&'a str>, Vec<&'a str>);
+    let mut seen: BTreeMap<(&str, Scope, &str), Seen> = BTreeMap::new();
     for v in all.iter().filter(|v| v.scope != Scope::Class) {
-        let e = snis.entry((&v.vantage, &v.url)).or_default();
-        if !e.contains(&v.sni.as_str()) {
-            e.push(&v.sni);
+        let e = seen.entry(key(v)).or_default();
+        if !e.0.contains(&v.sni.as_str()) {
+            e.0.push(&v.sni);
+        }
+        if !e.1.contains(&v.label.as_str()) {
+            e.1.push(&v.label);
         }
     }
     for v in kept.iter().filter(|v| v.scope != Scope::Class) {
-        let what = match v.scope {
+        let mut what = match v.scope {
             Scope::Url if v.control => format!("{} (control)", v.url),
             Scope::Url => v.url.clone(),
             _ => format!("{} (all URLs)", v.host),
         };
-        let what = if snis
-            .get(&(v.vantage.as_str(), v.url.as_str()))
-            .is_some_and(|s| s.len() > 1)
-        {
-            format!(
-                "{what} [sni {}]",
+        let (snis, labels) = seen.get(&key(v)).map_or((0, 0), |e| (e.0.len(), e.1.len()));
+        let mut tags = Vec::new();
+        if snis > 1 {
+            tags.push(format!(
+                "sni {}",
                 if v.sni.is_empty() { "none" } else { &v.sni }
-            )
-        } else {
-            what
-        };
+            ));
+        }
+        if labels > 1 && !v.label.is_empty() {
+            tags.push(format!("label {}", v.label));
+        }
+        if !tags.is_empty() {
+            what = format!("{what} [{}]", tags.join(", "));
+        }
         let line = format!(
             "{:<12} {:<5} {:<6} {:<4} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>9}  {}",
             v.vantage,
