@@ -5,7 +5,8 @@ mod analyze_support;
 
 use analyze_support::*;
 use slowlane::analyze::{
-    analyze_paths, render, write_verdicts_csv, AnalyzeOptions, Format, Scope, Verdict, VerdictKind,
+    analyze_paths, analyze_paths_full, render, write_verdicts_csv, AnalyzeOptions, Format, Scope,
+    Verdict, VerdictKind,
 };
 use slowlane::probe::spec::{Class, Group};
 use slowlane::record::FetchRecord;
@@ -144,4 +145,153 @@ fn three_sni_rows_told_apart() {
             .count(),
         1
     );
+}
+
+/// Two dirs at vantage "lab": `b` rewritten with `campaign`, `run_id` and
+/// only the URLs `keep` keeps.
+fn two_runs(
+    campaign_b: &str,
+    keep: impl Fn(&FetchRecord) -> bool,
+) -> (tempfile::TempDir, Vec<std::path::PathBuf>) {
+    let dir = tempfile::tempdir().unwrap();
+    let a = campaign(1, "lab", 6, &twitter_urls());
+    let mut b = campaign(2, "lab", 6, &twitter_urls());
+    b.retain(|r| keep(r));
+    for r in &mut b {
+        r.campaign = campaign_b.into();
+        r.run_id = "run2".into();
+    }
+    let (pa, pb) = (dir.path().join("a"), dir.path().join("b"));
+    write_dir(&pa, &a);
+    write_dir(&pb, &b);
+    (dir, vec![pa, pb])
+}
+
+#[test]
+fn different_campaigns_at_one_vantage_are_warned_about() {
+    let (_d, paths) = two_runs("other-scenario", |_| true);
+    let a = analyze_paths_full(&paths, &opts()).unwrap();
+    assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
+    let w = &a.warnings[0];
+    assert!(
+        w.contains("\"lab\"") && w.contains("different campaigns") && w.contains("--by-run"),
+        "{w}"
+    );
+    assert!(
+        w.contains("\"other-scenario\"") && w.contains("\"synthetic\""),
+        "{w}"
+    );
+}
+
+#[test]
+fn runs_with_different_url_sets_are_warned_about() {
+    let (_d, paths) = two_runs("synthetic", |r| !r.url.contains("video"));
+    let a = analyze_paths_full(&paths, &opts()).unwrap();
+    assert_eq!(a.warnings.len(), 1, "{:?}", a.warnings);
+    let w = &a.warnings[0];
+    assert!(w.contains("URL sets differ"), "{w}");
+    assert!(
+        w.contains("run1: 8 URLs") && w.contains("run2: 7 URLs"),
+        "{w}"
+    );
+}
+
+#[test]
+fn reruns_of_one_campaign_pool_without_warning_and_say_over_n_runs() {
+    let (_d, paths) = two_runs("synthetic", |_| true);
+    let a = analyze_paths_full(&paths, &opts()).unwrap();
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    let table = render(&a.verdicts, Format::Text);
+    println!("{table}");
+    assert!(table.contains("(over 1 vantage, 2 runs)"), "{table}");
+    assert!(table.contains("(over 2 runs)"), "{table}");
+    let r = a
+        .verdicts
+        .iter()
+        .find(|v| v.scope == Scope::Url && v.url == PBS)
+        .unwrap();
+    assert_eq!((r.runs, r.n), (2, 12), "12 fetches over both runs");
+    // One run alone says nothing about runs.
+    let one = analyze_paths_full(&paths[..1], &opts()).unwrap();
+    let table = render(&one.verdicts, Format::Text);
+    assert!(
+        table.contains("(over 1 vantage)") && !table.contains(" runs)"),
+        "{table}"
+    );
+}
+
+#[test]
+fn by_run_judges_every_run_alone() {
+    let (_d, paths) = two_runs("other-scenario", |_| true);
+    let o = AnalyzeOptions {
+        by_run: true,
+        ..opts()
+    };
+    let a = analyze_paths_full(&paths, &o).unwrap();
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    let mut vantages: Vec<&str> = a.verdicts.iter().map(|v| v.vantage.as_str()).collect();
+    vantages.dedup();
+    assert_eq!(vantages, vec!["lab/run1", "lab/run2"]);
+    for v in ["lab/run1", "lab/run2"] {
+        let r = a
+            .verdicts
+            .iter()
+            .find(|r| r.vantage == v && r.scope == Scope::Url && r.url == PBS)
+            .unwrap();
+        assert_eq!(
+            (r.runs, r.n, r.verdict),
+            (1, 6, VerdictKind::Throttled),
+            "{v}"
+        );
+    }
+}
+
+/// A JSON value as the CSV cell it must equal.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[test]
+fn json_and_csv_carry_the_same_fields_and_values() {
+    let dir = tempfile::tempdir().unwrap();
+    write_dir(dir.path(), &three_sni_campaign());
+    let v = analyze_paths(&[dir.path().to_path_buf()], &opts()).unwrap();
+    let csv_text = render(&v, Format::Csv);
+    let json: serde_json::Value = serde_json::from_str(&render(&v, Format::Json)).unwrap();
+    let rows = json["verdicts"].as_array().unwrap();
+    let mut rd = csv::Reader::from_reader(csv_text.as_bytes());
+    let head: Vec<String> = rd.headers().unwrap().iter().map(str::to_string).collect();
+    let recs: Vec<csv::StringRecord> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), recs.len());
+    assert!(recs.len() > 10);
+    for (j, c) in rows.iter().zip(&recs) {
+        let obj = j.as_object().unwrap();
+        let mut keys: Vec<&String> = obj.keys().collect();
+        let mut cols: Vec<&String> = head.iter().collect();
+        keys.sort();
+        cols.sort();
+        assert_eq!(keys, cols, "same fields");
+        for (k, cell_csv) in head.iter().zip(c.iter()) {
+            assert_eq!(cell(&obj[k]), cell_csv, "column {k}");
+        }
+    }
+    // The summary: in JSON per vantage, in CSV on the class rows.
+    let summary = json["summary"].as_array().unwrap();
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0]["vantage"], "lab");
+    let sentence = summary[0]["sentence"].as_str().unwrap();
+    assert!(sentence.contains("image and video throttled"), "{sentence}");
+    let class_rows: Vec<&Verdict> = v.iter().filter(|r| r.scope == Scope::Class).collect();
+    assert!(!class_rows.is_empty());
+    for r in class_rows {
+        assert_eq!(r.summary, sentence);
+    }
+    assert!(v
+        .iter()
+        .filter(|r| r.scope != Scope::Class)
+        .all(|r| r.summary.is_empty()));
 }

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::output::{fmt_bps, fmt_p, fmt_ratio};
+use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
+use super::pooling::plural;
 use super::summary::selective_summary;
 use super::{class_str, dir_str, Scope, Verdict, VerdictKind};
 
@@ -22,6 +23,16 @@ const KINDS: [VerdictKind; 5] = [
     VerdictKind::Inconclusive,
     VerdictKind::Ok,
 ];
+
+/// A MEDIAN/CONTROL cell: the judged metric's value in its unit (a time for
+/// time-judged rows, so the column says what RATIO divides), else the rate.
+fn judged(v: &Verdict, value: Option<f64>, rate: Option<f64>) -> String {
+    match (v.metric, value) {
+        (Some(m), Some(x)) if !m.is_rate() => fmt_ms(x),
+        (Some(_), Some(x)) => fmt_bps(x),
+        _ => rate.map(fmt_bps).unwrap_or_default(),
+    }
+}
 
 pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
     let mut out = String::new();
@@ -90,8 +101,8 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
             v.verdict.as_str(),
             v.mechanism.map_or("", |m| m.as_str()),
             format!("{}/{}", v.n, v.n_control),
-            v.median_bps.map(fmt_bps).unwrap_or_default(),
-            v.control_median_bps.map(fmt_bps).unwrap_or_default(),
+            judged(v, v.median, v.median_bps),
+            judged(v, v.control_median, v.control_median_bps),
             v.ratio.map(fmt_ratio).unwrap_or_default(),
             v.q_value.map(fmt_p).unwrap_or_default(),
             what
@@ -126,12 +137,23 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
         })
         .collect();
     if !parts.is_empty() {
+        // Runs per vantage, from its class rows (url rows when it has none).
+        let mut runs: BTreeMap<&str, usize> = BTreeMap::new();
+        for v in all {
+            let e = runs.entry(v.vantage.as_str()).or_default();
+            *e = (*e).max(v.runs);
+        }
+        let total: usize = runs.values().sum();
+        let over_runs = if runs.values().any(|&n| n > 1) {
+            format!(", {}", plural(total, "run"))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "\nURL rows: {} (over {} vantage{})",
+            "\nURL rows: {} (over {}{over_runs})",
             parts.join(", "),
-            vantages.len(),
-            if vantages.len() == 1 { "" } else { "s" }
+            plural(vantages.len(), "vantage"),
         );
     }
     let summary = selective_summary(all);
