@@ -295,3 +295,128 @@ fn json_and_csv_carry_the_same_fields_and_values() {
         .filter(|r| r.scope != Scope::Class)
         .all(|r| r.summary.is_empty()));
 }
+
+/// The text table's MEDIAN/CONTROL say what RATIO divides: times for
+/// time-judged rows; blocked rows show the controls that exist; the freeze
+/// sentence says "freeze" once.
+#[test]
+fn table_columns_say_one_thing() {
+    use slowlane::analyze::{selective_summary, Metric};
+    let urls = vec![
+        url(
+            "https://policed.example/",
+            Class::Text,
+            Group::Target,
+            60_000,
+            Path_::Policed(POLICE_BPS),
+        ),
+        url(
+            "https://ctl.example/",
+            Class::Text,
+            Group::Control,
+            20_000,
+            Path_::Fast(40e6),
+        ),
+        url(
+            "https://ctl2.example/",
+            Class::Text,
+            Group::Control,
+            40_000,
+            Path_::Fast(40e6),
+        ),
+        url(
+            "https://frozen.example/v.mp4",
+            Class::Video,
+            Group::Target,
+            2_000_000,
+            Path_::Freeze,
+        ),
+        url(
+            "https://reset.example/v.mp4",
+            Class::Video,
+            Group::Target,
+            2_000_000,
+            Path_::Reset,
+        ),
+        url(
+            "https://ctl.example/v.mp4",
+            Class::Video,
+            Group::Control,
+            2_000_000,
+            Path_::Fast(50e6),
+        ),
+    ];
+    let v = slowlane::analyze::analyze_records(&campaign(11, "v", 10, &urls), &[], &opts());
+    let table = render(&v, Format::Text);
+    println!("{table}");
+    let row = |u: &str| {
+        v.iter()
+            .find(|r| r.scope == Scope::Url && r.url == u)
+            .unwrap()
+    };
+    let line = |u: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(" url ") && l.ends_with(u))
+            .unwrap()
+            .to_string()
+    };
+    // Time-judged: the medians are times, and their ratio is RATIO.
+    let p = row("https://policed.example/");
+    assert_eq!(
+        (p.verdict, p.metric),
+        (VerdictKind::Throttled, Some(Metric::TotalTime))
+    );
+    let (m, c) = (p.median.unwrap(), p.control_median.unwrap());
+    assert!(
+        (c / m - p.ratio.unwrap()).abs() < 0.01 * p.ratio.unwrap(),
+        "{m} {c} {:?}",
+        p.ratio
+    );
+    let l = line("https://policed.example/");
+    let cells: Vec<&str> = l
+        .split("  ")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert!(
+        cells
+            .iter()
+            .filter(|c| c.ends_with(" s") || c.ends_with(" ms"))
+            .count()
+            == 2
+            && !l.contains("bit/s"),
+        "{l}"
+    );
+    // A rate-judged row keeps rates.
+    let f = row("https://frozen.example/v.mp4");
+    assert!(f.metric.unwrap().is_rate());
+    assert!(line("https://frozen.example/v.mp4").contains("bit/s"));
+    // Blocked: N/NC counts the controls that exist here (every download
+    // control at the vantage, as the blocked rule checks them all).
+    let r = row("https://reset.example/v.mp4");
+    assert_eq!(r.verdict, VerdictKind::Blocked);
+    assert_eq!(
+        (r.n, r.n_control),
+        (10, 30),
+        "{}",
+        line("https://reset.example/v.mp4")
+    );
+    assert!(line("https://reset.example/v.mp4").contains("10/30"));
+    // One freeze wording; grammar; no trailing spaces.
+    let sentence = &selective_summary(&v)[0].1;
+    assert!(
+        sentence.contains("video throttled (freeze: stops after ~"),
+        "{sentence}"
+    );
+    assert!(!sentence.contains(") ("), "{sentence}");
+    assert!(sentence.contains("text throttled (total time ×"), "{sentence}");
+    assert!(
+        !table.contains(" 1 URLs") && !table.contains("/1 URLs"),
+        "{table}"
+    );
+    assert!(
+        table.lines().all(|l| l == l.trim_end()),
+        "trailing spaces:\n{table}"
+    );
+}

@@ -323,11 +323,20 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                         continue;
                     }
                     (Some(m), Some(r), _) if m.is_rate() => format!(" to ~{}", fmt_bps(r)),
-                    (Some(Metric::TotalTime), _, Some(r)) if r > 0.0 => {
-                        format!(" (total time ×{:.1})", 1.0 / r)
-                    }
-                    (Some(Metric::TlsTime), _, Some(r)) if r > 0.0 => {
-                        format!(" (TLS time ×{:.1})", 1.0 / r)
+                    // A time factor and the mechanism share one parenthesis.
+                    (Some(Metric::TotalTime | Metric::TlsTime), _, Some(r)) if r > 0.0 => {
+                        let what = if v.metric == Some(Metric::TlsTime) {
+                            "TLS time"
+                        } else {
+                            "total time"
+                        };
+                        let m = v.mechanism.map(|m| format!(", {m}")).unwrap_or_default();
+                        parts.push(format!(
+                            "{} throttled ({what} ×{:.1}{m})",
+                            name(v),
+                            1.0 / r
+                        ));
+                        continue;
                     }
                     _ => String::new(),
                 };
