@@ -410,7 +410,10 @@ fn table_columns_say_one_thing() {
         "{sentence}"
     );
     assert!(!sentence.contains(") ("), "{sentence}");
-    assert!(sentence.contains("text throttled (total time ×"), "{sentence}");
+    assert!(
+        sentence.contains("text throttled (total time ×"),
+        "{sentence}"
+    );
     assert!(
         !table.contains(" 1 URLs") && !table.contains("/1 URLs"),
         "{table}"

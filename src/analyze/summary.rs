@@ -179,6 +179,21 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
                 .collect())
             .map(|b| b as u64),
             metric: class_metric(&focus, verdict),
+            // Medians of the class's metric, over its URLs judged by it.
+            median: class_metric(&focus, verdict).and_then(|m| {
+                med(focus
+                    .iter()
+                    .filter(|v| v.metric == Some(m))
+                    .filter_map(|v| v.median)
+                    .collect())
+            }),
+            control_median: class_metric(&focus, verdict).and_then(|m| {
+                med(focus
+                    .iter()
+                    .filter(|v| v.metric == Some(m))
+                    .filter_map(|v| v.control_median)
+                    .collect())
+            }),
             n_failed: urls.iter().map(|v| v.n_failed).sum(),
             n_censored: urls.iter().map(|v| v.n_censored).sum(),
             failure: focus.iter().find_map(|v| v.failure.clone()),
@@ -331,11 +346,7 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                             "total time"
                         };
                         let m = v.mechanism.map(|m| format!(", {m}")).unwrap_or_default();
-                        parts.push(format!(
-                            "{} throttled ({what} ×{:.1}{m})",
-                            name(v),
-                            1.0 / r
-                        ));
+                        parts.push(format!("{} throttled ({what} ×{:.1}{m})", name(v), 1.0 / r));
                         continue;
                     }
                     _ => String::new(),

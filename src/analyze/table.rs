@@ -185,7 +185,8 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
     if quiet > 0 {
         let _ = writeln!(
             out,
-            "  … and {quiet} vantages where nothing was found throttled, partial or blocked"
+            "  … and {} where nothing was found throttled, partial or blocked",
+            plural(quiet, "vantage")
         );
     }
     out

@@ -288,7 +288,10 @@ mod tests {
             let p = peak_window_bps(&w, Duration::from_millis(100)).unwrap();
             // Goodput counts the first read's bytes over no time (a
             // fencepost of one read in 25 here): within that, peak ≥ mean.
-            assert!(p as f64 >= gp as f64 * 0.95, "{secs} s: peak {p} < goodput {gp}");
+            assert!(
+                p as f64 >= gp as f64 * 0.95,
+                "{secs} s: peak {p} < goodput {gp}"
+            );
         }
     }
 

@@ -193,7 +193,10 @@ mod tests {
         }
         let out = t.render();
         let up = out.lines().find(|l| l.contains(" up ")).unwrap();
-        assert!(up.contains("131 kbit/s n=6") && !up.contains(" bit/s"), "{up}");
+        assert!(
+            up.contains("131 kbit/s n=6") && !up.contains(" bit/s"),
+            "{up}"
+        );
         assert!(
             t.slowest().unwrap().starts_with("image/target up"),
             "{:?}",
