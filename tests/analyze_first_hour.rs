@@ -423,3 +423,34 @@ fn table_columns_say_one_thing() {
         "trailing spaces:\n{table}"
     );
 }
+
+/// `slowlane analyze a b` warns on stderr; `--by-run` judges the runs apart.
+#[test]
+fn analyze_cli_warns_and_by_run_splits() {
+    let (_d, paths) = two_runs("other-scenario", |_| true);
+    let bin = env!("CARGO_BIN_EXE_slowlane");
+    let out = std::process::Command::new(bin)
+        .arg("analyze")
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: vantage \"lab\" pools 2 runs of different campaigns"),
+        "{err}"
+    );
+    let out = std::process::Command::new(bin)
+        .args(["analyze", "--by-run"])
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("lab/run1:") && text.contains("lab/run2:"),
+        "{text}"
+    );
+    assert!(text.contains("(over 2 vantages)"), "{text}");
+}
