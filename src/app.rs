@@ -188,8 +188,13 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
     print!("{}", o.table.render());
     // Verdicts over everything in the output directory (all runs of this
     // campaign there): the same code as `slowlane analyze DIR`.
-    let rows = analyze::analyze_paths(std::slice::from_ref(&o.out), &AnalyzeOptions::default())
-        .map_err(|e| output(format!("analysis failed: {e:#}")))?;
+    let analysis =
+        analyze::analyze_paths_full(std::slice::from_ref(&o.out), &AnalyzeOptions::default())
+            .map_err(|e| output(format!("analysis failed: {e:#}")))?;
+    for w in &analysis.warnings {
+        eprintln!("warning: {w}");
+    }
+    let rows = analysis.verdicts;
     analyze::write_verdicts_csv(&analyze::verdicts_path(&o.out), &rows)
         .map_err(|e| output(format!("{e:#}")))?;
     println!();
@@ -265,11 +270,18 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         alpha: a.alpha,
         min_n: a.min_n,
         seed: a.seed,
+        by_run: a.by_run,
     };
-    let (rows, bad) =
-        analyze::analyze_paths_checked(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
+    let analyze::Analysis {
+        verdicts: rows,
+        bad,
+        warnings,
+    } = analyze::analyze_paths_full(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
     for (file, b) in &bad {
         eprintln!("warning: {}: {}", file.display(), b.describe());
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
     }
     if a.strict && !bad.is_empty() {
         return Err(usage("unusable rows in the input (--strict)"));

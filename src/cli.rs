@@ -230,4 +230,8 @@ pub struct AnalyzeArgs {
     /// number, unknown class/group/direction) instead of skipping it with a warning.
     #[arg(long)]
     pub strict: bool,
+    /// Judge every run alone (its vantage becomes VANTAGE/RUN_ID) instead of
+    /// pooling all runs of a vantage; see docs/method.md.
+    #[arg(long)]
+    pub by_run: bool,
 }

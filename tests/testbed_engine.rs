@@ -45,6 +45,17 @@ async fn get_with(
     upload: u64,
     ttfb_timeout: Duration,
 ) -> FetchRecord {
+    get_sni(lab, url, max_time, upload, ttfb_timeout, None).await
+}
+
+async fn get_sni(
+    lab: &Lab,
+    url: &str,
+    max_time: Duration,
+    upload: u64,
+    ttfb_timeout: Duration,
+    sni: Option<&str>,
+) -> FetchRecord {
     let options = FetchOptions {
         max_time,
         ttfb_timeout,
@@ -57,7 +68,7 @@ async fn get_with(
         url: url.parse().unwrap(),
         class: None,
         group: Group::Target,
-        sni: None,
+        sni: sni.map(str::to_string),
         host: None,
         method: if upload > 0 {
             Method::Post
@@ -108,6 +119,46 @@ async fn policed_download_steady_rate_within_5_percent_and_free_name_20x_faster(
         free_rate >= 20.0 * steady as f64,
         "free {free_rate} vs {steady}"
     );
+}
+
+/// Issue 11: a fetch without SNI takes the access link (`match = "*"`)
+/// like every named fetch the name rules leave alone — not the policer
+/// (no name rule matches a missing name), and not raw loopback either.
+#[tokio::test]
+async fn no_sni_fetch_takes_the_access_link_not_the_name_rule() {
+    let s = Scenario::builtin("twitter-2021").unwrap();
+    let access = s
+        .rules
+        .rules
+        .iter()
+        .position(|r| r.patterns.iter().any(|p| p.as_str() == "*"))
+        .expect("twitter-2021 has an access link");
+    let (lab, _d) = lab(&s).await;
+    let url = "https://pbs.twimg.com/image/2000000.jpg";
+    let ttfb = FetchOptions::default().ttfb_timeout;
+    let max = Duration::from_secs(5);
+    let before = lab.connections().len();
+    let r = get_sni(&lab, url, max, 0, ttfb, Some("")).await;
+    assert_eq!(r.error, None, "{r:?}");
+    assert_eq!(r.sni, "", "no SNI recorded as empty");
+    assert_eq!(r.body_bytes, 2_000_000, "not policed: {r:?}");
+    let conns = lab.connections();
+    let c = &conns[before..];
+    assert_eq!(c.len(), 1, "one connection per fetch");
+    assert_eq!(c[0].name, None, "the box saw no name");
+    assert_eq!(c[0].rule, Some(access), "the access link applies");
+    assert_eq!(c[0].down, s.rules.rules[access].down);
+    // About the access link's 100 Mbit/s (its 256 KiB read-ahead lets the
+    // first bytes through at once, hence the margin), never Gbit/s.
+    let goodput = r.goodput_bps.expect("goodput") as f64;
+    eprintln!("no-SNI goodput {goodput:.0} bit/s");
+    assert!(goodput < 150e6, "no-SNI fetch ran at {goodput} bit/s");
+    // The named fetch of the same URL is policed by the name rule.
+    let named = get_sni(&lab, url, Duration::from_secs(2), 0, ttfb, None).await;
+    let last = lab.connections().last().cloned().unwrap();
+    assert_eq!(last.name.as_deref(), Some("pbs.twimg.com"));
+    assert_eq!(last.rule, Some(0));
+    assert_eq!(named.capped, Some(Capped::Time));
 }
 
 #[tokio::test]

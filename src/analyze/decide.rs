@@ -119,6 +119,8 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
     let rate = &cmps[0];
     v.median_bps = rate.med_t.is_finite().then_some(rate.med_t);
     v.control_median_bps = rate.med_c.is_finite().then_some(rate.med_c);
+    v.median = d.med_t.is_finite().then_some(d.med_t);
+    v.control_median = d.med_c.is_finite().then_some(d.med_c);
     v.ratio = d.ratio;
     v.ratio_ci_low = d.ci.map(|x| x.0);
     v.ratio_ci_high = d.ci.map(|x| x.1);

@@ -21,6 +21,10 @@ pub trait RowSink: Default + Send {
     fn bad(&mut self, line: u64, kind: BadKind);
     /// Take over a later part; its line numbers are shifted by `line_offset`.
     fn absorb(&mut self, other: Self, line_offset: u64);
+    /// An empty sink for one part, with this sink's settings.
+    fn fresh(&self) -> Self {
+        Self::default()
+    }
 }
 
 /// Read a fetches.csv into `sink`; files of at least `parallel_min` bytes are
@@ -41,21 +45,20 @@ pub fn read<S: RowSink>(
     drop(rdr);
     let cols = Cols::new(&headers)?;
     if threads < 2 || len.saturating_sub(start) < parallel_min {
-        let mut part = S::default();
+        let mut part = sink.fresh();
         read_range(&mut part, src, path, &cols, start, len)?;
         sink.absorb(part, header_lines);
         return Ok(());
     }
     let parts = split_points(path, start, len, threads)?;
+    let sinks: Vec<S> = parts.iter().map(|_| sink.fresh()).collect();
     let parts: Vec<Result<(S, u64)>> = std::thread::scope(|s| {
         let handles: Vec<_> = parts
             .iter()
-            .map(|&(a, b)| {
+            .zip(sinks)
+            .map(|(&(a, b), mut d)| {
                 let cols = &cols;
-                s.spawn(move || {
-                    let mut d = S::default();
-                    read_range(&mut d, src, path, cols, a, b).map(|lines| (d, lines))
-                })
+                s.spawn(move || read_range(&mut d, src, path, cols, a, b).map(|lines| (d, lines)))
             })
             .collect();
         handles
@@ -230,6 +233,7 @@ fn row_from<'a>(
     let upload_bytes = int(c.upload_bytes)?;
     let method = f(c.method);
     Ok(Row {
+        campaign: f(c.campaign),
         vantage: f(c.vantage),
         run_id: f(c.run_id),
         round: int(c.round)?,
@@ -274,6 +278,7 @@ struct Cols {
     /// Number of header fields: every row must have as many.
     n: usize,
     url: usize,
+    campaign: Option<usize>,
     vantage: Option<usize>,
     run_id: Option<usize>,
     round: Option<usize>,
@@ -315,6 +320,7 @@ impl Cols {
         Ok(Cols {
             n: h.len(),
             url,
+            campaign: col("campaign"),
             vantage: col("vantage"),
             run_id: col("run_id"),
             round: col("round"),

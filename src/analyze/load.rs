@@ -105,6 +105,9 @@ pub struct Series {
     /// source each came from.
     pub ids: String,
     pub id_sources: Vec<u32>,
+    /// The runs (indices into [`Dataset::runs`]) the series' fetches come
+    /// from, in first-seen order.
+    pub runs: Vec<u32>,
 }
 
 impl Series {
@@ -145,6 +148,7 @@ impl Series {
 /// A borrowed view of the fields of one fetch row that analysis uses.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Row<'a> {
+    pub campaign: &'a [u8],
     pub vantage: &'a [u8],
     pub run_id: &'a [u8],
     pub round: Option<u64>,
@@ -233,10 +237,27 @@ pub enum TimelineSrc {
     Memory,
 }
 
+/// One run a fetch came from: its `campaign` name and `run_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId {
+    pub campaign: String,
+    pub run_id: String,
+}
+
 /// Everything loaded: series in first-seen order.
 #[derive(Debug, Default)]
 pub struct Dataset {
     pub series: Vec<Series>,
+    /// `analyze --by-run`: each run is its own vantage, `vantage/run_id`.
+    pub by_run: bool,
+    /// Every (campaign, run_id) seen, in first-seen order.
+    pub runs: Vec<RunId>,
+    run_index: HashMap<Vec<u8>, u32, BuildHasherDefault<Fx>>,
+    /// The run key of the previous row and its index: rows of one run come
+    /// in long stretches, so most rows cost one comparison.
+    last_run: Option<(Vec<u8>, u32)>,
+    run_key: Vec<u8>,
+    vantage_buf: Vec<u8>,
     pub sources: Vec<TimelineSrc>,
     /// Unusable rows per source file.
     pub bad: Vec<(PathBuf, BadRows)>,
@@ -303,12 +324,32 @@ impl RowSink for Dataset {
         self.pending_bad.add(line, kind);
     }
 
+    fn fresh(&self) -> Dataset {
+        Dataset {
+            by_run: self.by_run,
+            ..Dataset::default()
+        }
+    }
+
     fn absorb(&mut self, other: Dataset, line_offset: u64) {
         self.pending_bad.absorb(&other.pending_bad, line_offset);
-        for (key, s) in other.keys.into_iter().zip(other.series) {
+        let remap: Vec<u32> = other
+            .runs
+            .iter()
+            .map(|r| self.intern_run(r.campaign.as_bytes(), r.run_id.as_bytes()))
+            .collect();
+        for (key, mut s) in other.keys.into_iter().zip(other.series) {
+            for r in &mut s.runs {
+                *r = remap[*r as usize];
+            }
             match self.index.get(key.as_slice()) {
                 Some(&i) => {
                     let t = &mut self.series[i];
+                    for &r in &s.runs {
+                        if !t.runs.contains(&r) {
+                            t.runs.push(r);
+                        }
+                    }
                     let shift = t.id_sources.len() as u32;
                     t.obs.extend(s.obs.iter().map(|o| Obs {
                         id: if o.id == u32::MAX { o.id } else { o.id + shift },
@@ -332,6 +373,33 @@ impl RowSink for Dataset {
 }
 
 impl Dataset {
+    /// The index of run (campaign, run_id) in [`Dataset::runs`], added when new.
+    fn intern_run(&mut self, campaign: &[u8], run_id: &[u8]) -> u32 {
+        self.run_key.clear();
+        self.run_key.extend_from_slice(campaign);
+        self.run_key.push(0x1f);
+        self.run_key.extend_from_slice(run_id);
+        if let Some((k, i)) = &self.last_run {
+            if *k == self.run_key {
+                return *i;
+            }
+        }
+        let i = match self.run_index.get(self.run_key.as_slice()) {
+            Some(&i) => i,
+            None => {
+                self.runs.push(RunId {
+                    campaign: lossy(campaign),
+                    run_id: lossy(run_id),
+                });
+                let i = (self.runs.len() - 1) as u32;
+                self.run_index.insert(self.run_key.clone(), i);
+                i
+            }
+        };
+        self.last_run = Some((self.run_key.clone(), i));
+        i
+    }
+
     pub fn add_source(&mut self, t: TimelineSrc) -> u32 {
         self.sources.push(t);
         (self.sources.len() - 1) as u32
@@ -345,8 +413,20 @@ impl Dataset {
             r.host
         };
         let group = r.group.unwrap_or(Group::Target);
+        let run = self.intern_run(r.campaign, r.run_id);
+        // --by-run: the run is part of the vantage.
+        let mut vbuf = std::mem::take(&mut self.vantage_buf);
+        let vantage = if self.by_run {
+            vbuf.clear();
+            vbuf.extend_from_slice(r.vantage);
+            vbuf.push(b'/');
+            vbuf.extend_from_slice(r.run_id);
+            vbuf.as_slice()
+        } else {
+            r.vantage
+        };
         self.key.clear();
-        for part in [r.vantage, r.url, r.sni, host] {
+        for part in [vantage, r.url, r.sni, host] {
             self.key.extend_from_slice(part);
             self.key.push(0x1f);
         }
@@ -362,7 +442,7 @@ impl Dataset {
                     .filter(|s| !s.is_empty())
                     .collect();
                 self.series.push(Series {
-                    vantage: lossy(r.vantage),
+                    vantage: lossy(vantage),
                     url: lossy(r.url),
                     host: lossy(host),
                     sni: lossy(r.sni),
@@ -378,6 +458,7 @@ impl Dataset {
                     silent_timeouts: 0,
                     ids: String::new(),
                     id_sources: Vec::new(),
+                    runs: Vec::new(),
                 });
                 let i = self.series.len() - 1;
                 self.index.insert(self.key.clone(), i);
@@ -385,7 +466,11 @@ impl Dataset {
                 i
             }
         };
+        self.vantage_buf = vbuf;
         let s = &mut self.series[idx];
+        if s.runs.last() != Some(&run) && !s.runs.contains(&run) {
+            s.runs.push(run);
+        }
         s.n_fetches += 1;
         let mut id = u32::MAX;
         if group == Group::Target && !r.fetch_id.is_empty() {
@@ -448,6 +533,7 @@ impl Dataset {
             let phase = rec.error_phase.map(|p| format!("{p:?}").to_lowercase());
             let round = Some(rec.round as u64);
             let row = Row {
+                campaign: rec.campaign.as_bytes(),
                 vantage: rec.vantage.as_bytes(),
                 run_id: rec.run_id.as_bytes(),
                 round,

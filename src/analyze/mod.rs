@@ -19,6 +19,7 @@ pub mod load;
 pub mod matching;
 mod mechanism;
 pub mod output;
+mod pooling;
 mod serial;
 pub mod stats;
 pub mod summary;
@@ -51,6 +52,8 @@ pub struct AnalyzeOptions {
     pub min_n: usize,
     /// Seed of the bootstrap resampling.
     pub seed: u64,
+    /// Judge every run alone: the vantage of a row becomes `vantage/run_id`.
+    pub by_run: bool,
 }
 
 impl Default for AnalyzeOptions {
@@ -60,6 +63,7 @@ impl Default for AnalyzeOptions {
             alpha: 0.01,
             min_n: 5,
             seed: 1,
+            by_run: false,
         }
     }
 }
@@ -203,6 +207,13 @@ pub struct Verdict {
     pub median_bps: Option<f64>,
     #[serde(serialize_with = "serial::rate")]
     pub control_median_bps: Option<f64>,
+    /// Median of `metric` over the row's values, in its unit (bit/s for
+    /// rates, ms for times): what `ratio` divides.
+    #[serde(serialize_with = "serial::value")]
+    pub median: Option<f64>,
+    /// … and over the controls compared with.
+    #[serde(serialize_with = "serial::value")]
+    pub control_median: Option<f64>,
     #[serde(serialize_with = "serial::sig")]
     pub ratio: Option<f64>,
     #[serde(serialize_with = "serial::sig")]
@@ -235,6 +246,12 @@ pub struct Verdict {
     /// The dominant failure string, when any fetch failed.
     pub failure: Option<String>,
     pub reason: String,
+    /// Runs (`campaign`, `run_id`) the row's fetches come from (class rows:
+    /// the vantage's).
+    pub runs: usize,
+    /// Class rows: the vantage's one-sentence summary (the same on each of
+    /// its class rows); empty on other rows.
+    pub summary: String,
 }
 
 /// Analyse output directories and/or `fetches.csv` files together.
@@ -250,16 +267,38 @@ pub fn analyze_paths_checked(
     paths: &[PathBuf],
     opts: &AnalyzeOptions,
 ) -> Result<(Vec<Verdict>, Vec<FileBadRows>)> {
+    let a = analyze_paths_full(paths, opts)?;
+    Ok((a.verdicts, a.bad))
+}
+
+/// Verdicts and what the reader should be told about the input.
+#[derive(Debug)]
+pub struct Analysis {
+    pub verdicts: Vec<Verdict>,
+    /// Unusable rows per file (files without any left out).
+    pub bad: Vec<FileBadRows>,
+    /// Vantages that pool different campaigns, or runs with different URL
+    /// sets (print them on stderr; see `docs/method.md`).
+    pub warnings: Vec<String>,
+}
+
+/// Like [`analyze_paths_checked`], also returning the pooling warnings.
+pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<Analysis> {
     let mut ds = load::Dataset::default();
+    ds.by_run = opts.by_run;
     for p in paths {
         ds.add_path(p)?;
     }
-    let rows = run(&ds, &[], opts)?;
+    let (verdicts, warnings) = run(&ds, &[], opts)?;
     let bad = std::mem::take(&mut ds.bad)
         .into_iter()
         .filter(|(_, b)| b.total() > 0)
         .collect();
-    Ok((rows, bad))
+    Ok(Analysis {
+        verdicts,
+        bad,
+        warnings,
+    })
 }
 
 /// Analyse in-memory records; windows come from each record's `timeline` and
@@ -270,13 +309,16 @@ pub fn analyze_records(
     opts: &AnalyzeOptions,
 ) -> Vec<Verdict> {
     let mut ds = load::Dataset::default();
+    ds.by_run = opts.by_run;
     ds.add_records(records);
     let windows: Vec<&Window> = records
         .iter()
         .flat_map(|r| r.timeline.iter())
         .chain(timelines.iter())
         .collect();
-    run(&ds, &windows, opts).expect("in-memory analysis reads no file")
+    run(&ds, &windows, opts)
+        .expect("in-memory analysis reads no file")
+        .0
 }
 
 /// The order of rows within a vantage.
@@ -317,7 +359,12 @@ fn decide_vantage(
     (verdicts, pending)
 }
 
-fn run(ds: &load::Dataset, windows: &[&Window], opts: &AnalyzeOptions) -> Result<Vec<Verdict>> {
+/// Verdicts of every vantage, and the pooling warnings.
+fn run(
+    ds: &load::Dataset,
+    windows: &[&Window],
+    opts: &AnalyzeOptions,
+) -> Result<(Vec<Verdict>, Vec<String>)> {
     // Series by vantage, vantages in name order. Each vantage is evaluated
     // and decided alone (its own controls, its own test families), on all
     // cores: thousands of small vantages cost what one large one does.
@@ -331,6 +378,14 @@ fn run(ds: &load::Dataset, windows: &[&Window], opts: &AnalyzeOptions) -> Result
         groups[g].1.push(i);
     }
     groups.sort_by(|a, b| a.0.cmp(b.0));
+    let warnings: Vec<String> = groups
+        .iter()
+        .filter_map(|(v, members)| pooling::warning(ds, v, members))
+        .collect();
+    let runs: Vec<usize> = groups
+        .iter()
+        .map(|(_, members)| pooling::runs_of(ds, members).len())
+        .collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get().min(8))
         .min(groups.len())
@@ -372,14 +427,22 @@ fn run(ds: &load::Dataset, windows: &[&Window], opts: &AnalyzeOptions) -> Result
     }
     let total: usize = groups_out.iter().map(|g| g.len() * 3 / 2).sum();
     let mut out = Vec::with_capacity(total);
-    for mut group in groups_out {
+    for (mut group, runs) in groups_out.into_iter().zip(runs) {
         // Class rows come last in a vantage (Scope::Class sorts last).
         let mut classes = summary::class_rows(&group);
         classes.sort_by(|a, b| row_key(a).cmp(&row_key(b)));
+        for c in &mut classes {
+            c.runs = runs;
+        }
+        if let Some((_, sentence)) = selective_summary(&classes).pop() {
+            for c in &mut classes {
+                c.summary.clone_from(&sentence);
+            }
+        }
         group.extend(classes);
         out.extend(group);
     }
-    Ok(out)
+    Ok((out, warnings))
 }
 
 /// `verdicts.csv` in `dir`.

@@ -144,7 +144,35 @@ pub fn render_only(rows: &[Verdict], format: Format, only: &Only) -> String {
             to_csv(&mut buf, &kept).expect("writing to memory");
             String::from_utf8(buf).expect("csv is utf-8")
         }
-        Format::Json => serde_json::to_string_pretty(&kept).expect("verdicts serialise") + "\n",
+        Format::Json => to_json(rows, &kept),
         Format::Text => super::table::text(rows, &kept),
     }
+}
+
+/// One vantage's sentence in the JSON output.
+#[derive(serde::Serialize)]
+struct Sentence {
+    vantage: String,
+    sentence: String,
+}
+
+/// `{"verdicts": [...], "summary": [{"vantage", "sentence"}]}`: the rows
+/// exactly as in verdicts.csv (the same serde model), and the per-vantage
+/// sentences of every vantage (also the `summary` column of class rows).
+#[derive(serde::Serialize)]
+struct JsonOut<'a> {
+    verdicts: &'a [&'a Verdict],
+    summary: Vec<Sentence>,
+}
+
+fn to_json(all: &[Verdict], kept: &[&Verdict]) -> String {
+    let summary = super::selective_summary(all)
+        .into_iter()
+        .map(|(vantage, sentence)| Sentence { vantage, sentence })
+        .collect();
+    let out = JsonOut {
+        verdicts: kept,
+        summary,
+    };
+    serde_json::to_string_pretty(&out).expect("verdicts serialise") + "\n"
 }

@@ -29,6 +29,22 @@ pub fn sig<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
+/// A value in its metric's unit (bit/s or ms): 6 significant digits, and
+/// whole numbers written as integers (`34377400`, not `34377400.0`).
+pub fn value<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v.filter(|x| x.is_finite()) {
+        Some(x) => {
+            let r = round_sig(x, 6);
+            if r.fract() == 0.0 && r.abs() < 9e15 {
+                s.serialize_some(&(r as i64))
+            } else {
+                s.serialize_some(&r)
+            }
+        }
+        None => s.serialize_none(),
+    }
+}
+
 /// `x` rounded to `digits` significant digits. Dividing the rounded integer
 /// by a power of ten gives the double nearest the decimal, so it prints short.
 pub fn round_sig(x: f64, digits: i32) -> f64 {

@@ -34,6 +34,11 @@ pub fn throttle_rate(v: &Verdict) -> Option<f64> {
     v.plateau_bps.or(v.slowed_median_bps).or(v.median_bps)
 }
 
+/// `1 URL`, `3 URLs`.
+fn urls_word(n: usize) -> String {
+    super::pooling::plural(n, "URL")
+}
+
 fn hosts(rows: &[&Verdict]) -> String {
     let mut h: Vec<&str> = rows.iter().map(|v| v.host.as_str()).collect();
     h.sort_unstable();
@@ -70,14 +75,20 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
         let n = urls.len();
         let name = class_name(class, direction);
         let (verdict, reason, focus) = if !thr.is_empty() {
-            let mut s = format!("{name}: {}/{n} URLs throttled ({})", thr.len(), hosts(&thr));
+            let mut s = format!(
+                "{name}: {}/{} throttled ({})",
+                thr.len(),
+                urls_word(n),
+                hosts(&thr)
+            );
             s += &throttle_detail(&thr);
             (VerdictKind::Throttled, s, thr)
         } else if !part.is_empty() {
             let share = med(part.iter().filter_map(|v| v.slowed_share).collect());
             let mut s = format!(
-                "{name}: {}/{n} URLs partially throttled ({})",
+                "{name}: {}/{} partially throttled ({})",
                 part.len(),
+                urls_word(n),
                 hosts(&part)
             );
             if let Some(sh) = share {
@@ -92,8 +103,9 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             (
                 VerdictKind::Blocked,
                 format!(
-                    "{name}: {}/{n} URLs blocked ({}; {f})",
+                    "{name}: {}/{} blocked ({}; {f})",
                     blk.len(),
+                    urls_word(n),
                     hosts(&blk)
                 ),
                 blk,
@@ -103,13 +115,17 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             let short = why.split(':').next().unwrap_or(why);
             (
                 VerdictKind::Inconclusive,
-                format!("{name}: {}/{n} URLs inconclusive ({short})", inc.len()),
+                format!(
+                    "{name}: {}/{} inconclusive ({short})",
+                    inc.len(),
+                    urls_word(n)
+                ),
                 inc,
             )
         } else {
             (
                 VerdictKind::Ok,
-                format!("{name}: not throttled ({n} URLs ok)"),
+                format!("{name}: not throttled ({} ok)", urls_word(n)),
                 urls.clone(),
             )
         };
@@ -163,6 +179,21 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
                 .collect())
             .map(|b| b as u64),
             metric: class_metric(&focus, verdict),
+            // Medians of the class's metric, over its URLs judged by it.
+            median: class_metric(&focus, verdict).and_then(|m| {
+                med(focus
+                    .iter()
+                    .filter(|v| v.metric == Some(m))
+                    .filter_map(|v| v.median)
+                    .collect())
+            }),
+            control_median: class_metric(&focus, verdict).and_then(|m| {
+                med(focus
+                    .iter()
+                    .filter(|v| v.metric == Some(m))
+                    .filter_map(|v| v.control_median)
+                    .collect())
+            }),
             n_failed: urls.iter().map(|v| v.n_failed).sum(),
             n_censored: urls.iter().map(|v| v.n_censored).sum(),
             failure: focus.iter().find_map(|v| v.failure.clone()),
@@ -297,16 +328,26 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
             {
                 let detail = match (v.metric, throttle_rate(v), v.ratio) {
                     // A freeze has no rate to speak of: say where it stops.
-                    _ if v.mechanism == Some(Mechanism::Freeze) => v
-                        .burst_bytes
-                        .map(|b| format!(" (stops after ~{:.0} KB)", b as f64 / 1024.0))
-                        .unwrap_or_default(),
-                    (Some(m), Some(r), _) if m.is_rate() => format!(" to ~{}", fmt_bps(r)),
-                    (Some(Metric::TotalTime), _, Some(r)) if r > 0.0 => {
-                        format!(" (total time ×{:.1})", 1.0 / r)
+                    _ if v.mechanism == Some(Mechanism::Freeze) => {
+                        let after = v
+                            .burst_bytes
+                            .map(|b| format!(": stops after ~{:.0} KB", b as f64 / 1024.0))
+                            .unwrap_or_default();
+                        // One parenthesis: the mechanism and where it stops.
+                        parts.push(format!("{} throttled (freeze{after})", name(v)));
+                        continue;
                     }
-                    (Some(Metric::TlsTime), _, Some(r)) if r > 0.0 => {
-                        format!(" (TLS time ×{:.1})", 1.0 / r)
+                    (Some(m), Some(r), _) if m.is_rate() => format!(" to ~{}", fmt_bps(r)),
+                    // A time factor and the mechanism share one parenthesis.
+                    (Some(Metric::TotalTime | Metric::TlsTime), _, Some(r)) if r > 0.0 => {
+                        let what = if v.metric == Some(Metric::TlsTime) {
+                            "TLS time"
+                        } else {
+                            "total time"
+                        };
+                        let m = v.mechanism.map(|m| format!(", {m}")).unwrap_or_default();
+                        parts.push(format!("{} throttled ({what} ×{:.1}{m})", name(v), 1.0 / r));
+                        continue;
                     }
                     _ => String::new(),
                 };
@@ -347,7 +388,12 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
             let names: Vec<String> = inc.iter().map(|v| name(v)).collect();
             parts.push(format!("{} inconclusive", join_and(&names)));
         }
-        out.push((vantage.to_string(), parts.join("; ")));
+        let runs = classes.iter().map(|v| v.runs).max().unwrap_or(0);
+        let mut sentence = parts.join("; ");
+        if runs > 1 {
+            sentence += &format!(" (over {runs} runs)");
+        }
+        out.push((vantage.to_string(), sentence));
     }
     out
 }

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::output::{fmt_bps, fmt_p, fmt_ratio};
+use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
+use super::pooling::plural;
 use super::summary::selective_summary;
 use super::{class_str, dir_str, Scope, Verdict, VerdictKind};
 
@@ -23,7 +24,17 @@ const KINDS: [VerdictKind; 5] = [
     VerdictKind::Ok,
 ];
 
-pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
+/// A MEDIAN/CONTROL cell: the judged metric's value in its unit (a time for
+/// time-judged rows, so the column says what RATIO divides), else the rate.
+fn judged(v: &Verdict, value: Option<f64>, rate: Option<f64>) -> String {
+    match (v.metric, value) {
+        (Some(m), Some(x)) if !m.is_rate() => fmt_ms(x),
+        (Some(_), Some(x)) => fmt_bps(x),
+        _ => rate.map(fmt_bps).unwrap_or_default(),
+    }
+}
+
+pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
     let mut out = String::new();
     let header = format!(
         "{:<12} {:<5} {:<6} {:<4} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>9}  WHAT",
@@ -40,31 +51,47 @@ pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
         "Q"
     );
     let _ = writeln!(out, "{}", header.trim_end());
-    // URLs fetched with several SNIs (A/B tests) show the SNI of each row.
-    let mut snis: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    // URLs fetched with several SNIs (A/B tests) show the SNI of each row,
+    // and its label when the labels differ too; host rows likewise per host.
+    let key = |v: &'a Verdict| {
+        let what = if v.scope == Scope::Url {
+            &v.url
+        } else {
+            &v.host
+        };
+        (v.vantage.as_str(), v.scope, what.as_str())
+    };
+    type Seen<'a> = (Vec<&'a str>, Vec<&'a str>);
+    let mut seen: BTreeMap<(&str, Scope, &str), Seen> = BTreeMap::new();
     for v in all.iter().filter(|v| v.scope != Scope::Class) {
-        let e = snis.entry((&v.vantage, &v.url)).or_default();
-        if !e.contains(&v.sni.as_str()) {
-            e.push(&v.sni);
+        let e = seen.entry(key(v)).or_default();
+        if !e.0.contains(&v.sni.as_str()) {
+            e.0.push(&v.sni);
+        }
+        if !e.1.contains(&v.label.as_str()) {
+            e.1.push(&v.label);
         }
     }
     for v in kept.iter().filter(|v| v.scope != Scope::Class) {
-        let what = match v.scope {
+        let mut what = match v.scope {
             Scope::Url if v.control => format!("{} (control)", v.url),
             Scope::Url => v.url.clone(),
             _ => format!("{} (all URLs)", v.host),
         };
-        let what = if snis
-            .get(&(v.vantage.as_str(), v.url.as_str()))
-            .is_some_and(|s| s.len() > 1)
-        {
-            format!(
-                "{what} [sni {}]",
+        let (snis, labels) = seen.get(&key(v)).map_or((0, 0), |e| (e.0.len(), e.1.len()));
+        let mut tags = Vec::new();
+        if snis > 1 {
+            tags.push(format!(
+                "sni {}",
                 if v.sni.is_empty() { "none" } else { &v.sni }
-            )
-        } else {
-            what
-        };
+            ));
+        }
+        if labels > 1 && !v.label.is_empty() {
+            tags.push(format!("label {}", v.label));
+        }
+        if !tags.is_empty() {
+            what = format!("{what} [{}]", tags.join(", "));
+        }
         let line = format!(
             "{:<12} {:<5} {:<6} {:<4} {:<12} {:<8} {:>9} {:>12} {:>12} {:>8} {:>9}  {}",
             v.vantage,
@@ -74,8 +101,8 @@ pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
             v.verdict.as_str(),
             v.mechanism.map_or("", |m| m.as_str()),
             format!("{}/{}", v.n, v.n_control),
-            v.median_bps.map(fmt_bps).unwrap_or_default(),
-            v.control_median_bps.map(fmt_bps).unwrap_or_default(),
+            judged(v, v.median, v.median_bps),
+            judged(v, v.control_median, v.control_median_bps),
             v.ratio.map(fmt_ratio).unwrap_or_default(),
             v.q_value.map(fmt_p).unwrap_or_default(),
             what
@@ -110,12 +137,23 @@ pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
         })
         .collect();
     if !parts.is_empty() {
+        // Runs per vantage, from its class rows (url rows when it has none).
+        let mut runs: BTreeMap<&str, usize> = BTreeMap::new();
+        for v in all {
+            let e = runs.entry(v.vantage.as_str()).or_default();
+            *e = (*e).max(v.runs);
+        }
+        let total: usize = runs.values().sum();
+        let over_runs = if runs.values().any(|&n| n > 1) {
+            format!(", {}", plural(total, "run"))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "\nURL rows: {} (over {} vantage{})",
+            "\nURL rows: {} (over {}{over_runs})",
             parts.join(", "),
-            vantages.len(),
-            if vantages.len() == 1 { "" } else { "s" }
+            plural(vantages.len(), "vantage"),
         );
     }
     let summary = selective_summary(all);
@@ -147,7 +185,8 @@ pub fn text(all: &[Verdict], kept: &[&Verdict]) -> String {
     if quiet > 0 {
         let _ = writeln!(
             out,
-            "  … and {quiet} vantages where nothing was found throttled, partial or blocked"
+            "  … and {} where nothing was found throttled, partial or blocked",
+            plural(quiet, "vantage")
         );
     }
     out

@@ -74,6 +74,8 @@ pub fn empty_verdict() -> Verdict {
         test: None,
         median_bps: None,
         control_median_bps: None,
+        median: None,
+        control_median: None,
         ratio: None,
         ratio_ci_low: None,
         ratio_ci_high: None,
@@ -93,6 +95,8 @@ pub fn empty_verdict() -> Verdict {
         n_failed: 0,
         failure: None,
         reason: String::new(),
+        runs: 0,
+        summary: String::new(),
     }
 }
 
@@ -187,6 +191,7 @@ fn prepare(
         .max_by_key(|f| f.count)
         .map(|f| f.error.clone());
     v.n_censored = censored;
+    v.runs = super::pooling::runs_of(ds, &members).len();
     let mut row = Row {
         verdict: v,
         members: members.clone(),
@@ -234,6 +239,9 @@ fn prepare(
             (true, s) => format!("{s} timed out before a single byte"),
             (false, s) => format!("{dominant}; {s} timed out before a single byte"),
         };
+        // The controls that exist here (N/NC shows them, not 0).
+        v.n_control = cn;
+        v.n_control_series = all.len();
         if cn > 0 && cf * 2 > cn {
             v.verdict = VerdictKind::Inconclusive;
             v.reason = format!(

@@ -171,30 +171,30 @@ pub fn steady_bps(windows: &[WindowSample], first: Duration, last: Duration) -> 
     plateau::estimate(&samples).map(|p| p.bps.round() as u64)
 }
 
-/// The fastest full window, in bit/s. Short (partial) windows are only used
-/// when there is no full one, scaled by their real length.
+/// The fastest full window, in bit/s; `None` for a transfer with fewer than
+/// two full windows. A shorter transfer has no window that is all transfer
+/// (its one window also holds the wait for the first byte, its last one is
+/// cut short), so a "peak" from it would read below the mean goodput — a
+/// peak below the mean says nothing. With two full windows or more, the
+/// fastest of them is at least the mean over the windows the body spans.
 pub fn peak_window_bps(windows: &[WindowSample], window: Duration) -> Option<u64> {
     if windows.iter().all(|w| w.bytes == 0) {
         return None;
     }
     let mut prev = Duration::ZERO;
-    let mut best_full: Option<f64> = None;
-    let mut best_partial: Option<f64> = None;
+    let mut best: Option<f64> = None;
+    let mut full = 0;
     for w in windows {
         let len = w.t.saturating_sub(prev);
         prev = w.t;
-        if len.is_zero() {
+        if len.is_zero() || len < window {
             continue;
         }
+        full += 1;
         let rate = w.bytes as f64 * 8.0 / len.as_secs_f64();
-        let slot = if len >= window {
-            &mut best_full
-        } else {
-            &mut best_partial
-        };
-        *slot = Some(slot.map_or(rate, |b: f64| b.max(rate)));
+        best = Some(best.map_or(rate, |b: f64| b.max(rate)));
     }
-    best_full.or(best_partial).map(|r| r.round() as u64)
+    best.filter(|_| full >= 2).map(|r| r.round() as u64)
 }
 
 #[cfg(test)]
@@ -254,6 +254,45 @@ mod tests {
         let (w, _) = synthetic(125_000.0, 1.0, 100);
         let p = peak_window_bps(&w, Duration::from_millis(100)).unwrap();
         assert!((p as f64 - 1_000_000.0).abs() < 120_000.0, "{p}");
+    }
+
+    #[test]
+    fn no_peak_for_transfers_shorter_than_two_windows() {
+        // 43 ms of body: one partial window; a peak from it would read
+        // below the goodput.
+        let origin = Instant::now();
+        let mut tl = Timeline::new(origin, Duration::from_millis(100));
+        tl.add(origin + Duration::from_millis(30), 20_000);
+        tl.add(origin + Duration::from_millis(73), 20_000);
+        let last = tl.last().unwrap();
+        let w = tl.finish(last);
+        assert_eq!(peak_window_bps(&w, Duration::from_millis(100)), None);
+        // 150 ms: one full window only — still none.
+        let (w, _) = synthetic(125_000.0, 0.15, 100);
+        assert_eq!(peak_window_bps(&w, Duration::from_millis(100)), None);
+    }
+
+    #[test]
+    fn peak_is_at_least_the_goodput() {
+        for secs in [0.25, 0.5, 1.0, 3.0] {
+            let (w, _) = synthetic(125_000.0, secs, 100);
+            let origin = Instant::now();
+            let mut tl = Timeline::new(origin, Duration::from_millis(100));
+            let step = Duration::from_millis(10);
+            let mut t = Duration::from_millis(5);
+            while t.as_secs_f64() < secs {
+                tl.add(origin + t, 1250);
+                t += step;
+            }
+            let gp = goodput_bps(tl.total(), tl.first(), tl.last()).unwrap();
+            let p = peak_window_bps(&w, Duration::from_millis(100)).unwrap();
+            // Goodput counts the first read's bytes over no time (a
+            // fencepost of one read in 25 here): within that, peak ≥ mean.
+            assert!(
+                p as f64 >= gp as f64 * 0.95,
+                "{secs} s: peak {p} < goodput {gp}"
+            );
+        }
     }
 
     #[test]

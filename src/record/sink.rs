@@ -21,10 +21,13 @@ pub const TIMELINE_CSV: &str = "timeline.csv";
 /// Errors writing output: exit code 1.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    #[error("{path}: {source}")]
-    Csv { path: PathBuf, source: csv::Error },
+    // The cause is part of the message and deliberately not a `source`:
+    // printed with its chain (`{:#}`), it would be said twice ("No such
+    // file or directory (os error 2): No such file or directory (os error 2)").
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: io::Error },
+    #[error("{path}: {error}")]
+    Csv { path: PathBuf, error: csv::Error },
     #[error("{path}: existing header differs from this slowlane's columns; write to a new --out directory\n  existing: {existing}\n  expected: {expected}")]
     Header {
         path: PathBuf,
@@ -43,7 +46,7 @@ impl Table {
     fn open<T: Serialize + Default>(path: PathBuf) -> Result<Table, SinkError> {
         let io_err = |source| SinkError::Io {
             path: path.clone(),
-            source,
+            error: source,
         };
         let expected = header_of::<T>();
         let existing = match File::open(&path) {
@@ -80,7 +83,7 @@ impl Table {
                 .and_then(|_| w.flush().map_err(Into::into))
                 .map_err(|source| SinkError::Csv {
                     path: path.clone(),
-                    source,
+                    error: source,
                 })?;
         }
         Ok(Table { path, w })
@@ -89,14 +92,14 @@ impl Table {
     fn write<T: Serialize>(&mut self, row: &T) -> Result<(), SinkError> {
         self.w.serialize(row).map_err(|source| SinkError::Csv {
             path: self.path.clone(),
-            source,
+            error: source,
         })
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
         self.w.flush().map_err(|source| SinkError::Io {
             path: self.path.clone(),
-            source,
+            error: source,
         })
     }
 }
@@ -121,7 +124,7 @@ impl Sink {
     pub fn open(dir: &Path) -> Result<Sink, SinkError> {
         std::fs::create_dir_all(dir).map_err(|source| SinkError::Io {
             path: dir.to_path_buf(),
-            source,
+            error: source,
         })?;
         Ok(Sink {
             fetches: Table::open::<FetchRecord>(dir.join(FETCHES_CSV))?,
@@ -168,6 +171,18 @@ pub fn write_csv<T: Serialize, W: Write>(out: W, rows: &[T]) -> csv::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn os_error_is_said_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let Err(e) = Sink::open(&file.join("out")) else {
+            panic!("a directory under a file cannot be created");
+        };
+        let text = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(text.matches("os error").count(), 1, "{text}");
+    }
 
     #[test]
     fn header_written_once_across_reopens() {

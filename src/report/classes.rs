@@ -24,6 +24,10 @@ struct ClassStats {
 
 type Key = (Option<Class>, Option<Group>, Direction);
 
+/// Fewer values than this make no median or p10 (the analyzer's default
+/// `--min-n`): a "median" of 1 of 5 fetches is one fetch.
+pub const MIN_N: usize = 5;
+
 /// Accumulates fetches by (class, group, direction).
 #[derive(Debug, Default, Clone)]
 pub struct ClassTable {
@@ -68,27 +72,44 @@ impl ClassTable {
             .map(|x| x.1)
     }
 
+    /// One line per class, group and direction. A median says how many
+    /// fetches it is drawn from (`n=`: failed fetches have no rate), and is
+    /// `-` below [`MIN_N`] of them, as is the p10.
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<8} {:<8} {:<4} {:>6} {:>7} {:>12} {:>16} {:>16}",
+            "{:<8} {:<8} {:<4} {:>6} {:>7} {:>18} {:>20} {:>14}",
             "class", "group", "dir", "n", "errors", "median ttfb", "median rate", "p10 rate"
         );
         for ((c, g, d), st) in &self.rows {
-            let ttfb = quantile(&st.ttfb_ms, 0.5).map_or("-".into(), |v| format!("{v:.1} ms"));
-            let rate = |q| quantile(&st.goodput, q).map_or("-".into(), fmt_bps);
+            let of = |v: &[f64], show: &dyn Fn(f64) -> String| {
+                if v.is_empty() {
+                    "-".into()
+                } else if v.len() < MIN_N {
+                    format!("- n={}", v.len())
+                } else {
+                    quantile(v, 0.5).map_or("-".into(), |m| format!("{} n={}", show(m), v.len()))
+                }
+            };
+            let ttfb = of(&st.ttfb_ms, &|v| format!("{v:.1} ms"));
+            let median = of(&st.goodput, &fmt_bps);
+            let p10 = if st.goodput.len() < MIN_N {
+                "-".into()
+            } else {
+                quantile(&st.goodput, 0.1).map_or("-".into(), fmt_bps)
+            };
             let _ = writeln!(
                 s,
-                "{:<8} {:<8} {:<4} {:>6} {:>7} {:>12} {:>16} {:>16}",
+                "{:<8} {:<8} {:<4} {:>6} {:>7} {:>18} {:>20} {:>14}",
                 name(c),
                 gname(g),
                 d.as_str(),
                 st.n,
                 st.errors,
                 ttfb,
-                rate(0.5),
-                rate(0.1)
+                median,
+                p10
             );
         }
         s
@@ -156,8 +177,26 @@ mod tests {
             out.contains("image    target   up        1       0"),
             "{out}"
         );
+        // One upload: no median from one value, but it says why.
         let up = out.lines().find(|l| l.contains(" up ")).unwrap();
-        assert!(up.contains("131 kbit/s") && !up.contains(" bit/s"), "{up}");
+        assert!(up.contains("- n=1") && !up.contains("bit/s"), "{up}");
+        let down = out.lines().find(|l| l.contains(" down ")).unwrap();
+        assert!(down.contains("- n=4"), "4 rates, below min-n: {down}");
+        for i in 0..5 {
+            t.add(&FetchRecord {
+                class: Some(Class::Image),
+                group: Some(Group::Target),
+                direction: Direction::Up,
+                upload_bps: Some(131_072 + i),
+                ..FetchRecord::default()
+            });
+        }
+        let out = t.render();
+        let up = out.lines().find(|l| l.contains(" up ")).unwrap();
+        assert!(
+            up.contains("131 kbit/s n=6") && !up.contains(" bit/s"),
+            "{up}"
+        );
         assert!(
             t.slowest().unwrap().starts_with("image/target up"),
             "{:?}",

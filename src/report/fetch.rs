@@ -22,7 +22,13 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
         .as_deref()
         .map(|v| format!(" ({v})"))
         .unwrap_or_default();
-    let _ = writeln!(s, "address     {}{via}   [all: {}]", opt(&r.addr), r.addrs);
+    // A failed fetch may have no address at all: no empty `[all: ]`.
+    let all = if r.addrs.is_empty() || Some(&r.addrs) == r.addr.as_ref() {
+        String::new()
+    } else {
+        format!("   [all: {}]", r.addrs)
+    };
+    let _ = writeln!(s, "address     {}{via}{all}", opt(&r.addr));
     let sni = if r.sni.is_empty() { "(none)" } else { &r.sni };
     let _ = writeln!(s, "sni / host  {sni} / {}", r.host);
     let _ = writeln!(
@@ -101,12 +107,44 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
             );
         }
     }
-    s
+    // No trailing spaces (empty fields at the end of a line).
+    let mut out = String::with_capacity(s.len());
+    for line in s.lines() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn capped(r: &FetchRecord) -> String {
     match r.capped {
         Some(c) => format!(" (capped by {})", format!("{c:?}").to_lowercase()),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Phase;
+
+    #[test]
+    fn failed_fetch_block_has_no_empty_fields() {
+        let r = FetchRecord {
+            url: "https://nx.example/".into(),
+            error: Some("dns_nxdomain_error".into()),
+            error_phase: Some(Phase::Dns),
+            ..FetchRecord::default()
+        };
+        let out = render(&r, false);
+        assert!(out.contains("address     -\n"), "{out}");
+        assert!(!out.contains("[all: ]"), "{out}");
+        assert!(out.lines().all(|l| l == l.trim_end()), "{out:?}");
+        let ok = FetchRecord {
+            addr: Some("198.18.0.1:443".into()),
+            addrs: "198.18.0.1:443,198.18.0.2:443".into(),
+            ..FetchRecord::default()
+        };
+        assert!(render(&ok, false).contains("[all: 198.18.0.1:443,198.18.0.2:443]"));
     }
 }

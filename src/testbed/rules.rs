@@ -30,6 +30,12 @@ impl Pattern {
         &self.text
     }
 
+    /// Whether the pattern matches every name (stars alone): the only kind
+    /// that also applies to a connection without a name.
+    pub fn is_catch_all(&self) -> bool {
+        !self.text.is_empty() && self.text.bytes().all(|c| c == b'*')
+    }
+
     /// Whether `name` matches. A trailing dot in `name` is kept, as the real
     /// box kept it (`pbs.twimg.com.` escaped `*.twimg.com`).
     pub fn matches(&self, name: &str) -> bool {
@@ -271,9 +277,12 @@ impl RuleSet {
     }
 
     /// Index of the first rule whose patterns match, if any — before any
-    /// `share` is drawn (the middlebox's `Policy` draws it). `None` for a
-    /// connection whose name could not be read (no SNI, split hello, not
-    /// TLS/HTTP).
+    /// `share` is drawn (the middlebox's `Policy` draws it). A connection
+    /// whose name could not be read (no SNI, split hello, not TLS/HTTP)
+    /// matches only catch-all rules (a pattern of stars alone, `match =
+    /// "*"`): the access link applies to every connection, named or not,
+    /// while no name rule (`*.twimg.com`, `*t.co*`) ever matches a missing
+    /// name — an SNI A/B test then compares like paths.
     pub fn find(&self, name: Option<&str>) -> Option<usize> {
         self.matching(name).next()
     }
@@ -281,8 +290,11 @@ impl RuleSet {
     /// Indices of every rule whose patterns match, in order.
     pub fn matching<'a>(&'a self, name: Option<&'a str>) -> impl Iterator<Item = usize> + 'a {
         self.rules.iter().enumerate().filter_map(move |(i, r)| {
-            let name = name?;
-            r.patterns.iter().any(|p| p.matches(name)).then_some(i)
+            let hit = match name {
+                Some(name) => r.patterns.iter().any(|p| p.matches(name)),
+                None => r.patterns.iter().any(Pattern::is_catch_all),
+            };
+            hit.then_some(i)
         })
     }
 
@@ -306,6 +318,28 @@ mod tests {
         assert!(!Pattern::new("a*b*c").matches("axxbyy"));
         assert!(Pattern::new("EXAMPLE.org").matches("example.ORG"));
         assert!(Pattern::new("**x").matches("x"));
+    }
+
+    #[test]
+    fn unnamed_connections_match_only_catch_alls() {
+        let rule = |p: &[&str]| Rule {
+            patterns: p.iter().map(|p| Pattern::new(p)).collect(),
+            down: Action::Blackhole,
+            up: Action::Pass,
+            down_delay: Duration::ZERO,
+            up_delay: Duration::ZERO,
+            share: None,
+        };
+        let r = RuleSet::new(vec![
+            rule(&["*.twimg.com", "*t.co*"]),
+            rule(&["*x*"]),
+            rule(&["**"]),
+        ]);
+        assert_eq!(r.find(None), Some(2));
+        assert_eq!(r.matching(None).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(r.find(Some("pbs.twimg.com")), Some(0));
+        assert_eq!(RuleSet::new(vec![rule(&["*.twimg.com"])]).find(None), None);
+        assert!(!Pattern::new("").is_catch_all());
     }
 
     #[test]
