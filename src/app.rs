@@ -178,10 +178,12 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             RunError::Output(_) => output(format!("cannot write output: {e}")),
         })?;
     println!(
-        "{} fetches ({} failed) in {} rounds, seed {}, written to {}",
+        "{} fetch{} ({} failed) in {} round{}, seed {}, written to {}",
         o.fetches,
+        if o.fetches == 1 { "" } else { "es" },
         o.errors,
         o.rounds,
+        if o.rounds == 1 { "" } else { "s" },
         o.seed,
         o.out.display()
     );

@@ -90,11 +90,10 @@ pub fn fingerprint_rows(ds: &Dataset, rows: &mut [Row], windows: &[&Window]) -> 
         }
         v.reason += &format!("; {}", fp.evidence);
         // Say when the plateau rests on transfers too short for ±5%.
-        let mut short: Vec<&String> = prints
+        let short: Vec<&String> = prints
             .iter()
             .filter_map(|p| p.plateau_note.as_ref())
             .collect();
-        short.sort(); // the example must not depend on row order
         if v.plateau_bps.is_some() && !short.is_empty() {
             v.reason += &format!(
                 "; plateau accuracy: {}/{} fetches too short for ±5% (e.g. {})",

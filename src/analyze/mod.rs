@@ -20,6 +20,7 @@ pub mod matching;
 mod mechanism;
 pub mod output;
 mod pooling;
+pub mod row;
 mod serial;
 pub mod stats;
 pub mod summary;
