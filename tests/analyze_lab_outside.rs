@@ -56,14 +56,13 @@ async fn clean_fast_mixed_sizes_twenty_seeds() {
     }
 }
 
-/// A busy shared 20 Mbit/s link with ~60 ms of queue: nothing throttled.
-/// (Eight seeds here — each takes ~15 s; the path-model test in
-/// analyze_outside.rs runs 20 seeds of slow start and congestion.)
+/// A busy shared 20 Mbit/s link with ~60 ms of queue: nothing throttled,
+/// over 20 seeds (about 15 s each).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn congested_link_is_not_throttling() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let s = Scenario::builtin("congested").unwrap();
-    for seed in 0..8 {
+    for seed in 0..20 {
         let dir = tempfile::tempdir().unwrap();
         let v = lab_run(&s, &dir.path().join("o"), None, 100 + seed).await;
         let bad = flagged(&v);
