@@ -19,7 +19,7 @@
 
 use serde::Serialize;
 
-use super::inference::signed_rank;
+use super::inference::{median_of, signed_rank};
 use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
 use super::stats::{
     bootstrap_medians, exact_ratio_ci, mann_whitney, median, median_atoms, percentile, ratio_ci,
@@ -164,12 +164,6 @@ pub struct Cmp {
     pub judged: bool,
 }
 
-fn median_of(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    sort(&mut s);
-    median(&s)
-}
-
 /// Compare the strata on one metric. `seed` seeds the target's bootstrap,
 /// `ctl_seed` the controls'.
 pub fn compare(
@@ -252,8 +246,8 @@ pub fn compare(
         metric,
         n: tn.len(),
         n_c: cn.len(),
-        med_t: median_of(&raw_t),
-        med_c: median_of(&raw_c),
+        med_t: median_of(raw_t).unwrap_or(f64::NAN),
+        med_c: median_of(raw_c).unwrap_or(f64::NAN),
         ratio: ratio.filter(|r| r.is_finite()),
         ci,
         p,

@@ -135,12 +135,9 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         v.slowed_share_ci_low = ci.map(|c| c.0);
         v.slowed_share_ci_high = ci.map(|c| c.1);
         v.control_slowed_share = s.control_fraction();
-        if !d.kind.is_time() || r.small {
-            // The rates of the slowed fetches (for time-judged rows, their
-            // times are the evidence; their rates are still what a reader asks).
-            if !r.small {
-                v.slowed_median_bps = median_of(s.slowed_vals.iter().copied());
-            }
+        // The rates of the slowed fetches, when the share was counted on rates.
+        if !r.small && !d.kind.is_time() {
+            v.slowed_median_bps = median_of(s.slowed_vals.iter().copied());
         }
     }
     let share_sig = sh.filter(|_| share_ok).is_some_and(|s| {

@@ -17,6 +17,7 @@
 //! Per URL the mechanism is the one most fetches show (more than half), else
 //! `unclear`; plateau and burst are medians over fetches.
 
+use super::inference::median_of;
 use super::load::Failure;
 use super::stats::{median, sort};
 use super::timeline::Pt;
@@ -199,14 +200,6 @@ fn kb(b: f64) -> String {
     }
 }
 
-fn med(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    sort(&mut v);
-    Some(median(&v))
-}
-
 /// Aggregate the fetch prints (and failures) of one URL or host.
 pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) -> Fingerprint {
     let resets: usize = failures
@@ -237,8 +230,8 @@ pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) 
         .count()
         .max(n_freeze);
     let rated: Vec<&FetchPrint> = prints.iter().filter(|p| p.plateau_bps.is_some()).collect();
-    let plateau = med(rated.iter().filter_map(|p| p.plateau_bps).collect());
-    let burst = med(rated.iter().filter_map(|p| p.burst_bytes).collect());
+    let plateau = median_of(rated.iter().filter_map(|p| p.plateau_bps));
+    let burst = median_of(rated.iter().filter_map(|p| p.burst_bytes));
     if judged == 0 {
         return Fingerprint {
             mechanism: Mechanism::Unclear,
@@ -254,14 +247,15 @@ pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) 
             .iter()
             .filter(|p| p.mechanism == Some(Mechanism::Freeze))
             .collect();
-        let at = med(frozen.iter().filter_map(|p| p.burst_bytes).collect()).or_else(|| {
-            med(failures
-                .iter()
-                .flat_map(|f| f.body_bytes.iter().map(|&b| b as f64))
-                .filter(|&b| b > 0.0)
-                .collect())
+        let at = median_of(frozen.iter().filter_map(|p| p.burst_bytes)).or_else(|| {
+            median_of(
+                failures
+                    .iter()
+                    .flat_map(|f| f.body_bytes.iter().map(|&b| b as f64))
+                    .filter(|&b| b > 0.0),
+            )
         });
-        let silent = med(frozen.iter().filter_map(|p| p.silence_ms).collect());
+        let silent = median_of(frozen.iter().filter_map(|p| p.silence_ms));
         let mut ev = format!("freeze: {n_freeze}/{judged} fetches stop receiving");
         if let Some(at) = at {
             ev += &format!(" after {} (median)", kb(at));
@@ -284,10 +278,10 @@ pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) 
     } else {
         Mechanism::Unclear
     };
-    let stall = med(rated.iter().map(|p| p.stall_frac).collect()).unwrap_or(0.0);
-    let longest = med(rated.iter().map(|p| p.longest_stall_ms).collect()).unwrap_or(0.0);
-    let infl = med(rated.iter().filter_map(|p| p.rtt_inflation).collect());
-    let retr = med(prints.iter().filter_map(|p| p.retrans).collect());
+    let stall = median_of(rated.iter().map(|p| p.stall_frac)).unwrap_or(0.0);
+    let longest = median_of(rated.iter().map(|p| p.longest_stall_ms)).unwrap_or(0.0);
+    let infl = median_of(rated.iter().filter_map(|p| p.rtt_inflation));
+    let retr = median_of(prints.iter().filter_map(|p| p.retrans));
     let level = if rated.iter().all(|p| p.tcp_level) {
         "TCP-level"
     } else {

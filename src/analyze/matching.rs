@@ -116,7 +116,7 @@ impl<'a> Controls<'a> {
     pub fn choose(&self, ds: &Dataset, i: usize) -> Result<Match, String> {
         let s = &ds.series[i];
         let class = s.class.map_or("unknown", |c| c.as_str());
-        let dir = super::dir_str(s.direction);
+        let dir = s.direction.as_str();
         if s.group == Group::Target && !s.controls.is_empty() {
             let mut found = Vec::new();
             let mut other_dir = 0;

@@ -164,11 +164,6 @@ impl std::str::FromStr for VerdictKind {
     }
 }
 
-/// Name of a direction as written in the CSV files.
-pub fn dir_str(d: Direction) -> &'static str {
-    d.as_str()
-}
-
 /// Name of a class as written in the CSV files.
 pub fn class_str(c: Option<Class>) -> &'static str {
     c.map_or("", |c| c.as_str())
@@ -189,7 +184,6 @@ pub struct Verdict {
     /// Campaign label of the URL (url rows).
     pub label: String,
     pub class: Option<Class>,
-    #[serde(serialize_with = "serial::direction")]
     pub direction: Direction,
     /// Whether the row is about control URLs (each compared with the other controls).
     #[serde(rename = "group", serialize_with = "serial::group")]

@@ -5,12 +5,6 @@
 
 use serde::Serializer;
 
-use crate::record::Direction;
-
-pub fn direction<S: Serializer>(d: &Direction, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(super::dir_str(*d))
-}
-
 pub fn group<S: Serializer>(control: &bool, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(if *control { "control" } else { "target" })
 }

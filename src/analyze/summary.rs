@@ -10,10 +10,6 @@ use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
 use crate::record::Direction;
 use crate::types::Class;
 
-fn med(v: Vec<f64>) -> Option<f64> {
-    median_of(v)
-}
-
 /// `image`, `image upload`, `unknown class`.
 fn class_name(class: Option<Class>, dir: Direction) -> String {
     let c = if class.is_some() {
@@ -84,7 +80,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             s += &throttle_detail(&thr);
             (VerdictKind::Throttled, s, thr)
         } else if !part.is_empty() {
-            let share = med(part.iter().filter_map(|v| v.slowed_share).collect());
+            let share = median_of(part.iter().filter_map(|v| v.slowed_share));
             let mut s = format!(
                 "{name}: {}/{} partially throttled ({})",
                 part.len(),
@@ -94,7 +90,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             if let Some(sh) = share {
                 s += &format!(", {:.0}% of fetches slowed", sh * 100.0);
             }
-            if let Some(r) = med(part.iter().filter_map(|v| throttle_rate(v)).collect()) {
+            if let Some(r) = median_of(part.iter().filter_map(|v| throttle_rate(v))) {
                 s += &format!(" to ~{}", fmt_bps(r));
             }
             (VerdictKind::Partial, s, part)
@@ -143,6 +139,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
         if let (VerdictKind::Throttled | VerdictKind::Partial, Some(m)) = (verdict, mechanism) {
             reason += &format!(", {m}");
         }
+        let metric = class_metric(&focus, verdict);
         out.push(Verdict {
             vantage: vantage.to_string(),
             scope: Scope::Class,
@@ -150,49 +147,43 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             direction,
             n,
             n_control: urls.iter().map(|v| v.n_control).max().unwrap_or(0),
-            median_bps: med(focus.iter().filter_map(|v| v.median_bps).collect()),
-            control_median_bps: med(focus.iter().filter_map(|v| v.control_median_bps).collect()),
-            ratio: {
-                let m = class_metric(&focus, verdict);
-                med(focus
+            median_bps: median_of(focus.iter().filter_map(|v| v.median_bps)),
+            control_median_bps: median_of(focus.iter().filter_map(|v| v.control_median_bps)),
+            ratio: median_of(
+                focus
                     .iter()
-                    .filter(|v| m.is_none() || v.metric == m)
-                    .filter_map(|v| v.ratio)
-                    .collect())
-            },
-            slowed_share: med(focus.iter().filter_map(|v| v.slowed_share).collect()),
-            slowed_median_bps: med(focus.iter().filter_map(|v| v.slowed_median_bps).collect()),
-            control_slowed_share: med(focus
-                .iter()
-                .filter_map(|v| v.control_slowed_share)
-                .collect()),
+                    .filter(|v| metric.is_none() || v.metric == metric)
+                    .filter_map(|v| v.ratio),
+            ),
+            slowed_share: median_of(focus.iter().filter_map(|v| v.slowed_share)),
+            slowed_median_bps: median_of(focus.iter().filter_map(|v| v.slowed_median_bps)),
+            control_slowed_share: median_of(focus.iter().filter_map(|v| v.control_slowed_share)),
             verdict,
             mechanism: if verdict == VerdictKind::Ok {
                 None
             } else {
                 mechanism
             },
-            plateau_bps: med(focus.iter().filter_map(|v| v.plateau_bps).collect()),
-            burst_bytes: med(focus
-                .iter()
-                .filter_map(|v| v.burst_bytes.map(|b| b as f64))
-                .collect())
-            .map(|b| b as u64),
-            metric: class_metric(&focus, verdict),
+            plateau_bps: median_of(focus.iter().filter_map(|v| v.plateau_bps)),
+            burst_bytes: median_of(focus.iter().filter_map(|v| v.burst_bytes.map(|b| b as f64)))
+                .map(|b| b as u64),
+            metric,
             // Medians of the class's metric, over its URLs judged by it.
-            median: class_metric(&focus, verdict).and_then(|m| {
-                med(focus
-                    .iter()
-                    .filter(|v| v.metric == Some(m))
-                    .filter_map(|v| v.median)
-                    .collect())
+            median: metric.and_then(|m| {
+                median_of(
+                    focus
+                        .iter()
+                        .filter(|v| v.metric == Some(m))
+                        .filter_map(|v| v.median),
+                )
             }),
-            control_median: class_metric(&focus, verdict).and_then(|m| {
-                med(focus
-                    .iter()
-                    .filter(|v| v.metric == Some(m))
-                    .filter_map(|v| v.control_median)
-                    .collect())
+            control_median: metric.and_then(|m| {
+                median_of(
+                    focus
+                        .iter()
+                        .filter(|v| v.metric == Some(m))
+                        .filter_map(|v| v.control_median),
+                )
             }),
             n_failed: urls.iter().map(|v| v.n_failed).sum(),
             n_censored: urls.iter().map(|v| v.n_censored).sum(),
@@ -226,22 +217,21 @@ fn class_metric(rows: &[&Verdict], verdict: VerdictKind) -> Option<Metric> {
 
 /// " to ~131 kbit/s" for rate throttles; " (total time ×13.7)" for time ones.
 fn throttle_detail(rows: &[&Verdict]) -> String {
-    let rate = med(rows
-        .iter()
-        .filter(|v| v.metric.is_some_and(|m| m.is_rate()))
-        .filter_map(|v| throttle_rate(v))
-        .collect());
+    let rate = median_of(
+        rows.iter()
+            .filter(|v| v.metric.is_some_and(|m| m.is_rate()))
+            .filter_map(|v| throttle_rate(v)),
+    );
     let mut parts = Vec::new();
     for (m, what) in [
         (Metric::TotalTime, "total time"),
         (Metric::TlsTime, "TLS time"),
     ] {
-        if let Some(r) = med(rows
-            .iter()
-            .filter(|v| v.metric == Some(m))
-            .filter_map(|v| v.ratio)
-            .collect())
-        {
+        if let Some(r) = median_of(
+            rows.iter()
+                .filter(|v| v.metric == Some(m))
+                .filter_map(|v| v.ratio),
+        ) {
             if r > 0.0 {
                 parts.push(format!("{what} ×{:.1}", 1.0 / r));
             }
@@ -318,7 +308,7 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 parts.push(format!(
                     "{} throttled to ~{}{}",
                     join_and(&names),
-                    fmt_bps(med(rates).unwrap_or(lo)),
+                    fmt_bps(median_of(rates).unwrap_or(lo)),
                     mech(&by_rate)
                 ));
             }

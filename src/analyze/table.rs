@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
 use super::pooling::plural;
 use super::summary::selective_summary;
-use super::{class_str, dir_str, Scope, Verdict, VerdictKind};
+use super::{class_str, Scope, Verdict, VerdictKind};
 
 /// Above this many vantages, sentences are printed only where something was found.
 const ALL_SENTENCES_MAX: usize = 20;
@@ -97,7 +97,7 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
             v.vantage,
             v.scope.as_str(),
             class_str(v.class),
-            dir_str(v.direction),
+            v.direction.as_str(),
             v.verdict.as_str(),
             v.mechanism.map_or("", |m| m.as_str()),
             format!("{}/{}", v.n, v.n_control),

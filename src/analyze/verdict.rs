@@ -13,7 +13,7 @@ use super::compare::{compare, share, Cmp, Kind, Share, Side, Stratum};
 use super::load::{merge_failures, Dataset, Failure, Obs, RateSrc, Series};
 use super::matching::{ComparedWith, Controls, Match};
 use super::stats::{seed_for, sort};
-use super::{class_str, dir_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
+use super::{class_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
 use crate::record::Direction;
 use crate::types::{Class, Group};
 
@@ -301,7 +301,6 @@ fn prepare(
         );
     }
     let down = first.direction == Direction::Down;
-    sizes.sort_by(f64::total_cmp);
     let mean_size = if sizes.is_empty() {
         f64::NAN
     } else {
@@ -363,7 +362,7 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
             s.sni.as_bytes(),
             s.host.as_bytes(),
             class_str(s.class).as_bytes(),
-            dir_str(s.direction).as_bytes(),
+            s.direction.as_str().as_bytes(),
         ];
         let mut key = key.to_vec();
         if s.group == Group::Control {
@@ -391,7 +390,7 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
             host.as_bytes(),
             sni.as_bytes(),
             class_str(class).as_bytes(),
-            dir_str(dir).as_bytes(),
+            dir.as_str().as_bytes(),
             b"host",
         ];
         let ms: Vec<Option<Result<Match, String>>> =
