@@ -8,7 +8,7 @@
 //! plateau and mechanism stay empty and `reason` says so: a rate column alone
 //! cannot tell a policer from a shaper.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use anyhow::Result;
 
@@ -56,16 +56,16 @@ pub fn fingerprint_rows(ds: &Dataset, rows: &mut [Row], windows: &[&Window]) -> 
     let mut cache: HashMap<(usize, u32), Option<FetchPrint>> = HashMap::new();
     for r in rows.iter_mut().filter(|r| needs(r)) {
         let dir = r.verdict.direction;
-        let want: HashSet<(usize, u32)> = focus(r, ds).into_iter().collect();
+        let mut keys = focus(r, ds);
+        keys.sort_unstable();
+        keys.dedup();
         let mut prints = Vec::new();
         let mut traced = 0;
-        let mut keys: Vec<&(usize, u32)> = want.iter().collect();
-        keys.sort_unstable();
-        for &&(i, k) in &keys {
+        for &(i, k) in &keys {
             let Some(t) = tc.traces.get(&i).and_then(|v| v.get(k as usize)) else {
                 continue;
             };
-            if !t.of(dir).is_empty() {
+            if t.has(dir) {
                 traced += 1;
             }
             let p = cache

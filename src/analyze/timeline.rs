@@ -41,8 +41,12 @@ impl Trace {
         v
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.down.is_empty() && self.up.is_empty()
+    /// Whether direction `d` has any window (without copying them).
+    pub fn has(&self, d: Direction) -> bool {
+        match d {
+            Direction::Down => !self.down.is_empty(),
+            Direction::Up => !self.up.is_empty(),
+        }
     }
 }
 
