@@ -10,13 +10,14 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze::{self, AnalyzeOptions};
 use crate::cli::{
-    AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, RunArgs,
-    TestbedArgs,
+    AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, ReportArgs,
+    RunArgs, TestbedArgs,
 };
 use crate::config::{self, CliOverrides};
 use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
 use crate::probe::{self, Prepared};
 use crate::record::sink::write_csv;
+use crate::report;
 use crate::run::{self, RunError, RunOptions};
 use crate::testbed::{write_demo_campaign, Lab, Scenario};
 
@@ -59,6 +60,7 @@ pub fn main(cli: Cli) -> i32 {
             Command::Fetch(a) => fetch_cmd(a).await,
             Command::Run(a) => run_cmd(a).await,
             Command::Analyze(a) => analyze_cmd(a),
+            Command::Report(a) => report_cmd(a),
             Command::Testbed(a) => testbed_cmd(a).await,
             Command::Demo(a) => demo_cmd(a).await,
         }
@@ -201,6 +203,19 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         .map_err(|e| output(format!("{e:#}")))?;
     println!();
     print!("{}", analyze::render(&rows, analyze::Format::Text));
+    // The page of pictures; the run's data is written whatever happens here.
+    let report_dir = o.out.join("report");
+    let opts = report::html::ReportOptions::default();
+    match report::html::write_from_analysis(
+        &rows,
+        analysis.warnings,
+        &[o.out.clone()],
+        &report_dir,
+        &opts,
+    ) {
+        Ok(index) => println!("report: {}", index.display()),
+        Err(e) => eprintln!("slowlane: report not written: {e:#}"),
+    }
     Ok(if o.interrupted { EXIT_INTERRUPTED } else { 0 })
 }
 
@@ -309,5 +324,25 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         "{}",
         analyze::render_only(&rows, format, &a.only.unwrap_or_default())
     );
+    Ok(0)
+}
+
+fn report_cmd(a: ReportArgs) -> Outcome {
+    let out = match a.out {
+        Some(o) => o,
+        None => report::html::default_out(&a.paths).map_err(|e| usage(format!("{e:#}")))?,
+    };
+    let opts = report::html::ReportOptions {
+        title: a.title,
+        max_vantages: a.max_vantages,
+    };
+    let r = report::html::build(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
+    let index = report::html::page::write(&r, &out).map_err(|e| {
+        output(format!(
+            "cannot write the report to {}: {e:#}",
+            out.display()
+        ))
+    })?;
+    println!("{}", index.display());
     Ok(0)
 }

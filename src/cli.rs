@@ -24,6 +24,8 @@ pub enum Command {
     Run(RunArgs),
     /// Verdicts from one or more output directories or fetches.csv files.
     Analyze(AnalyzeArgs),
+    /// One self-contained HTML page (and Markdown, SVGs) of verdicts and plots.
+    Report(ReportArgs),
     /// Run the throttling lab (origin + DPI-style middlebox) until Ctrl-C.
     Testbed(TestbedArgs),
     /// Start the lab on loopback, run a scenario's campaign through it, report.
@@ -234,4 +236,22 @@ pub struct AnalyzeArgs {
     /// pooling all runs of a vantage; see docs/method.md.
     #[arg(long)]
     pub by_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output directories of `run` or fetches.csv files (several vantages at once).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Where to write index.html, report.md and the SVGs (default: `report/`
+    /// in the one PATH's directory; required with several PATHs).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Title of the page.
+    #[arg(long, default_value = "slowlane report")]
+    pub title: String,
+    /// Vantages that get a section of their own, most throttled first (the
+    /// cross-vantage matrix always covers all).
+    #[arg(long, default_value_t = 50)]
+    pub max_vantages: usize,
 }

@@ -6,3 +6,4 @@ pub mod fetch;
 
 /// Human-readable bit rate ("131 kbit/s"): one formatter for every table.
 pub use crate::analyze::output::fmt_bps;
+pub mod html;

@@ -1,0 +1,363 @@
+//! The report as the templates see it: per vantage its sentence, verdict
+//! rows and figures (SVG text plus a file name for the Markdown copy), and
+//! the cross-vantage matrix. Every value here is plain text; the templates
+//! escape it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::agg::{quantiles, round_medians, Agg, Cell};
+use super::matrix::{self, Matrix};
+use super::svg_cdf::{self, CdfData};
+use super::svg_phases::{self, five, Phase};
+use super::{facts, svg_rounds, timelines, ReportOptions};
+use crate::analyze::output::{fmt_bps, fmt_p, fmt_ratio};
+use crate::analyze::{class_str, Scope, Verdict, VerdictKind};
+use crate::types::{Direction, Group};
+
+/// One SVG: inline in the HTML, a file beside report.md.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    pub file: String,
+    pub caption: String,
+    pub svg: String,
+}
+
+/// One verdict row as shown.
+#[derive(Debug, Clone)]
+pub struct RowView {
+    pub scope: String,
+    pub what: String,
+    pub label: String,
+    pub class: String,
+    pub direction: String,
+    pub verdict: &'static str,
+    pub ratio: String,
+    pub n: String,
+    pub plateau: String,
+    pub mechanism: String,
+    pub reason: String,
+}
+
+/// One vantage's section.
+#[derive(Debug, Clone)]
+pub struct VantageView {
+    pub name: String,
+    pub anchor: String,
+    pub sentence: String,
+    pub rows: Vec<RowView>,
+    pub cdfs: Vec<Figure>,
+    pub traces: Vec<Figure>,
+    pub phases: Vec<Figure>,
+    pub rounds: Vec<Figure>,
+    /// One (label, value) list per run recorded in campaign.json.
+    pub runs: Vec<Vec<(String, String)>>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub title: String,
+    pub version: String,
+    pub n_vantages: usize,
+    pub n_fetches: usize,
+    pub matrix: Matrix,
+    pub vantages: Vec<VantageView>,
+    /// Vantages without a section (beyond `max_vantages`).
+    pub omitted: usize,
+    pub warnings: Vec<String>,
+}
+
+fn rank(k: VerdictKind) -> u8 {
+    match k {
+        VerdictKind::Throttled => 0,
+        VerdictKind::Blocked => 1,
+        VerdictKind::Partial => 2,
+        VerdictKind::Inconclusive => 3,
+        VerdictKind::Ok => 4,
+    }
+}
+
+fn row_view(v: &Verdict) -> RowView {
+    let ratio = match (v.ratio, v.ratio_ci_low, v.ratio_ci_high) {
+        (Some(r), Some(a), Some(b)) => {
+            format!("{} [{}–{}]", fmt_ratio(r), fmt_ratio(a), fmt_ratio(b))
+        }
+        (Some(r), _, _) => fmt_ratio(r),
+        _ => String::new(),
+    };
+    let ratio = match (ratio.is_empty(), v.metric, v.q_value) {
+        (false, Some(m), Some(q)) => format!("{ratio} ({m}, q={})", fmt_p(q)),
+        (false, Some(m), None) => format!("{ratio} ({m})"),
+        _ => ratio,
+    };
+    let what = match v.scope {
+        Scope::Url => v.url.clone(),
+        Scope::Host => v.host.clone(),
+        Scope::Class => "all targets of the class".to_string(),
+    };
+    RowView {
+        scope: if v.control {
+            format!("{} (control)", v.scope)
+        } else {
+            v.scope.to_string()
+        },
+        what,
+        label: v.label.clone(),
+        class: class_str(v.class).to_string(),
+        direction: v.direction.to_string(),
+        verdict: v.verdict.as_str(),
+        ratio,
+        n: format!("{} / {}", v.n, v.n_control),
+        plateau: v.plateau_bps.map(fmt_bps).unwrap_or_default(),
+        mechanism: v.mechanism.map(|m| m.to_string()).unwrap_or_default(),
+        reason: v.reason.clone(),
+    }
+}
+
+/// Cells of one vantage by (class, direction, group).
+type CellKey<'a> = (&'a str, Direction, Group);
+
+fn cdf_figure(
+    i: usize,
+    col: (&str, Direction),
+    cells: &mut [Cell],
+    by: &HashMap<CellKey, usize>,
+    plateaus: Vec<f64>,
+) -> Result<Option<Figure>> {
+    let (class, d) = col;
+    let Some(&t) = by.get(&(class, d, Group::Target)) else {
+        return Ok(None);
+    };
+    let mut data = CdfData {
+        n_target: cells[t].rates.len(),
+        target: quantiles(&mut cells[t].rates, 201),
+        plateaus,
+        ..CdfData::default()
+    };
+    let mut note = "";
+    let ctrl = by.get(&(class, d, Group::Control)).copied();
+    if let Some(c) = ctrl {
+        data.n_control = cells[c].rates.len();
+        data.control = quantiles(&mut cells[c].rates, 201);
+    } else {
+        // No control of this class: every control in the direction.
+        let mut pooled: Vec<f32> = by
+            .iter()
+            .filter(|(k, _)| k.1 == d && k.2 == Group::Control)
+            .flat_map(|(_, &c)| cells[c].rates.iter().copied())
+            .collect();
+        data.n_control = pooled.len();
+        data.control = quantiles(&mut pooled, 201);
+        note = " (controls of every class)";
+    }
+    if data.target.is_empty() {
+        return Ok(None);
+    }
+    let caption = format!(
+        "Rate CDF: {} {}{note}",
+        matrix::column_name(class, d),
+        "fetches"
+    );
+    Ok(Some(Figure {
+        file: format!("v{i}-cdf-{}-{d}.svg", slug(class)),
+        svg: svg_cdf::render(&data, &caption)?,
+        caption,
+    }))
+}
+
+fn slug(class: &str) -> &str {
+    if class.is_empty() {
+        "unknown"
+    } else {
+        class
+    }
+}
+
+fn phase_figure(
+    i: usize,
+    col: (&str, Direction),
+    cells: &mut [Cell],
+    by: &HashMap<CellKey, usize>,
+) -> Result<Option<Figure>> {
+    let (class, d) = col;
+    let mut side = |g: Group, which: usize| -> Option<svg_phases::Five> {
+        let c = *by.get(&(class, d, g))?;
+        let cell = &mut cells[c];
+        let v = match which {
+            0 => &mut cell.tcp_ms,
+            1 => &mut cell.tls_ms,
+            _ => &mut cell.ttfb_ms,
+        };
+        five(&quantiles(v, 21))
+    };
+    let phases: Vec<Phase> = ["TCP", "TLS", "TTFB"]
+        .into_iter()
+        .enumerate()
+        .map(|(k, name)| Phase {
+            name,
+            target: side(Group::Target, k),
+            control: side(Group::Control, k),
+        })
+        .filter(|p| p.target.is_some() || p.control.is_some())
+        .collect();
+    if phases.is_empty() || !by.contains_key(&(class, d, Group::Target)) {
+        return Ok(None);
+    }
+    let caption = format!("Phase times: {}", matrix::column_name(class, d));
+    Ok(Some(Figure {
+        file: format!("v{i}-phases-{}-{d}.svg", slug(class)),
+        svg: svg_phases::render(&phases, &caption)?,
+        caption,
+    }))
+}
+
+fn rounds_figure(
+    i: usize,
+    col: (&str, Direction),
+    cells: &mut [Cell],
+    by: &HashMap<CellKey, usize>,
+) -> Result<Option<Figure>> {
+    let (class, d) = col;
+    let mut med = |g: Group| {
+        by.get(&(class, d, g))
+            .map(|&c| round_medians(&mut cells[c].rounds))
+            .unwrap_or_default()
+    };
+    let (t, c) = (med(Group::Target), med(Group::Control));
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let caption = format!("Median rate per round: {}", matrix::column_name(class, d));
+    Ok(Some(Figure {
+        file: format!("v{i}-rounds-{}-{d}.svg", slug(class)),
+        svg: svg_rounds::render(&t, &c, &caption)?,
+        caption,
+    }))
+}
+
+/// Plateau marks of one column: the throttled/partial rows' plateaus, one
+/// mark per value within 2% of another.
+fn plateaus(rows: &[&Verdict], class: &str, d: Direction) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::new();
+    for v in rows {
+        let loud = matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Partial);
+        if !loud || v.control || class_str(v.class) != class || v.direction != d {
+            continue;
+        }
+        if let Some(p) = v.plateau_bps.filter(|p| *p > 0.0) {
+            if !out.iter().any(|q| (q / p - 1.0).abs() < 0.02) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Build every section and the matrix.
+pub fn build(
+    verdicts: &[Verdict],
+    agg: &mut Agg,
+    inputs: &[PathBuf],
+    warnings: Vec<String>,
+    opts: &ReportOptions,
+) -> Result<Report> {
+    let mut matrix = matrix::build(verdicts);
+    let mut by_vantage: HashMap<&str, Vec<&Verdict>> = HashMap::new();
+    for v in verdicts {
+        by_vantage.entry(v.vantage.as_str()).or_default().push(v);
+    }
+    let mut cells_of: HashMap<String, HashMap<CellKey, usize>> = HashMap::new();
+    for (i, c) in agg.cells.iter().enumerate() {
+        cells_of
+            .entry(c.vantage.clone())
+            .or_default()
+            .insert((class_str(c.class), c.direction, c.group), i);
+    }
+    let n_fetches = agg.cells.iter().map(|c| c.rates.len()).sum();
+    let shown: Vec<String> = matrix
+        .order
+        .iter()
+        .take(opts.max_vantages)
+        .cloned()
+        .collect();
+    let mut facts_cache: HashMap<u32, Vec<Vec<(String, String)>>> = HashMap::new();
+    let mut vantages = Vec::new();
+    let mut plans = Vec::new();
+    for (i, name) in shown.iter().enumerate() {
+        let anchor = format!("v{i}");
+        if let Some(r) = matrix.rows.iter_mut().find(|r| &r.vantage == name) {
+            r.anchor = Some(anchor.clone());
+        }
+        let mut rows: Vec<&Verdict> = by_vantage.get(name.as_str()).cloned().unwrap_or_default();
+        rows.sort_by_key(|v| rank(v.verdict));
+        let sentence = rows
+            .iter()
+            .find(|v| !v.summary.is_empty())
+            .map(|v| v.summary.clone())
+            .unwrap_or_default();
+        let by = cells_of.remove(name).unwrap_or_default();
+        let mut cols: Vec<(&str, Direction)> = by
+            .keys()
+            .filter(|k| k.2 == Group::Target)
+            .map(|k| (k.0, k.1))
+            .collect();
+        cols.sort();
+        let (mut cdfs, mut phases, mut rounds) = (Vec::new(), Vec::new(), Vec::new());
+        for &col in &cols {
+            let p = plateaus(&rows, col.0, col.1);
+            cdfs.extend(cdf_figure(i, col, &mut agg.cells, &by, p)?);
+            phases.extend(phase_figure(i, col, &mut agg.cells, &by)?);
+            rounds.extend(rounds_figure(i, col, &mut agg.cells, &by)?);
+        }
+        let mut sources: Vec<u32> = by
+            .values()
+            .flat_map(|&c| agg.cells[c].sources.clone())
+            .collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let mut runs = Vec::new();
+        for s in sources {
+            if !facts_cache.contains_key(&s) {
+                let path = facts::campaign_json(&inputs[s as usize]);
+                facts_cache.insert(s, facts::runs(&path)?);
+            }
+            runs.extend(
+                facts_cache[&s]
+                    .iter()
+                    .filter(|r| {
+                        r.iter()
+                            .any(|(k, v)| k == "vantage" && (v == name || v.is_empty()))
+                    })
+                    .cloned(),
+            );
+        }
+        plans.extend(timelines::plan(i, &rows, agg));
+        vantages.push(VantageView {
+            name: name.clone(),
+            anchor,
+            sentence,
+            rows: rows.into_iter().map(row_view).collect(),
+            cdfs,
+            traces: Vec::new(),
+            phases,
+            rounds,
+            runs,
+        });
+    }
+    for (i, fig) in timelines::render(plans, inputs)? {
+        vantages[i].traces.push(fig);
+    }
+    Ok(Report {
+        title: opts.title.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        n_vantages: matrix.order.len(),
+        n_fetches,
+        omitted: matrix.order.len() - vantages.len(),
+        matrix,
+        vantages,
+        warnings,
+    })
+}

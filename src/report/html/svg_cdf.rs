@@ -1,0 +1,84 @@
+//! Rate CDF of one class and direction: target against control fetches on a
+//! log bit/s axis, with a vertical mark at the plateau of each throttled or
+//! partial row (the 2021 picture: a cliff near 130 kbit/s).
+
+use anyhow::Result;
+use plotters::prelude::*;
+
+use super::plot::{self, CONTROL, PLATEAU, TARGET};
+use crate::analyze::output::fmt_bps;
+
+/// What one CDF panel shows: quantiles (evenly spaced probabilities, min to
+/// max) of each side, and the plateau marks (bit/s).
+#[derive(Debug, Clone, Default)]
+pub struct CdfData {
+    pub target: Vec<f64>,
+    pub control: Vec<f64>,
+    pub plateaus: Vec<f64>,
+    pub n_target: usize,
+    pub n_control: usize,
+}
+
+/// (rate, cumulative share) points of a quantile vector; rates ≤ 0 are drawn
+/// at the axis floor (a frozen transfer has rate 0).
+fn points(q: &[f64], floor: f64) -> Vec<(f64, f64)> {
+    let last = (q.len().max(2) - 1) as f64;
+    q.iter()
+        .enumerate()
+        .map(|(i, &x)| (x.max(floor), i as f64 / last))
+        .collect()
+}
+
+/// The SVG of one CDF panel.
+pub fn render(d: &CdfData, caption: &str) -> Result<String> {
+    let all = d.target.iter().chain(&d.control).chain(&d.plateaus);
+    let (lo, hi) = plot::log_range(all.copied(), 1e3, 1e9);
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (640, 360)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot::err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64)
+            .map_err(plot::err)?;
+        chart
+            .configure_mesh()
+            .x_desc("rate (log scale)")
+            .y_desc("share of fetches ≤ rate")
+            .x_label_formatter(&|x| fmt_bps(*x))
+            .x_labels(8)
+            .draw()
+            .map_err(plot::err)?;
+        for &p in &d.plateaus {
+            chart
+                .draw_series(LineSeries::new(
+                    [(p.max(lo), 0.0), (p.max(lo), 1.0)],
+                    PLATEAU.stroke_width(2),
+                ))
+                .map_err(plot::err)?
+                .label(format!("plateau {}", fmt_bps(p)))
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], PLATEAU.stroke_width(2)));
+        }
+        for (q, n, color, name) in [
+            (&d.control, d.n_control, CONTROL, "control"),
+            (&d.target, d.n_target, TARGET, "target"),
+        ] {
+            if q.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(points(q, lo), color.stroke_width(2)))
+                .map_err(plot::err)?
+                .label(format!("{name} (n={n})"))
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+        }
+        plot::legend(&mut chart)?;
+        root.present().map_err(plot::err)?;
+    }
+    Ok(out)
+}

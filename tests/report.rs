@@ -1,0 +1,151 @@
+//! `slowlane report`: the SVGs parse and hold the series they should, data
+//! from the files is escaped, and a thousand vantages render (the timing of
+//! that is `scripts/bench-report`, not a test).
+
+#[path = "analyze_support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use slowlane::report::html::{self, ReportOptions};
+use support::*;
+
+const TARGET: &str = "#D62728";
+const CONTROL: &str = "#1F77B4";
+const PLATEAU: &str = "#9467BD";
+const BURST: &str = "#FF7F0E";
+
+/// Stroke colours of the polylines of an SVG (one per drawn line series).
+fn line_colours(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).expect("SVG parses");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == "polyline")
+        .filter_map(|n| n.attribute("stroke").map(str::to_string))
+        .collect()
+}
+
+fn svgs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn twitter_dir(root: &Path) -> PathBuf {
+    let dir = root.join("vm");
+    write_dir(&dir, &campaign(7, "vm", 12, &twitter_urls()));
+    dir
+}
+
+#[test]
+fn svgs_parse_and_show_targets_controls_and_plateaus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = twitter_dir(tmp.path());
+    let out = tmp.path().join("report");
+    let r = html::build(std::slice::from_ref(&dir), &ReportOptions::default()).unwrap();
+    let index = html::page::write(&r, &out).unwrap();
+
+    let files = svgs(&out);
+    assert!(!files.is_empty(), "no SVG written");
+    for f in &files {
+        line_colours(&std::fs::read_to_string(f).unwrap());
+    }
+    // Rate CDF of images: target and control curves, and the plateau mark.
+    let cdf = std::fs::read_to_string(out.join("v0-cdf-image-down.svg")).unwrap();
+    let c = line_colours(&cdf);
+    for (colour, what) in [
+        (TARGET, "target"),
+        (CONTROL, "control"),
+        (PLATEAU, "plateau"),
+    ] {
+        assert!(
+            c.iter().any(|s| s == colour),
+            "CDF lacks the {what} line: {c:?}"
+        );
+    }
+    // Bytes over time: target fetches, the control fetch, the plateau fit
+    // and the end of the burst.
+    let bytes: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| p.to_string_lossy().contains("-bytes-"))
+        .collect();
+    assert!(!bytes.is_empty(), "no bytes-over-time panel: {files:?}");
+    let b = std::fs::read_to_string(bytes[0]).unwrap();
+    let c = line_colours(&b);
+    for (colour, what) in [
+        (TARGET, "target"),
+        (CONTROL, "control"),
+        (PLATEAU, "plateau"),
+    ] {
+        assert!(
+            c.iter().any(|s| s == colour),
+            "bytes panel lacks {what}: {c:?}"
+        );
+    }
+    assert!(b.contains(&format!("fill=\"{BURST}\"")), "no burst mark");
+    // Phases and rounds panels of a target class.
+    for name in ["v0-phases-image-down.svg", "v0-rounds-image-down.svg"] {
+        let c = line_colours(&std::fs::read_to_string(out.join(name)).unwrap());
+        assert!(c.iter().any(|s| s == TARGET), "{name}: {c:?}");
+    }
+    // The page holds every SVG inline, no script, and the verdicts.
+    let page = std::fs::read_to_string(&index).unwrap();
+    assert_eq!(page.matches("<svg").count(), files.len());
+    assert!(!page.to_ascii_lowercase().contains("<script"));
+    assert!(page.contains("class=\"v-throttled\""), "no throttled row");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(md.contains(&format!("]({name})")), "report.md lacks {name}");
+    }
+    // Campaign facts are absent (no campaign.json) and the page says so.
+    assert!(page.contains("No campaign.json"));
+}
+
+#[test]
+fn script_in_url_label_and_vantage_is_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let evil = "<script>alert(\"x\")</script>";
+    let mut urls = twitter_urls();
+    urls[0].url = "https://pbs.twimg.com/<script>alert(\"x\")</script>'.jpg";
+    let mut recs = campaign(3, evil, 8, &urls);
+    for r in &mut recs {
+        r.label = format!("{evil}\"'|label");
+    }
+    let dir = tmp.path().join("evil");
+    write_dir(&dir, &recs);
+    let out = tmp.path().join("report");
+    let opts = ReportOptions {
+        title: format!("title {evil}"),
+        ..ReportOptions::default()
+    };
+    let r = html::build(std::slice::from_ref(&dir), &opts).unwrap();
+    let index = html::page::write(&r, &out).unwrap();
+    let page = std::fs::read_to_string(index).unwrap();
+    assert!(!page.contains("<script"), "raw <script> in index.html");
+    let shown = page.split("alert(").nth(1).map(|s| &s[..s.len().min(40)]);
+    assert!(
+        page.contains("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62;"),
+        "escaped text absent: {shown:?}"
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!md.contains("<script"), "raw <script> in report.md");
+    for f in svgs(&out) {
+        let s = std::fs::read_to_string(&f).unwrap();
+        assert!(!s.contains("<script"), "{}", f.display());
+    }
+}
+
+#[test]
+fn several_inputs_need_out() {
+    let paths = [PathBuf::from("a"), PathBuf::from("b")];
+    assert!(html::default_out(&paths).is_err());
+    assert_eq!(
+        html::default_out(&[PathBuf::from("x/fetches.csv")]).unwrap(),
+        PathBuf::from("x/report")
+    );
+}
