@@ -47,7 +47,10 @@ pub struct VantageView {
     pub name: String,
     pub anchor: String,
     pub sentence: String,
+    /// Rows about targets, worst first.
     pub rows: Vec<RowView>,
+    /// Rows about controls checked against the other controls.
+    pub control_rows: Vec<RowView>,
     pub cdfs: Vec<Figure>,
     pub traces: Vec<Figure>,
     pub phases: Vec<Figure>,
@@ -339,7 +342,16 @@ pub fn build(
             name: name.clone(),
             anchor,
             sentence,
-            rows: rows.into_iter().map(row_view).collect(),
+            rows: rows
+                .iter()
+                .filter(|v| !v.control)
+                .map(|v| row_view(v))
+                .collect(),
+            control_rows: rows
+                .iter()
+                .filter(|v| v.control)
+                .map(|v| row_view(v))
+                .collect(),
             cdfs,
             traces: Vec::new(),
             phases,

@@ -65,7 +65,7 @@ fn for_markdown(r: &Report) -> Report {
     for v in &mut m.vantages {
         v.name = md_text(&v.name);
         v.sentence = md_text(&v.sentence);
-        for row in &mut v.rows {
+        for row in v.rows.iter_mut().chain(v.control_rows.iter_mut()) {
             for s in [
                 &mut row.scope,
                 &mut row.what,

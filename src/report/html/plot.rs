@@ -48,16 +48,18 @@ pub fn lin_max(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
-/// Draw the legend in the upper left (where CDFs and cumulative bytes leave
-/// room).
-pub fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> anyhow::Result<()>
+/// Draw the legend at `pos` (upper left suits CDFs and cumulative bytes).
+pub fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> anyhow::Result<()>
 where
     DB: DrawingBackend + 'a,
     CT: plotters::coord::CoordTranslate,
 {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(pos)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.3))
         .draw()

@@ -77,7 +77,7 @@ pub fn render(d: &CdfData, caption: &str) -> Result<String> {
                     PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
                 });
         }
-        plot::legend(&mut chart)?;
+        plot::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(plot::err)?;
     }
     Ok(out)

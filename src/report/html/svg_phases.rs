@@ -48,7 +48,7 @@ pub fn render(phases: &[Phase], caption: &str) -> Result<String> {
             .caption(caption, ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(40)
-            .y_label_area_size(110)
+            .y_label_area_size(10)
             .build_cartesian_2d((lo..hi).log_scale(), 0f64..rows as f64)
             .map_err(plot::err)?;
         chart
@@ -56,15 +56,7 @@ pub fn render(phases: &[Phase], caption: &str) -> Result<String> {
             .disable_y_mesh()
             .x_desc("time (log scale)")
             .x_label_formatter(&|x| fmt_ms(*x))
-            .y_labels(rows)
-            .y_label_formatter(&|y| {
-                let i = (rows as f64 - y - 0.5).round();
-                if (rows as f64 - y - 0.5 - i).abs() < 0.01 && i >= 0.0 {
-                    names.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            })
+            .y_labels(0)
             .draw()
             .map_err(plot::err)?;
         for (k, p) in phases.iter().enumerate() {
@@ -85,6 +77,15 @@ pub fn render(phases: &[Phase], caption: &str) -> Result<String> {
                         .into_dyn(),
                 ];
                 chart.draw_series(elems).map_err(plot::err)?;
+                // The row's name above its whisker, at the left edge.
+                let name = &names[2 * k + j];
+                chart
+                    .draw_series([Text::new(
+                        name.clone(),
+                        (lo * 1.03, y + 0.48),
+                        ("sans-serif", 12).into_font().color(&BLACK),
+                    )])
+                    .map_err(plot::err)?;
             }
         }
         root.present().map_err(plot::err)?;

@@ -29,7 +29,15 @@ pub fn render(target: &[(u32, f64)], control: &[(u32, f64)], caption: &str) -> R
             .configure_mesh()
             .x_desc("round")
             .y_desc("median rate (log)")
-            .x_label_formatter(&|x| format!("{x:.0}"))
+            .x_labels(((r1 - r0) as usize + 2).min(12))
+            .x_label_formatter(&|x| {
+                // Rounds are whole numbers: no tick between two of them.
+                if (x - x.round()).abs() < 1e-6 && *x >= 0.0 {
+                    format!("{x:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .y_label_formatter(&|y| fmt_bps(*y))
             .draw()
             .map_err(plot::err)?;
@@ -49,7 +57,7 @@ pub fn render(target: &[(u32, f64)], control: &[(u32, f64)], caption: &str) -> R
                 .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
                 .map_err(plot::err)?;
         }
-        plot::legend(&mut chart)?;
+        plot::legend(&mut chart, SeriesLabelPosition::MiddleRight)?;
         root.present().map_err(plot::err)?;
     }
     Ok(out)

@@ -24,8 +24,16 @@ pub struct Curve {
 /// The SVG of one bytes-over-time panel.
 pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Result<String> {
     let curves = || targets.iter().chain(control);
+    // The axes fit the targets: a control of the same size finishes in a
+    // fraction of the time and leaves the top of the panel (its curve is cut
+    // there), so the shape of a throttled transfer stays visible.
     let t_max = plot::lin_max(curves().flat_map(|c| c.points.iter().map(|p| p.0)));
-    let b_max = plot::lin_max(curves().flat_map(|c| c.points.iter().map(|p| p.1)));
+    let b_max = plot::lin_max(targets.iter().flat_map(|c| c.points.iter().map(|p| p.1)));
+    let b_max = if targets.is_empty() {
+        plot::lin_max(curves().flat_map(|c| c.points.iter().map(|p| p.1)))
+    } else {
+        b_max * 1.3
+    };
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (640, 360)).into_drawing_area();
@@ -45,10 +53,16 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
             .draw()
             .map_err(plot::err)?;
         if let Some(c) = control {
+            let (t_end, b_end) = c.points.last().copied().unwrap_or_default();
+            let mut pts = vec![(0.0, 0.0)];
+            pts.extend(clip(&c.points, b_max));
             chart
-                .draw_series(LineSeries::new(c.points.clone(), CONTROL.stroke_width(2)))
+                .draw_series(LineSeries::new(pts, CONTROL.stroke_width(2)))
                 .map_err(plot::err)?
-                .label("control fetch")
+                .label(format!(
+                    "control fetch: {} in {t_end:.2} s",
+                    bytesize::ByteSize(b_end as u64)
+                ))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], CONTROL.stroke_width(2)));
         }
         for (i, c) in targets.iter().enumerate() {
@@ -92,8 +106,38 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
                 }
             }
         }
-        plot::legend(&mut chart)?;
+        plot::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         root.present().map_err(plot::err)?;
     }
     Ok(out)
+}
+
+/// The points of a curve up to where it crosses `top` (interpolated there).
+fn clip(points: &[(f64, f64)], top: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(points.len());
+    for &(t, b) in points {
+        if b <= top {
+            out.push((t, b));
+            continue;
+        }
+        if let Some(&(t0, b0)) = out.last() {
+            let f = if b > b0 { (top - b0) / (b - b0) } else { 0.0 };
+            out.push((t0 + f * (t - t0), top));
+        } else {
+            out.push((t, top));
+        }
+        break;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clip_stops_at_the_top() {
+        let c = clip(&[(0.0, 0.0), (1.0, 10.0), (2.0, 30.0)], 20.0);
+        assert_eq!(c, vec![(0.0, 0.0), (1.0, 10.0), (1.5, 20.0)]);
+    }
 }

@@ -101,20 +101,30 @@ fn read_one(
     Ok(())
 }
 
-/// A fetch's curve with its fitted plateau (anchored where it settled).
+/// A fetch's curve with its fitted plateau. The estimator gives the slope
+/// (possibly measured on TCP-level bytes); the line is placed through the
+/// body bytes after the burst by the median offset, so it runs along the
+/// data it summarises.
 pub fn curve(samples: &[Sample], fit: bool) -> Curve {
     let points = samples.iter().map(|s| (s.t, s.body)).collect();
-    let plateau = fit.then(|| estimate(samples)).flatten();
-    let anchor = plateau
-        .as_ref()
-        .and_then(|p| samples.get(p.settle))
-        .map(|s| (s.t, s.body));
+    let Some(p) = fit.then(|| estimate(samples)).flatten() else {
+        return Curve {
+            points,
+            ..Curve::default()
+        };
+    };
+    let slope = p.bps / 8.0;
+    let after = samples.get(p.settle..).unwrap_or_default();
+    let mut offsets: Vec<f64> = after.iter().map(|s| s.body - slope * s.t).collect();
+    offsets.sort_by(f64::total_cmp);
+    let settle = samples.get(p.settle).map(|s| (s.t, s.body));
+    let plateau = offsets
+        .get(offsets.len() / 2)
+        .zip(settle)
+        .map(|(b0, (t, _))| (t, b0 + slope * t, slope));
     Curve {
         points,
-        plateau: plateau
-            .as_ref()
-            .zip(anchor)
-            .map(|(p, (t, b))| (t, b, p.bps / 8.0)),
-        settle: anchor.filter(|a| a.1 > 0.0),
+        plateau,
+        settle: settle.filter(|a| a.1 > 0.0),
     }
 }
