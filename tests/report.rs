@@ -149,3 +149,36 @@ fn several_inputs_need_out() {
         PathBuf::from("x/report")
     );
 }
+
+#[test]
+fn one_pass_gives_the_verdicts_of_analyze() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = twitter_dir(tmp.path());
+    let r = html::build(std::slice::from_ref(&dir), &ReportOptions::default()).unwrap();
+    let rows = slowlane::analyze::analyze_paths(
+        std::slice::from_ref(&dir),
+        &slowlane::analyze::AnalyzeOptions::default(),
+    )
+    .unwrap();
+    let v = &r.vantages[0];
+    let shown: Vec<(String, &str)> = v
+        .rows
+        .iter()
+        .chain(&v.control_rows)
+        .map(|x| (x.what.clone(), x.verdict))
+        .collect();
+    assert_eq!(shown.len(), rows.len());
+    for x in &rows {
+        let what = match x.scope {
+            slowlane::analyze::Scope::Url => x.url.clone(),
+            slowlane::analyze::Scope::Host => x.host.clone(),
+            slowlane::analyze::Scope::Class => "all targets of the class".into(),
+        };
+        assert!(
+            shown.contains(&(what.clone(), x.verdict.as_str())),
+            "{what} {} not shown",
+            x.verdict
+        );
+    }
+    assert!(rows.iter().any(|x| x.verdict.as_str() == "throttled"));
+}

@@ -296,6 +296,16 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
     })
 }
 
+/// Verdicts and pooling warnings of a dataset the caller loaded itself
+/// (`slowlane report` fills it in the same pass as its own aggregates);
+/// windows come from the dataset's timeline sources.
+pub fn analyze_dataset(
+    ds: &load::Dataset,
+    opts: &AnalyzeOptions,
+) -> Result<(Vec<Verdict>, Vec<String>)> {
+    run(ds, &[], opts)
+}
+
 /// Analyse in-memory records; windows come from each record's `timeline` and
 /// from `timelines` (matched by `fetch_id`).
 pub fn analyze_records(

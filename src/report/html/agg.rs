@@ -8,9 +8,10 @@
 //! rows exactly as `analyze` does (same columns, same rate rule).
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use crate::analyze::fastcsv::RowSink;
-use crate::analyze::load::{fetch_rate, url_host, Row};
+use crate::analyze::load::{fetch_rate, url_host, Fx, Row};
 use crate::analyze::BadKind;
 use crate::types::{Class, Direction, Group};
 
@@ -61,13 +62,16 @@ pub struct SeriesPicks {
     pub first: Vec<Pick>,
 }
 
+/// Key bytes → position (FxHash: the keys are short and not adversarial).
+type Index = HashMap<Vec<u8>, usize, BuildHasherDefault<Fx>>;
+
 /// The aggregate of every row read.
 #[derive(Debug, Default)]
 pub struct Agg {
     pub cells: Vec<Cell>,
-    cell_index: HashMap<Vec<u8>, usize>,
+    cell_index: Index,
     pub series: Vec<SeriesPicks>,
-    series_index: HashMap<Vec<u8>, usize>,
+    series_index: Index,
     /// Rows the reader could not use.
     pub bad_rows: u64,
     key: Vec<u8>,
@@ -182,12 +186,18 @@ impl Agg {
             Direction::Up => r.upload_bytes,
         };
         s.size = s.size.max(r.object_bytes.or(moved).unwrap_or(0));
+        let rate = rate as f32;
+        let early = s.first.len() < PICKS;
+        let slow = s.slowest.len() < PICKS || s.slowest.last().is_some_and(|l| rate < l.rate);
+        if !early && !slow {
+            return;
+        }
         let pick = Pick {
-            rate: rate as f32,
+            rate,
             source,
             fetch_id: lossy(r.fetch_id),
         };
-        if s.first.len() < PICKS {
+        if early {
             s.first.push(pick.clone());
         }
         keep_slowest(&mut s.slowest, pick);

@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::analyze::{self, fastcsv, AnalyzeOptions};
+use crate::analyze::fastcsv::{self, RowSink};
+use crate::analyze::load::{Dataset, Row, TimelineSrc};
+use crate::analyze::{self, AnalyzeOptions, BadKind};
 
 pub use model::Report;
 
@@ -57,33 +59,79 @@ pub fn default_out(paths: &[PathBuf]) -> Result<PathBuf> {
     }
 }
 
-/// Aggregate the inputs' fetch rows (one pass per file, on all cores).
-pub fn aggregate(paths: &[PathBuf]) -> Result<agg::Agg> {
-    let mut a = agg::Agg::default();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    for (src, p) in paths.iter().enumerate() {
-        let fetches = if p.is_dir() {
-            p.join("fetches.csv")
-        } else {
-            p.clone()
-        };
-        fastcsv::read(
-            &mut a,
-            src as u32,
-            &fetches,
-            fastcsv::PARALLEL_MIN_BYTES,
-            threads,
-        )
-        .map_err(|e| anyhow::anyhow!("reading {}: {e:#}", fetches.display()))?;
-    }
-    Ok(a)
+/// The fetches.csv of an input, and its timeline.csv the way `analyze`
+/// finds it (beside an output directory's or a file named fetches.csv).
+fn files_of(p: &Path) -> (PathBuf, TimelineSrc) {
+    let fetches = if p.is_dir() {
+        p.join("fetches.csv")
+    } else {
+        p.to_path_buf()
+    };
+    let tl = traces::timeline_path(p).map_or(TimelineSrc::None, TimelineSrc::File);
+    (fetches, tl)
 }
 
-/// Build the report of `paths` (output directories or fetches.csv files).
+/// The analyzer's dataset and the report's aggregates, filled by one parse.
+#[derive(Default)]
+struct Both {
+    ds: Dataset,
+    agg: agg::Agg,
+}
+
+impl RowSink for Both {
+    fn row(&mut self, source: u32, row: &Row) {
+        self.ds.add(source, row);
+        self.agg.add(source, row);
+    }
+    fn bad(&mut self, line: u64, kind: BadKind) {
+        RowSink::bad(&mut self.ds, line, kind);
+        RowSink::bad(&mut self.agg, line, kind);
+    }
+    fn absorb(&mut self, other: Both, line_offset: u64) {
+        self.ds.absorb(other.ds, line_offset);
+        self.agg.absorb(other.agg, line_offset);
+    }
+    fn fresh(&self) -> Both {
+        Both {
+            ds: self.ds.fresh(),
+            agg: agg::Agg::default(),
+        }
+    }
+}
+
+/// Read the inputs once into `both` (each file on all cores).
+fn read_inputs(both: &mut Both, paths: &[PathBuf]) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    for p in paths {
+        let (fetches, tl) = files_of(p);
+        let src = both.ds.add_source(tl);
+        fastcsv::read(both, src, &fetches, fastcsv::PARALLEL_MIN_BYTES, threads)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e:#}", fetches.display()))?;
+    }
+    Ok(())
+}
+
+/// Aggregate the inputs' fetch rows (for verdicts computed elsewhere).
+pub fn aggregate(paths: &[PathBuf]) -> Result<agg::Agg> {
+    let mut both = Both::default();
+    read_inputs(&mut both, paths)?;
+    Ok(both.agg)
+}
+
+/// Build the report of `paths` (output directories or fetches.csv files):
+/// one parse feeds the analyzer (default options, as `slowlane analyze`)
+/// and the plots.
 pub fn build(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report> {
-    let analysis = analyze::analyze_paths_full(paths, &AnalyzeOptions::default())?;
-    let mut a = aggregate(paths)?;
-    model::build(&analysis.verdicts, &mut a, paths, analysis.warnings, opts)
+    let mut both = Both::default();
+    read_inputs(&mut both, paths)?;
+    let (verdicts, mut warnings) = analyze::analyze_dataset(&both.ds, &AnalyzeOptions::default())?;
+    if both.agg.bad_rows > 0 {
+        warnings.push(format!(
+            "{} unusable input row(s) skipped (`slowlane analyze` lists them)",
+            both.agg.bad_rows
+        ));
+    }
+    model::build(&verdicts, &mut both.agg, paths, warnings, opts)
 }
 
 /// Write the report of `paths` whose verdicts are already known (the end of
