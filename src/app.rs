@@ -209,7 +209,7 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
     match report::html::write_from_analysis(
         &rows,
         analysis.warnings,
-        &[o.out.clone()],
+        std::slice::from_ref(&o.out),
         &report_dir,
         &opts,
     ) {

@@ -17,6 +17,13 @@ fn demo_twitter_2021_writes_throttled_media_and_free_controls() {
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("image"), "{stdout}");
     assert!(out.join("testbed-ca.pem").exists());
+    // The run ends by writing the report and saying where.
+    let index = out.join("report").join("index.html");
+    assert!(index.is_file(), "no report: {stdout}");
+    assert!(
+        stdout.contains(&format!("report: {}", index.display())),
+        "{stdout}"
+    );
     let rows: Vec<FetchRecord> = csv::Reader::from_path(out.join("fetches.csv"))
         .unwrap()
         .deserialize()

@@ -182,3 +182,31 @@ fn one_pass_gives_the_verdicts_of_analyze() {
     }
     assert!(rows.iter().any(|x| x.verdict.as_str() == "throttled"));
 }
+
+#[test]
+fn report_command_writes_into_the_input_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = twitter_dir(tmp.path());
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
+        .args(["report", "--title", "T"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let index = dir.join("report").join("index.html");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        index.display().to_string()
+    );
+    assert!(std::fs::read_to_string(index)
+        .unwrap()
+        .contains("<title>T</title>"));
+    // Two inputs and no --out: a usage error (exit 2), nothing written.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
+        .arg("report")
+        .args([&dir, &dir])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
+}

@@ -64,12 +64,15 @@ fn loud(k: VerdictKind) -> bool {
     )
 }
 
+/// One vantage: its class verdicts by column, its slowed target fetches
+/// and all its target fetches.
+type Tally<'a> = (BTreeMap<(&'a str, Direction), VerdictKind>, usize, usize);
+
 /// Build the matrix from every vantage's verdict rows.
 pub fn build(rows: &[Verdict]) -> Matrix {
     let mut columns: BTreeSet<(&str, Direction)> = BTreeSet::new();
     // vantage → (column → verdict), (slowed fetches, all target fetches)
-    let mut by_v: BTreeMap<&str, (BTreeMap<(&str, Direction), VerdictKind>, usize, usize)> =
-        BTreeMap::new();
+    let mut by_v: BTreeMap<&str, Tally> = BTreeMap::new();
     for v in rows.iter().filter(|v| !v.control) {
         let e = by_v.entry(v.vantage.as_str()).or_default();
         match v.scope {

@@ -323,9 +323,8 @@ pub fn build(
         sources.dedup();
         let mut runs = Vec::new();
         for s in sources {
-            if !facts_cache.contains_key(&s) {
-                let path = facts::campaign_json(&inputs[s as usize]);
-                facts_cache.insert(s, facts::runs(&path)?);
+            if let std::collections::hash_map::Entry::Vacant(e) = facts_cache.entry(s) {
+                e.insert(facts::runs(&facts::campaign_json(&inputs[s as usize]))?);
             }
             runs.extend(
                 facts_cache[&s]
