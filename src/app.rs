@@ -356,5 +356,51 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         "{}",
         analyze::render_only(&rows, format, &a.only.unwrap_or_default())
     );
+    if let Some(by) = &a.group_by {
+        group_table(&rows, by, a.vantages.as_deref(), &a.paths[0], &out, format)?;
+    }
     Ok(0)
+}
+
+/// `analyze --group-by`: groups.csv beside verdicts.csv, and the table on
+/// stdout after the verdicts (text format only: csv/json stdout stays one
+/// document).
+fn group_table(
+    rows: &[analyze::Verdict],
+    by: &analyze::groups::GroupBy,
+    vantages: Option<&Path>,
+    first: &Path,
+    out: &Path,
+    format: analyze::Format,
+) -> Result<(), Fail> {
+    use analyze::groups::{self, GroupBy, VantageMap};
+    let file = match vantages {
+        Some(p) => Some(p.to_path_buf()),
+        None if matches!(by, GroupBy::Column(_)) => VantageMap::find(first),
+        None => None,
+    };
+    let map = file
+        .as_deref()
+        .map(VantageMap::load)
+        .transpose()
+        .map_err(|e| usage(format!("{e:#}")))?;
+    let (table, unmapped) =
+        groups::group_rows(rows, by, map.as_ref()).map_err(|e| usage(format!("{e:#}")))?;
+    if !unmapped.is_empty() {
+        eprintln!(
+            "warning: {} vantage(s) not in {}, grouped as {}: {}",
+            unmapped.len(),
+            file.as_deref()
+                .map_or("vantages.csv".into(), |f| f.display().to_string()),
+            groups::UNMAPPED,
+            unmapped.join(", ")
+        );
+    }
+    let path = out.join("groups.csv");
+    groups::write_groups_csv(&path, &table)
+        .map_err(|e| output(format!("cannot write {}: {e:#}", path.display())))?;
+    if format == analyze::Format::Text {
+        print!("{}", groups::render_text(&table));
+    }
+    Ok(())
 }

@@ -281,4 +281,14 @@ pub struct AnalyzeArgs {
     /// pooling all runs of a vantage; see docs/method.md.
     #[arg(long)]
     pub by_run: bool,
+    /// Also count the vantages' class verdicts per group: a column of
+    /// vantages.csv (`country`, `isp`, `access`, …) or `prefix:N` (the first
+    /// N `-`-parts of the vantage name). Written to groups.csv; see docs/fleet.md.
+    #[arg(long, value_name = "COLUMN|prefix:N")]
+    pub group_by: Option<analyze::groups::GroupBy>,
+    /// The vantage → group table for --group-by (CSV with a `vantage`
+    /// column; default: the nearest vantages.csv beside the first PATH or
+    /// above it, else in the current directory).
+    #[arg(long, value_name = "FILE", requires = "group_by")]
+    pub vantages: Option<PathBuf>,
 }
