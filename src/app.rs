@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze::{self, AnalyzeOptions};
 use crate::cli::{
-    AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, ReportArgs,
-    RunArgs, TestbedArgs,
+    AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, PlanArgs,
+    PlanFormat, ReportArgs, RunArgs, TestbedArgs,
 };
 use crate::config::{self, CliOverrides};
 use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
@@ -59,6 +59,7 @@ pub fn main(cli: Cli) -> i32 {
         match cli.command {
             Command::Fetch(a) => fetch_cmd(a).await,
             Command::Run(a) => run_cmd(a).await,
+            Command::Plan(a) => plan_cmd(a).await,
             Command::Analyze(a) => analyze_cmd(a),
             Command::Report(a) => report_cmd(a),
             Command::Testbed(a) => testbed_cmd(a).await,
@@ -167,8 +168,54 @@ async fn run_cmd(a: RunArgs) -> Outcome {
         insecure: a.net.insecure,
         seed: a.seed,
         out: a.out,
+        vantage: a.vantage,
     });
     run_and_report(campaign, RunOptions { quiet: a.quiet }).await
+}
+
+/// `slowlane plan`: sizes from `--probe` or earlier runs, then the cost.
+async fn plan_cmd(a: PlanArgs) -> Outcome {
+    use crate::plan::cost;
+    let mut campaign = config::load_campaign(&a.campaign).map_err(usage)?;
+    campaign.apply(&CliOverrides {
+        rounds: a.rounds,
+        resolve: a.net.resolve,
+        connect_to: a.net.connect_to,
+        cacert: a.net.cacert,
+        insecure: a.net.insecure,
+        out: a.out,
+        ..CliOverrides::default()
+    });
+    let earlier = cost::earlier_sizes(&campaign.out.join("fetches.csv"))
+        .map_err(|e| output(format!("{e:#}")))?;
+    let mut probed = cost::Sizes::new();
+    if a.probe {
+        for t in campaign.targets.iter().filter(|t| t.upload == 0) {
+            let mut spec = t.clone();
+            spec.options.max_bytes = 1;
+            let p = Prepared::new(spec).map_err(|e| usage(format!("{}: {e:#}", t.url)))?;
+            let rec = probe::fetch(&p).await;
+            match rec.object_bytes {
+                Some(n) => {
+                    probed.insert(t.url.to_string(), n);
+                }
+                None => eprintln!(
+                    "slowlane: {}: no Content-Length{}; counted at max_bytes",
+                    t.url,
+                    rec.error.map(|e| format!(" ({e})")).unwrap_or_default()
+                ),
+            }
+        }
+    }
+    let c = cost::cost(&campaign, &probed, &earlier);
+    match a.format {
+        PlanFormat::Text => print!("{}", c.render()),
+        PlanFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&c).map_err(|e| output(e.to_string()))?
+        ),
+    }
+    Ok(0)
 }
 
 /// Run a loaded campaign and print the end-of-run report (shared with `demo`).
@@ -324,6 +371,9 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         "{}",
         analyze::render_only(&rows, format, &a.only.unwrap_or_default())
     );
+    if let Some(by) = &a.group_by {
+        group_table(&rows, by, a.vantages.as_deref(), &a.paths[0], &out, format)?;
+    }
     Ok(0)
 }
 
@@ -345,4 +395,47 @@ fn report_cmd(a: ReportArgs) -> Outcome {
     })?;
     println!("{}", index.display());
     Ok(0)
+}
+
+/// `analyze --group-by`: groups.csv beside verdicts.csv, and the table on
+/// stdout after the verdicts (text format only: csv/json stdout stays one
+/// document).
+fn group_table(
+    rows: &[analyze::Verdict],
+    by: &analyze::groups::GroupBy,
+    vantages: Option<&Path>,
+    first: &Path,
+    out: &Path,
+    format: analyze::Format,
+) -> Result<(), Fail> {
+    use analyze::groups::{self, GroupBy, VantageMap};
+    let file = match vantages {
+        Some(p) => Some(p.to_path_buf()),
+        None if matches!(by, GroupBy::Column(_)) => VantageMap::find(first),
+        None => None,
+    };
+    let map = file
+        .as_deref()
+        .map(VantageMap::load)
+        .transpose()
+        .map_err(|e| usage(format!("{e:#}")))?;
+    let (table, unmapped) =
+        groups::group_rows(rows, by, map.as_ref()).map_err(|e| usage(format!("{e:#}")))?;
+    if !unmapped.is_empty() {
+        eprintln!(
+            "warning: {} vantage(s) not in {}, grouped as {}: {}",
+            unmapped.len(),
+            file.as_deref()
+                .map_or("vantages.csv".into(), |f| f.display().to_string()),
+            groups::UNMAPPED,
+            unmapped.join(", ")
+        );
+    }
+    let path = out.join("groups.csv");
+    groups::write_groups_csv(&path, &table)
+        .map_err(|e| output(format!("cannot write {}: {e:#}", path.display())))?;
+    if format == analyze::Format::Text {
+        print!("{}", groups::render_text(&table));
+    }
+    Ok(())
 }

@@ -22,6 +22,8 @@ pub enum Command {
     Fetch(FetchArgs),
     /// Run a campaign of repeated fetches and append the results to CSV.
     Run(RunArgs),
+    /// What a campaign will cost before it runs: fetches, bytes, time.
+    Plan(PlanArgs),
     /// Verdicts from one or more output directories or fetches.csv files.
     Analyze(AnalyzeArgs),
     /// One self-contained HTML page (and Markdown, SVGs) of verdicts and plots.
@@ -180,6 +182,10 @@ pub struct RunArgs {
     /// Output directory (default: the campaign's `out`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Vantage-point name written to every row (default: the campaign's
+    /// `vantage`, else the host name).
+    #[arg(long, value_parser = parse_vantage)]
+    pub vantage: Option<String>,
     /// Number of rounds (replaces the campaign's rounds/duration).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: Option<u32>,
@@ -191,6 +197,47 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// A `--vantage` value: non-empty, no control characters (it is written to
+/// every CSV row and used as a directory name by fleet tooling).
+fn parse_vantage(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("a vantage name cannot be empty".into());
+    }
+    if s.chars().any(char::is_control) {
+        return Err("a vantage name cannot contain control characters".into());
+    }
+    Ok(s.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The campaign file (TOML).
+    pub campaign: PathBuf,
+    /// Output directory whose earlier runs size the downloads (default: the
+    /// campaign's `out`).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Number of rounds (replaces the campaign's rounds/duration).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: Option<u32>,
+    /// Learn each download's size from one short fetch (response
+    /// `Content-Length`, body capped at 1 byte). Sends traffic; uploads are
+    /// never probed.
+    #[arg(long)]
+    pub probe: bool,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Output: a readable summary, or JSON with one entry per URL.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlanFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -236,6 +283,16 @@ pub struct AnalyzeArgs {
     /// pooling all runs of a vantage; see docs/method.md.
     #[arg(long)]
     pub by_run: bool,
+    /// Also count the vantages' class verdicts per group: a column of
+    /// vantages.csv (`country`, `isp`, `access`, …) or `prefix:N` (the first
+    /// N `-`-parts of the vantage name). Written to groups.csv; see docs/fleet.md.
+    #[arg(long, value_name = "COLUMN|prefix:N")]
+    pub group_by: Option<analyze::groups::GroupBy>,
+    /// The vantage → group table for --group-by (CSV with a `vantage`
+    /// column; default: the nearest vantages.csv beside the first PATH or
+    /// above it, else in the current directory).
+    #[arg(long, value_name = "FILE", requires = "group_by")]
+    pub vantages: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

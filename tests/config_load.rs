@@ -250,8 +250,10 @@ insecure = false
         insecure: true,
         seed: Some(7),
         out: Some(PathBuf::from("elsewhere")),
+        vantage: Some("ru-mobile-1".into()),
     };
     c.apply(&o);
+    assert_eq!(c.vantage, "ru-mobile-1");
     assert_eq!(c.schedule.rounds, Some(3));
     assert_eq!(c.schedule.duration, None);
     assert_eq!(c.seed, Some(7));

@@ -14,6 +14,7 @@ pub mod compare;
 mod decide;
 pub mod fastcsv;
 pub mod fingerprint;
+pub mod groups;
 pub mod inference;
 pub mod load;
 pub mod matching;

@@ -26,6 +26,8 @@ pub struct CliOverrides {
     pub insecure: bool,
     pub seed: Option<u64>,
     pub out: Option<PathBuf>,
+    /// `--vantage NAME`: replaces the campaign's `vantage`.
+    pub vantage: Option<String>,
 }
 
 impl Campaign {
@@ -42,6 +44,9 @@ impl Campaign {
         }
         if let Some(out) = &o.out {
             self.out = out.clone();
+        }
+        if let Some(v) = &o.vantage {
+            self.vantage = v.clone();
         }
         for t in &mut self.targets {
             let opts = &mut t.options;

@@ -8,6 +8,7 @@
 //!   time-of-day effect) masquerade as a difference between URLs;
 //! - when each round starts ([`Schedule`]).
 
+pub mod cost;
 mod schedule;
 
 pub use schedule::Schedule;

@@ -7,10 +7,10 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use socket2::SockRef;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
@@ -149,17 +149,12 @@ async fn handle(
     let decision = policy.decide(name.as_deref());
     let (down, up) = (decision.down.action, decision.up.action);
     if down.is_throttle() {
-        set_opt(
-            &client,
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUF,
-            cfg.throttled_sockbuf,
-        );
+        let _ = SockRef::from(&client).set_send_buffer_size(cfg.throttled_sockbuf);
     }
     // Every connection starts with the small receive window the listener
     // set (see `listen`); only unthrottled uploads get a normal one back.
     if !up.is_throttle() {
-        set_opt(&client, libc::SOL_SOCKET, libc::SO_RCVBUF, 1 << 20);
+        let _ = SockRef::from(&client).set_recv_buffer_size(1 << 20);
     }
     let counters = Arc::new(Counters::default());
     if let Ok(mut l) = log.lock() {
@@ -232,7 +227,7 @@ async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Ve
 /// a slowly drained receive window in 64 KiB steps (receiver-side silly
 /// window avoidance), turning a throttled upload into long zero-window
 /// stalls; with 1460 it reopens every few KB, as on a real path.
-pub const CLIENT_MSS: libc::c_int = 1460;
+pub const CLIENT_MSS: u32 = 1460;
 
 /// SO_RCVBUF every client connection starts with (the kernel doubles it).
 /// Small enough that the window a throttled upload sees reopens as the
@@ -240,7 +235,7 @@ pub const CLIENT_MSS: libc::c_int = 1460;
 /// came in ~30 KB steps with zero-window stalls of 1-2 s (upload rate read
 /// at ~50 kbit/s for a 131 kbit/s policer); with 4 KiB they follow the
 /// policer's steps (docs/testbed.md).
-pub const LISTEN_RCVBUF: libc::c_int = 4 * 1024;
+pub const LISTEN_RCVBUF: usize = 4 * 1024;
 
 /// Binds the middlebox's client-facing listener, announcing [`CLIENT_MSS`].
 pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -250,52 +245,13 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
         tokio::net::TcpSocket::new_v6()?
     };
     sock.set_reuseaddr(true)?;
-    let mss = CLIENT_MSS;
-    // SAFETY: a valid socket fd and an int-sized option value.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_MAXSEG,
-            &mss as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    let raw = SockRef::from(&sock);
+    raw.set_tcp_mss(CLIENT_MSS)?;
     // A small receive window from the SYN on: a throttled upload must not
     // have more in flight than the relay's socket can hold, or the kernel
     // drops what it offered window for and the client backs off for
     // seconds. Raised again per connection for unthrottled uploads.
-    let clamp: libc::c_int = LISTEN_RCVBUF;
-    // SAFETY: as above.
-    let rc = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &clamp as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    raw.set_recv_buffer_size(LISTEN_RCVBUF)?;
     sock.bind(addr)?;
     sock.listen(1024)
-}
-
-fn set_opt(s: &TcpStream, level: libc::c_int, opt: libc::c_int, bytes: usize) {
-    let v = bytes.min(i32::MAX as usize) as libc::c_int;
-    // SAFETY: a valid socket fd and an int-sized option value.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            level,
-            opt,
-            &v as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
 }

@@ -82,18 +82,5 @@ async fn wait_sent(s: &TcpStream) {
 /// SO_LINGER {on, 0}: the close that follows sends a RST instead of a FIN,
 /// which is what an injected reset looks like to the client.
 fn abort_with_rst(s: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid fd owned by `s`, a correctly sized option value.
-    unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const libc::linger as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
 }

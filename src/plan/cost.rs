@@ -1,0 +1,272 @@
+//! What a campaign will cost before it runs: fetches, bytes each way, time.
+//!
+//! The question it answers is a cheap VPS's: "how much of my monthly traffic
+//! quota does this campaign take, and how long is a round at worst?". Bytes
+//! are counted as the run counts them (`body_bytes` down, `upload_bytes` up
+//! in fetches.csv), so a run's totals can be checked against the plan; the
+//! TLS and HTTP overhead per fetch is estimated separately, never mixed in.
+//!
+//! A download's size is not in the campaign file. It comes, in order of
+//! preference, from `Content-Length` seen by a probe fetch (`plan --probe`),
+//! from earlier runs in the output directory, or else the URL's `max_bytes`
+//! cap stands in for it and the figure is an upper bound (said so).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Campaign;
+use crate::types::Direction;
+
+/// Estimated bytes per fresh TCP+TLS connection and HTTP exchange that are
+/// not body bytes: server certificate chain and handshake (~4–6 KB down),
+/// ClientHello and request headers (~1 KB up). Rough by nature; reported
+/// apart from the body bytes so the counted figures stay exact.
+pub const OVERHEAD_DOWN: u64 = 6 * 1024;
+pub const OVERHEAD_UP: u64 = 1024;
+
+/// Where a URL's expected size came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeSource {
+    /// The configured `upload` body size (exact).
+    Upload,
+    /// `Content-Length` of a probe fetch (`plan --probe`).
+    Probe,
+    /// Median body size of earlier uncapped fetches in the output directory.
+    Earlier,
+    /// Unknown: the `max_bytes` cap is counted (an upper bound).
+    Cap,
+}
+
+/// Known download sizes by URL (as written in the campaign).
+pub type Sizes = HashMap<String, u64>;
+
+/// One URL's share of a round.
+#[derive(Debug, Clone, Serialize)]
+pub struct UrlCost {
+    pub url: String,
+    pub label: String,
+    pub direction: Direction,
+    /// Body bytes received per fetch (response body; for an upload, its
+    /// response, counted as 0 when unknown).
+    pub down_bytes: u64,
+    /// Body bytes sent per fetch.
+    pub up_bytes: u64,
+    pub size_source: SizeSource,
+    pub max_time_ms: u64,
+}
+
+/// The whole plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cost {
+    pub campaign: String,
+    pub urls: usize,
+    pub concurrency: usize,
+    /// Rounds the campaign will run; `None` when only `duration` is set and
+    /// there is no `interval` (rounds then follow as fast as they end).
+    pub rounds: Option<u64>,
+    pub fetches_per_round: u64,
+    pub down_bytes_per_round: u64,
+    pub up_bytes_per_round: u64,
+    pub overhead_down_per_round: u64,
+    pub overhead_up_per_round: u64,
+    /// Longest a round can take: every fetch running to its `max_time`,
+    /// packed onto `concurrency` slots longest first.
+    pub max_round_ms: u64,
+    pub total_fetches: Option<u64>,
+    pub total_down_bytes: Option<u64>,
+    pub total_up_bytes: Option<u64>,
+    /// Whether any download size is the `max_bytes` cap (totals are then
+    /// upper bounds).
+    pub upper_bound: bool,
+    pub per_url: Vec<UrlCost>,
+}
+
+/// Compute the plan of `c` with the download sizes known so far.
+pub fn cost(c: &Campaign, probed: &Sizes, earlier: &Sizes) -> Cost {
+    let per_url: Vec<UrlCost> = c
+        .targets
+        .iter()
+        .map(|t| {
+            let url = t.url.to_string();
+            let (direction, down, up, source) = if t.upload > 0 {
+                let resp = earlier.get(&url).copied().unwrap_or(0);
+                (Direction::Up, resp, t.upload, SizeSource::Upload)
+            } else if let Some(&n) = probed.get(&url) {
+                (Direction::Down, n, 0, SizeSource::Probe)
+            } else if let Some(&n) = earlier.get(&url) {
+                (Direction::Down, n, 0, SizeSource::Earlier)
+            } else {
+                (Direction::Down, t.options.max_bytes, 0, SizeSource::Cap)
+            };
+            UrlCost {
+                label: t.label.clone(),
+                url,
+                direction,
+                // A body never exceeds the cap, whatever the server says.
+                down_bytes: down.min(t.options.max_bytes),
+                up_bytes: up,
+                size_source: source,
+                max_time_ms: t.options.max_time.as_millis() as u64,
+            }
+        })
+        .collect();
+    let n = per_url.len() as u64;
+    let down: u64 = per_url.iter().map(|u| u.down_bytes).sum();
+    let up: u64 = per_url.iter().map(|u| u.up_bytes).sum();
+    let times: Vec<Duration> = c.targets.iter().map(|t| t.options.max_time).collect();
+    let max_round = makespan(&times, c.concurrency.max(1));
+    let rounds = planned_rounds(c);
+    Cost {
+        campaign: c.name.clone(),
+        urls: per_url.len(),
+        concurrency: c.concurrency,
+        rounds,
+        fetches_per_round: n,
+        down_bytes_per_round: down,
+        up_bytes_per_round: up,
+        overhead_down_per_round: n * OVERHEAD_DOWN,
+        overhead_up_per_round: n * OVERHEAD_UP,
+        max_round_ms: max_round.as_millis() as u64,
+        total_fetches: rounds.map(|r| r * n),
+        total_down_bytes: rounds.map(|r| r * down),
+        total_up_bytes: rounds.map(|r| r * up),
+        upper_bound: per_url.iter().any(|u| u.size_source == SizeSource::Cap),
+        per_url,
+    }
+}
+
+/// Rounds the schedule will start: `rounds`, or for a `duration` one round
+/// per `interval` (a round never starts after `duration`); with neither set,
+/// one. `None` when a duration has no interval: how many rounds fit then
+/// depends on how fast the network is.
+fn planned_rounds(c: &Campaign) -> Option<u64> {
+    let s = &c.schedule;
+    let rounds = s.rounds.map(u64::from);
+    let Some(d) = s.duration else {
+        return Some(rounds.unwrap_or(1));
+    };
+    if s.interval.is_zero() {
+        return rounds; // bounded only by `rounds`, if set
+    }
+    let by_duration = d.as_nanos().div_ceil(s.interval.as_nanos()).max(1) as u64;
+    Some(rounds.map_or(by_duration, |r| r.min(by_duration)))
+}
+
+/// Longest-processing-time packing of fetch caps onto `slots` parallel
+/// slots: the runner starts a fetch whenever a slot frees, so this is how
+/// long a round lasts if every fetch runs to its cap.
+fn makespan(times: &[Duration], slots: usize) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable_by(|a, b| b.cmp(a));
+    let mut load = vec![Duration::ZERO; slots.min(sorted.len()).max(1)];
+    for t in sorted {
+        let min = load.iter_mut().min().expect("at least one slot");
+        *min += t;
+    }
+    load.into_iter().max().unwrap_or_default()
+}
+
+/// Median uncapped body size per URL of the downloads in an earlier
+/// `fetches.csv` (and the response size of uploads), for sizing the plan
+/// from what the campaign actually moved before. Missing file: no sizes.
+pub fn earlier_sizes(fetches_csv: &Path) -> anyhow::Result<Sizes> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        url: String,
+        body_bytes: u64,
+        capped: Option<String>,
+        error: Option<String>,
+    }
+    let mut by_url: HashMap<String, Vec<u64>> = HashMap::new();
+    if !fetches_csv.exists() {
+        return Ok(Sizes::new());
+    }
+    let mut r = csv::Reader::from_path(fetches_csv)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", fetches_csv.display()))?;
+    for row in r.deserialize::<Row>() {
+        // A torn or odd row says nothing about sizes: skip it, the plan is
+        // an estimate and the analyzer reports such rows.
+        let Ok(row) = row else { continue };
+        if row.capped.is_some_and(|c| !c.is_empty()) || row.error.is_some_and(|e| !e.is_empty()) {
+            continue;
+        }
+        by_url.entry(row.url).or_default().push(row.body_bytes);
+    }
+    Ok(by_url
+        .into_iter()
+        .map(|(u, mut v)| {
+            v.sort_unstable();
+            (u, v[v.len() / 2])
+        })
+        .collect())
+}
+
+impl Cost {
+    /// The human summary `slowlane plan` prints.
+    pub fn render(&self) -> String {
+        use bytesize::ByteSize;
+        let b = |n: u64| ByteSize::b(n).to_string();
+        let bound = if self.upper_bound { "≤ " } else { "" };
+        let mut s = format!(
+            "campaign {}: {} URL{}, concurrency {}\n",
+            self.campaign,
+            self.urls,
+            if self.urls == 1 { "" } else { "s" },
+            self.concurrency
+        );
+        s += &format!(
+            "per round: {} fetches, down {bound}{} + ≈{} TLS/HTTP, up {} + ≈{}, at most {}\n",
+            self.fetches_per_round,
+            b(self.down_bytes_per_round),
+            b(self.overhead_down_per_round),
+            b(self.up_bytes_per_round),
+            b(self.overhead_up_per_round),
+            humantime::format_duration(Duration::from_millis(self.max_round_ms)),
+        );
+        match self.rounds {
+            Some(r) => {
+                let o = |x: u64| b(x * r);
+                s += &format!(
+                    "total ({r} round{}): {} fetches, down {bound}{} + ≈{}, up {} + ≈{}\n",
+                    if r == 1 { "" } else { "s" },
+                    self.total_fetches.unwrap_or(0),
+                    b(self.total_down_bytes.unwrap_or(0)),
+                    o(self.overhead_down_per_round),
+                    b(self.total_up_bytes.unwrap_or(0)),
+                    o(self.overhead_up_per_round),
+                );
+            }
+            None => {
+                s += "total: unknown — `duration` without `interval` runs rounds back to back, \
+                      as many as the network allows; set `interval` or `rounds` to bound it\n"
+            }
+        }
+        let count = |src: SizeSource| self.per_url.iter().filter(|u| u.size_source == src).count();
+        s += &format!(
+            "sizes: {} upload, {} from Content-Length (--probe), {} from earlier runs, {} unknown (counted at max_bytes)\n",
+            count(SizeSource::Upload),
+            count(SizeSource::Probe),
+            count(SizeSource::Earlier),
+            count(SizeSource::Cap),
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makespan_packs_longest_first() {
+        let s = |x: u64| Duration::from_secs(x);
+        assert_eq!(makespan(&[s(2), s(2), s(2), s(2)], 2), s(4));
+        assert_eq!(makespan(&[s(5), s(1), s(1), s(1)], 2), s(5));
+        assert_eq!(makespan(&[s(3)], 8), s(3));
+        assert_eq!(makespan(&[], 4), Duration::ZERO);
+    }
+}

@@ -1,0 +1,188 @@
+//! `slowlane plan`: what it predicts a campaign moves is what a run then
+//! moves (within 5%), measured against the lab; and its bounds are honest
+//! when sizes are unknown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use slowlane::testbed::{Lab, Scenario};
+
+const CAMPAIGN: &str = r#"
+name = "plan-check"
+rounds = 3
+concurrency = 3
+
+[defaults]
+max_time = "10s"
+
+[[url]]
+url = "https://example.org/text/30000"
+class = "text"
+
+[[url]]
+url = "https://cdn.example.net/image/600000.jpg"
+class = "image"
+
+[[url]]
+url = "https://cdn.example.net/image/250000.jpg"
+class = "image"
+
+[[url]]
+url = "https://upload.example.org/upload"
+upload = "200KiB"
+class = "image"
+"#;
+
+fn slowlane(args: &[&str], lab: &Lab) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slowlane"));
+    cmd.args(args).arg("--cacert").arg(lab.ca_path());
+    for ct in lab.connect_to() {
+        cmd.arg("--connect-to").arg(ct);
+    }
+    cmd.output().unwrap()
+}
+
+fn json(o: &std::process::Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn moved(fetches: &Path) -> (u64, u64, usize) {
+    let mut rd = csv::Reader::from_path(fetches).unwrap();
+    let h = rd.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|c| c == n).unwrap();
+    let (down, up) = (col("body_bytes"), col("upload_bytes"));
+    let (mut d, mut u, mut n) = (0, 0, 0);
+    for r in rd.records() {
+        let r = r.unwrap();
+        d += r[down].parse::<u64>().unwrap();
+        u += r[up].parse::<u64>().unwrap();
+        n += 1;
+    }
+    (d, u, n)
+}
+
+fn within_5pct(planned: u64, actual: u64) -> bool {
+    (planned as f64 - actual as f64).abs() <= 0.05 * actual as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_matches_what_a_run_transfers() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Scenario::builtin("clean").unwrap();
+    let lab = Lab::start(
+        &scenario,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        &dir.path().join("lab"),
+    )
+    .await
+    .unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, CAMPAIGN).unwrap();
+    let out = dir.path().join("out");
+    let (f, o) = (file.to_str().unwrap(), out.to_str().unwrap());
+
+    let lab = std::sync::Arc::new(lab);
+    let l = lab.clone();
+    let (before, probed, after) = {
+        let (f, o) = (f.to_string(), o.to_string());
+        tokio::task::spawn_blocking(move || {
+            let before = json(&slowlane(
+                &["plan", &f, "--out", &o, "--format", "json"],
+                &l,
+            ));
+            let probed = json(&slowlane(
+                &["plan", &f, "--out", &o, "--format", "json", "--probe"],
+                &l,
+            ));
+            let run = slowlane(&["run", &f, "--out", &o, "--quiet"], &l);
+            assert!(
+                run.status.success(),
+                "{}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            let after = json(&slowlane(
+                &["plan", &f, "--out", &o, "--format", "json"],
+                &l,
+            ));
+            (before, probed, after)
+        })
+        .await
+        .unwrap()
+    };
+
+    // Without sizes, downloads count at the 16 MiB cap: an upper bound, said so.
+    assert_eq!(before["upper_bound"], true);
+    assert_eq!(before["down_bytes_per_round"], 3 * 16 * 1024 * 1024);
+    assert_eq!(probed["upper_bound"], false, "{probed}");
+    assert_eq!(probed["rounds"], 3);
+    assert_eq!(probed["total_fetches"], 12);
+
+    let (down, up, n) = moved(&out.join("fetches.csv"));
+    assert_eq!(n, 12);
+    for plan in [&probed, &after] {
+        let pd = plan["total_down_bytes"].as_u64().unwrap();
+        let pu = plan["total_up_bytes"].as_u64().unwrap();
+        assert!(
+            within_5pct(pd, down),
+            "planned down {pd}, moved {down}: {plan}"
+        );
+        assert!(within_5pct(pu, up), "planned up {pu}, moved {up}: {plan}");
+    }
+    // Sizes from the run itself once it exists.
+    let sources: Vec<&str> = after["per_url"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["size_source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources.iter().filter(|s| **s == "earlier").count(),
+        3,
+        "{sources:?}"
+    );
+    assert_eq!(sources.iter().filter(|s| **s == "upload").count(), 1);
+}
+
+#[test]
+fn plan_bounds_a_duration_campaign_by_its_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "d"
+duration = "1h"
+interval = "10m"
+concurrency = 2
+[defaults]
+max_time = "30s"
+max_bytes = "1MiB"
+[[url]]
+url = "https://a.example/x"
+[[url]]
+url = "https://b.example/y"
+[[url]]
+url = "https://c.example/z"
+"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_slowlane"))
+        .args(["plan", file.to_str().unwrap(), "--format", "json"])
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["rounds"], 6);
+    assert_eq!(v["total_fetches"], 18);
+    assert_eq!(v["down_bytes_per_round"], 3 * 1024 * 1024);
+    // Three 30 s caps on two slots: 60 s at worst.
+    assert_eq!(v["max_round_ms"], 60_000);
+    let text = Command::new(env!("CARGO_BIN_EXE_slowlane"))
+        .args(["plan", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("total (6 rounds): 18 fetches"), "{text}");
+    assert!(text.contains("3 unknown (counted at max_bytes)"), "{text}");
+}
