@@ -39,6 +39,12 @@ fn output(e: impl std::fmt::Display) -> Fail {
 
 type Outcome = Result<i32, Fail>;
 
+/// Print to stdout: a closed pipe ends printing quietly (the command keeps
+/// its own exit code), any other write error is exit 1 ([`crate::stdout`]).
+fn print(text: &str) -> Result<(), Fail> {
+    crate::stdout::print(text).map_err(|e| output(format!("cannot write to stdout: {e}")))
+}
+
 pub fn main(cli: Cli) -> i32 {
     // One fetch gains nothing from a thread pool: on one thread the connection
     // task and the counting loop hand data over without cross-thread wake-ups
@@ -123,7 +129,7 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
             .and_then(|f| write_csv(f, &rec.timeline))
             .map_err(|e| output(format!("cannot write {}: {e}", file.display())))?;
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::stdout::out();
     let res = match a.format {
         FetchFormat::Text => out
             .write_all(crate::report::fetch::render(&rec, inline).as_bytes())
@@ -147,7 +153,8 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
                 .and_then(|_| writeln!(out).map_err(Into::into))
         }
     };
-    res.map_err(|e| output(format!("cannot write output: {e}")))?;
+    res.and_then(|_| out.flush().map_err(Into::into))
+        .map_err(|e| output(format!("cannot write output: {e}")))?;
     Ok(if a.fail_ok {
         0
     } else {
@@ -177,17 +184,18 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             RunError::Config(_) => usage(e),
             RunError::Output(_) => output(format!("cannot write output: {e}")),
         })?;
-    println!(
-        "{} fetch{} ({} failed) in {} round{}, seed {}, written to {}",
+    let summary = format!(
+        "{} fetch{} ({} failed) in {} round{}, seed {}, written to {}\n{}",
         o.fetches,
         if o.fetches == 1 { "" } else { "es" },
         o.errors,
         o.rounds,
         if o.rounds == 1 { "" } else { "s" },
         o.seed,
-        o.out.display()
+        o.out.display(),
+        o.table.render()
     );
-    print!("{}", o.table.render());
+    print(&summary)?;
     // Verdicts over everything in the output directory (all runs of this
     // campaign there): the same code as `slowlane analyze DIR`.
     let analysis =
@@ -199,8 +207,10 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
     let rows = analysis.verdicts;
     analyze::write_verdicts_csv(&analyze::verdicts_path(&o.out), &rows)
         .map_err(|e| output(format!("{e:#}")))?;
-    println!();
-    print!("{}", analyze::render(&rows, analyze::Format::Text));
+    print(&format!(
+        "\n{}",
+        analyze::render(&rows, analyze::Format::Text)
+    ))?;
     Ok(if o.interrupted { EXIT_INTERRUPTED } else { 0 })
 }
 
@@ -217,9 +227,7 @@ async fn start_lab(scenario: &Scenario, listen: SocketAddr, dir: &Path) -> Resul
 
 async fn testbed_cmd(a: TestbedArgs) -> Outcome {
     let lab = start_lab(&load_scenario(&a.scenario)?, a.listen, &a.dir).await?;
-    print!("{}", lab.describe());
-    println!("(Ctrl-C to stop)");
-    let _ = std::io::stdout().flush();
+    print(&format!("{}(Ctrl-C to stop)\n", lab.describe()))?;
     let _ = lab.run_until(tokio::signal::ctrl_c()).await;
     Ok(0)
 }
@@ -305,9 +313,10 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         AnalyzeFormat::Csv => analyze::Format::Csv,
         AnalyzeFormat::Json => analyze::Format::Json,
     };
-    print!(
-        "{}",
-        analyze::render_only(&rows, format, &a.only.unwrap_or_default())
-    );
+    print(&analyze::render_only(
+        &rows,
+        format,
+        &a.only.unwrap_or_default(),
+    ))?;
     Ok(0)
 }
