@@ -11,6 +11,8 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod fetch_exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod plan;
 pub mod plateau;
 pub mod probe;
