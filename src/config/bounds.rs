@@ -103,7 +103,7 @@ fn at_most(d: Duration, max: Duration) -> Result<Duration, String> {
 }
 
 fn fmt_duration(d: Duration) -> String {
-    if d >= DAY && d.as_secs() % DAY.as_secs() == 0 && d.subsec_nanos() == 0 {
+    if d >= DAY && d.as_secs().is_multiple_of(DAY.as_secs()) && d.subsec_nanos() == 0 {
         return format!("{}d", d.as_secs() / DAY.as_secs());
     }
     humantime::format_duration(d).to_string()

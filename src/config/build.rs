@@ -147,7 +147,7 @@ fn schedule(raw: &RawCampaign, src: &Source) -> Result<Schedule, ConfigError> {
     let duration = match &raw.duration {
         None => None,
         Some(d) => {
-            let v = duration_value(d, src, "duration", top, |d| Ok(d))?;
+            let v = duration_value(d, src, "duration", top, Ok)?;
             Some(check_duration(v, interval).map_err(|e| {
                 src.err_at(
                     d.span(),
