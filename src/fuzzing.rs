@@ -21,12 +21,18 @@ const LIST: &[u8] = b"url,category_code,category_description,date_added,source,n
 https://a.example/,NEWS,News Media,2017-04-12,citizenlab,\n\
 http://b.example:8080/x,POLR,Political Criticism,2014-04-15,,\"a, note\"\n";
 
-/// A campaign file: load it; if it loads, every target must prepare (TLS
-/// config and name) and every round's start must be a representable instant.
+/// A campaign file: load it, or get an error naming a line; if it loads,
+/// every target must prepare (TLS config and name) and every round's start
+/// must be a representable instant.
 pub fn campaign(data: &[u8]) {
     let path = Path::new("fuzz/campaign.toml");
-    let Ok(c) = parse_campaign_bytes(data, path, &|_| Ok(LIST.to_vec())) else {
-        return;
+    let c = match parse_campaign_bytes(data, path, &|_| Ok(LIST.to_vec())) {
+        Ok(c) => c,
+        Err(e) => {
+            // Every complaint about the content points at a line.
+            assert!(e.line().is_some(), "error without a line: {e}");
+            return;
+        }
     };
     // What the runner writes to campaign.json.
     serde_json::to_string(&c).expect("a loaded campaign serialises");
@@ -54,9 +60,11 @@ pub fn campaign(data: &[u8]) {
     }
 }
 
-/// A Citizen Lab `[[list]]` CSV.
+/// A Citizen Lab `[[list]]` CSV: parsed, or an error naming a line.
 pub fn list(data: &[u8]) {
-    let _ = parse_list(Path::new("fuzz/list.csv"), data);
+    if let Err(e) = parse_list(Path::new("fuzz/list.csv"), data) {
+        assert!(e.line().is_some(), "error without a line: {e}");
+    }
 }
 
 /// A `fetches.csv`, alone (`timeline = None`) or with a `timeline.csv`:
