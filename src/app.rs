@@ -56,7 +56,7 @@ pub fn main(cli: Cli) -> i32 {
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("slowlane: cannot start the runtime: {e}");
+            crate::stdout::eprintln(&format!("slowlane: cannot start the runtime: {e}"));
             return EXIT_OUTPUT;
         }
     };
@@ -72,7 +72,7 @@ pub fn main(cli: Cli) -> i32 {
     match outcome {
         Ok(code) => code,
         Err(Fail(code, msg)) => {
-            eprintln!("slowlane: {msg}");
+            crate::stdout::eprintln(&format!("slowlane: {msg}"));
             code
         }
     }
@@ -202,7 +202,7 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         analyze::analyze_paths_full(std::slice::from_ref(&o.out), &AnalyzeOptions::default())
             .map_err(|e| output(format!("analysis failed: {e:#}")))?;
     for w in &analysis.warnings {
-        eprintln!("warning: {w}");
+        crate::stdout::eprintln(&format!("warning: {w}"));
     }
     let rows = analysis.verdicts;
     analyze::write_verdicts_csv(&analyze::verdicts_path(&o.out), &rows)
@@ -250,12 +250,12 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     let lab = start_lab(&scenario, listen, &abs_out).await?;
     let path = write_demo_campaign(&scenario, &lab, &abs_out, a.rounds)
         .map_err(|e| output(format!("{e:#}")))?;
-    eprintln!(
+    crate::stdout::eprintln(&format!(
         "slowlane demo: scenario {} — lab middlebox on {}, campaign {}",
         scenario.name,
         lab.middlebox_addr(),
         path.display()
-    );
+    ));
     let mut campaign = config::load_campaign(&path).map_err(usage)?;
     campaign.out = out;
     let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
@@ -288,10 +288,10 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         warnings,
     } = analyze::analyze_paths_full(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
     for (file, b) in &bad {
-        eprintln!("warning: {}: {}", file.display(), b.describe());
+        crate::stdout::eprintln(&format!("warning: {}: {}", file.display(), b.describe()));
     }
     for w in &warnings {
-        eprintln!("warning: {w}");
+        crate::stdout::eprintln(&format!("warning: {w}"));
     }
     if a.strict && !bad.is_empty() {
         return Err(usage("unusable rows in the input (--strict)"));

@@ -1,4 +1,4 @@
-//! Standard output that survives `| head` and a full disk.
+//! Standard output (and error) that survive `| head` and a full disk.
 //!
 //! Rust ignores SIGPIPE, so printing into a closed pipe is an `EPIPE` error,
 //! and `println!` turns that into a panic (exit 101). A reader that stops
@@ -31,6 +31,16 @@ pub fn print(text: &str) -> io::Result<()> {
     let mut o = out();
     o.write_all(text.as_bytes())?;
     o.flush()
+}
+
+/// Write a line to stderr, ignoring failure: `eprintln!` panics when stderr
+/// is a closed pipe (`slowlane run … 2>&1 | head -1`), and a message that
+/// cannot be shown must not turn a finished run into exit 101.
+pub fn eprintln(text: &str) {
+    let mut e = io::stderr().lock();
+    let _ = e
+        .write_all(text.as_bytes())
+        .and_then(|_| e.write_all(b"\n"));
 }
 
 impl Out {

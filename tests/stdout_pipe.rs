@@ -108,3 +108,25 @@ fn analyze_and_fetch_into_closed_pipe_and_dev_full() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("cannot write output"), "{}", stderr(&o));
 }
+
+/// `2>&1 | head -1`: stderr is the closed pipe too. Messages that cannot be
+/// shown are dropped; the exit code stays the command's own.
+#[test]
+fn stderr_into_closed_pipe_keeps_the_exit_code() {
+    let closed_both = |mut cmd: Command| {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn slowlane");
+        drop(child.stdout.take());
+        drop(child.stderr.take());
+        child.wait().expect("wait for slowlane")
+    };
+    let mut bad = slowlane();
+    bad.args(["analyze", "/nonexistent/slowlane-test-dir"]);
+    assert_eq!(closed_both(bad).code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(closed_both(demo(&dir.path().join("d"))).code(), Some(0));
+}
