@@ -286,3 +286,22 @@ fn run_with_bad_campaign_exits_2_with_file_and_line() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn url_host_must_be_a_name_or_ip_for_http_too() {
+    // Found by cargo-fuzz: accepted at load time, then the run refused to start.
+    check(
+        "name = \"x\"\n[[url]]\nurl = \"http://063.0.1A9V9=9/\"\n",
+        3,
+        Some("url"),
+        &["not a valid host name or IP address"],
+    );
+    for ok in [
+        "http://[::1]:8080/",
+        "http://127.0.0.1/",
+        "https://a-b.example/",
+    ] {
+        let text = format!("name = \"x\"\n[[url]]\nurl = \"{ok}\"\n");
+        assert!(parse_campaign(&text, Path::new("c.toml")).is_ok(), "{ok}");
+    }
+}

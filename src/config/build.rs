@@ -332,13 +332,14 @@ where
         .map_err(|e: UnknownName| src.err_at(v.span(), key, e.to_string()))
 }
 
-/// An https URL's host must be usable as the TLS name (certificate check and
-/// SNI); refused here, with the line, rather than when the run starts.
+/// A URL's host must be a DNS name or an IP address (for https it is also
+/// the TLS name: certificate check and SNI); `http` accepts far more in an
+/// authority. Refused here, with the line, rather than when the run starts.
 fn url_tls_name(uri: &http::Uri) -> Result<(), String> {
-    match (uri.scheme_str(), uri.host()) {
-        (Some("https"), Some(h)) => tls_name(h).map_err(|e| format!("URL {uri}: {e}")),
-        _ => Ok(()),
-    }
+    let host = uri.host().unwrap_or_default();
+    crate::probe::tls::server_name(host)
+        .map(drop)
+        .map_err(|_| format!("URL {uri}: host {host:?} is not a valid host name or IP address"))
 }
 
 fn tls_name(name: &str) -> Result<(), String> {
