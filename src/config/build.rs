@@ -182,18 +182,14 @@ fn url_spec(
         ));
     };
     let uri = parse_url(url.get_ref()).map_err(|e| src.err_at(url.span(), "url", e))?;
+    url_tls_name(&uri).map_err(|e| src.err_at(url.span(), "url", e))?;
     let sni = match &r.sni {
-        Some(s) => {
-            let v = s.get_ref();
-            if !v.is_empty() {
-                tls_name(v).map_err(|e| src.err_at(s.span(), "sni", format!("bad `sni`: {e}")))?;
-            }
-            Some(v.clone())
+        Some(s) if !s.get_ref().is_empty() => {
+            tls_name(s.get_ref())
+                .map_err(|e| src.err_at(s.span(), "sni", format!("bad `sni`: {e}")))?;
+            Some(s.get_ref().clone())
         }
-        None => {
-            url_tls_name(&uri).map_err(|e| src.err_at(url.span(), "url", e))?;
-            None
-        }
+        other => other.as_ref().map(|s| s.get_ref().clone()),
     };
     let class = r
         .class
