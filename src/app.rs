@@ -40,6 +40,12 @@ fn output(e: impl std::fmt::Display) -> Fail {
 
 type Outcome = Result<i32, Fail>;
 
+/// Print to stdout: a closed pipe ends printing quietly (the command keeps
+/// its own exit code), any other write error is exit 1 ([`crate::stdout`]).
+fn print(text: &str) -> Result<(), Fail> {
+    crate::stdout::print(text).map_err(|e| output(format!("cannot write to stdout: {e}")))
+}
+
 pub fn main(cli: Cli) -> i32 {
     // One fetch gains nothing from a thread pool: on one thread the connection
     // task and the counting loop hand data over without cross-thread wake-ups
@@ -51,7 +57,7 @@ pub fn main(cli: Cli) -> i32 {
     let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("slowlane: cannot start the runtime: {e}");
+            crate::stdout::eprintln(&format!("slowlane: cannot start the runtime: {e}"));
             return EXIT_OUTPUT;
         }
     };
@@ -69,7 +75,7 @@ pub fn main(cli: Cli) -> i32 {
     match outcome {
         Ok(code) => code,
         Err(Fail(code, msg)) => {
-            eprintln!("slowlane: {msg}");
+            crate::stdout::eprintln(&format!("slowlane: {msg}"));
             code
         }
     }
@@ -126,7 +132,7 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
             .and_then(|f| write_csv(f, &rec.timeline))
             .map_err(|e| output(format!("cannot write {}: {e}", file.display())))?;
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::stdout::out();
     let res = match a.format {
         FetchFormat::Text => out
             .write_all(crate::report::fetch::render(&rec, inline).as_bytes())
@@ -150,7 +156,8 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
                 .and_then(|_| writeln!(out).map_err(Into::into))
         }
     };
-    res.map_err(|e| output(format!("cannot write output: {e}")))?;
+    res.and_then(|_| out.flush().map_err(Into::into))
+        .map_err(|e| output(format!("cannot write output: {e}")))?;
     Ok(if a.fail_ok {
         0
     } else {
@@ -199,21 +206,21 @@ async fn plan_cmd(a: PlanArgs) -> Outcome {
                 Some(n) => {
                     probed.insert(t.url.to_string(), n);
                 }
-                None => eprintln!(
+                None => crate::stdout::eprintln(&format!(
                     "slowlane: {}: no Content-Length{}; counted at max_bytes",
                     t.url,
                     rec.error.map(|e| format!(" ({e})")).unwrap_or_default()
-                ),
+                )),
             }
         }
     }
     let c = cost::cost(&campaign, &probed, &earlier);
     match a.format {
-        PlanFormat::Text => print!("{}", c.render()),
-        PlanFormat::Json => println!(
-            "{}",
+        PlanFormat::Text => print(&c.render())?,
+        PlanFormat::Json => print(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&c).map_err(|e| output(e.to_string()))?
-        ),
+        ))?,
     }
     Ok(0)
 }
@@ -226,30 +233,33 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             RunError::Config(_) => usage(e),
             RunError::Output(_) => output(format!("cannot write output: {e}")),
         })?;
-    println!(
-        "{} fetch{} ({} failed) in {} round{}, seed {}, written to {}",
+    let summary = format!(
+        "{} fetch{} ({} failed) in {} round{}, seed {}, written to {}\n{}",
         o.fetches,
         if o.fetches == 1 { "" } else { "es" },
         o.errors,
         o.rounds,
         if o.rounds == 1 { "" } else { "s" },
         o.seed,
-        o.out.display()
+        o.out.display(),
+        o.table.render()
     );
-    print!("{}", o.table.render());
+    print(&summary)?;
     // Verdicts over everything in the output directory (all runs of this
     // campaign there): the same code as `slowlane analyze DIR`.
     let analysis =
         analyze::analyze_paths_full(std::slice::from_ref(&o.out), &AnalyzeOptions::default())
             .map_err(|e| output(format!("analysis failed: {e:#}")))?;
     for w in &analysis.warnings {
-        eprintln!("warning: {w}");
+        crate::stdout::eprintln(&format!("warning: {w}"));
     }
     let rows = analysis.verdicts;
     analyze::write_verdicts_csv(&analyze::verdicts_path(&o.out), &rows)
         .map_err(|e| output(format!("{e:#}")))?;
-    println!();
-    print!("{}", analyze::render(&rows, analyze::Format::Text));
+    print(&format!(
+        "\n{}",
+        analyze::render(&rows, analyze::Format::Text)
+    ))?;
     // The page of pictures; the run's data is written whatever happens here.
     let report_dir = o.out.join("report");
     let opts = report::html::ReportOptions::default();
@@ -260,8 +270,8 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         &report_dir,
         &opts,
     ) {
-        Ok(index) => println!("report: {}", index.display()),
-        Err(e) => eprintln!("slowlane: report not written: {e:#}"),
+        Ok(index) => print(&format!("report: {}\n", index.display()))?,
+        Err(e) => crate::stdout::eprintln(&format!("slowlane: report not written: {e:#}")),
     }
     Ok(if o.interrupted { EXIT_INTERRUPTED } else { 0 })
 }
@@ -279,9 +289,7 @@ async fn start_lab(scenario: &Scenario, listen: SocketAddr, dir: &Path) -> Resul
 
 async fn testbed_cmd(a: TestbedArgs) -> Outcome {
     let lab = start_lab(&load_scenario(&a.scenario)?, a.listen, &a.dir).await?;
-    print!("{}", lab.describe());
-    println!("(Ctrl-C to stop)");
-    let _ = std::io::stdout().flush();
+    print(&format!("{}(Ctrl-C to stop)\n", lab.describe()))?;
     let _ = lab.run_until(tokio::signal::ctrl_c()).await;
     Ok(0)
 }
@@ -304,12 +312,12 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     let lab = start_lab(&scenario, listen, &abs_out).await?;
     let path = write_demo_campaign(&scenario, &lab, &abs_out, a.rounds)
         .map_err(|e| output(format!("{e:#}")))?;
-    eprintln!(
+    crate::stdout::eprintln(&format!(
         "slowlane demo: scenario {} — lab middlebox on {}, campaign {}",
         scenario.name,
         lab.middlebox_addr(),
         path.display()
-    );
+    ));
     let mut campaign = config::load_campaign(&path).map_err(usage)?;
     campaign.out = out;
     let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
@@ -342,10 +350,10 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         warnings,
     } = analyze::analyze_paths_full(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
     for (file, b) in &bad {
-        eprintln!("warning: {}: {}", file.display(), b.describe());
+        crate::stdout::eprintln(&format!("warning: {}: {}", file.display(), b.describe()));
     }
     for w in &warnings {
-        eprintln!("warning: {w}");
+        crate::stdout::eprintln(&format!("warning: {w}"));
     }
     if a.strict && !bad.is_empty() {
         return Err(usage("unusable rows in the input (--strict)"));
@@ -367,10 +375,11 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         AnalyzeFormat::Csv => analyze::Format::Csv,
         AnalyzeFormat::Json => analyze::Format::Json,
     };
-    print!(
-        "{}",
-        analyze::render_only(&rows, format, &a.only.unwrap_or_default())
-    );
+    print(&analyze::render_only(
+        &rows,
+        format,
+        &a.only.unwrap_or_default(),
+    ))?;
     if let Some(by) = &a.group_by {
         group_table(&rows, by, a.vantages.as_deref(), &a.paths[0], &out, format)?;
     }
@@ -393,7 +402,7 @@ fn report_cmd(a: ReportArgs) -> Outcome {
             out.display()
         ))
     })?;
-    println!("{}", index.display());
+    print(&format!("{}\n", index.display()))?;
     Ok(0)
 }
 
@@ -422,20 +431,20 @@ fn group_table(
     let (table, unmapped) =
         groups::group_rows(rows, by, map.as_ref()).map_err(|e| usage(format!("{e:#}")))?;
     if !unmapped.is_empty() {
-        eprintln!(
+        crate::stdout::eprintln(&format!(
             "warning: {} vantage(s) not in {}, grouped as {}: {}",
             unmapped.len(),
             file.as_deref()
                 .map_or("vantages.csv".into(), |f| f.display().to_string()),
             groups::UNMAPPED,
             unmapped.join(", ")
-        );
+        ));
     }
     let path = out.join("groups.csv");
     groups::write_groups_csv(&path, &table)
         .map_err(|e| output(format!("cannot write {}: {e:#}", path.display())))?;
     if format == analyze::Format::Text {
-        print!("{}", groups::render_text(&table));
+        print(&groups::render_text(&table))?;
     }
     Ok(())
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use crate::analyze;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{parse_connect_to, parse_duration, parse_resolve, parse_size};
+use crate::config::bounds::{
+    parse_fetch_time, parse_max_bytes, parse_rounds, parse_upload, parse_window,
+};
+use crate::config::{parse_connect_to, parse_resolve};
 use crate::probe::spec::{Class, ConnectTo, Resolve};
 
 #[derive(Debug, Parser)]
@@ -58,7 +61,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Rounds (default: the scenario's).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = parse_rounds)]
     pub rounds: Option<u32>,
     /// No progress bar.
     #[arg(long)]
@@ -110,29 +113,29 @@ pub struct FetchArgs {
     #[arg(long)]
     pub host: Option<String>,
     /// Cap on the whole fetch; reaching it is data (capped=time), not an error.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "20s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_fetch_time, default_value = "20s")]
     pub max_time: Duration,
     /// Cap on body bytes; reaching it is data (capped=bytes).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_bytes, default_value = "16MiB")]
     pub max_bytes: u64,
     /// Give up on the DNS lookup, and separately on the TCP connect, after
     /// this long (error generic_timeout_error, exit 28).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_fetch_time, default_value = "10s")]
     pub connect_timeout: Duration,
     /// Give up on the TLS handshake after this long (exit 28).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_fetch_time, default_value = "10s")]
     pub tls_timeout: Duration,
     /// Give up waiting for the response headers after this long (exit 28).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_fetch_time, default_value = "10s")]
     pub ttfb_timeout: Duration,
     /// Offer only HTTP/1.1 in ALPN.
     #[arg(long)]
     pub http1: bool,
     /// POST this many random bytes instead of GET.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_upload)]
     pub upload: Option<u64>,
     /// Width of the bytes-over-time windows.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "100ms")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_window, default_value = "100ms")]
     pub window: Duration,
     /// Content class to record (default: from Content-Type, else extension).
     #[arg(long, value_enum)]
@@ -187,7 +190,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = parse_vantage)]
     pub vantage: Option<String>,
     /// Number of rounds (replaces the campaign's rounds/duration).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = parse_rounds)]
     pub rounds: Option<u32>,
     #[command(flatten)]
     pub net: NetArgs,

@@ -11,11 +11,14 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod fetch_exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod plan;
 pub mod plateau;
 pub mod probe;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod stdout;
 pub mod testbed;
 pub mod types;

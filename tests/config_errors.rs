@@ -108,7 +108,7 @@ fn bad_durations() {
         &format!("name = \"x\"\n{URL}window = \"0ms\"\n"),
         4,
         "window",
-        &["must be more than 0"],
+        &["`window` = \"0ms\"", "shorter than the minimum, 1ms"],
     );
     // A number where a duration string belongs: toml's type error, located.
     check(
@@ -187,7 +187,7 @@ fn bad_schedule() {
         &format!("name = \"x\"\nconcurrency = 0\n{URL}"),
         2,
         "concurrency",
-        &["at least 1"],
+        &["`concurrency` must be between 1 and 4096, not 0"],
     );
     check(
         &format!("name = \"x\"\nseed = -1\n{URL}"),
@@ -262,12 +262,12 @@ fn missing_name_and_no_urls() {
     let e = err(URL);
     assert_eq!(
         e.to_string(),
-        "campaign.toml: missing required key `name` (e.g. name = \"twitter-media\")"
+        "campaign.toml:1: missing required key `name` at top level (e.g. name = \"twitter-media\")"
     );
     assert_eq!(e.key(), Some("name"));
 
-    let e = err("name = \"x\"\n");
-    assert!(e.to_string().starts_with("campaign.toml: no URLs"), "{e}");
+    let e = err("name = \"x\"\nrounds = 2\n\n");
+    assert!(e.to_string().starts_with("campaign.toml:2: no URLs"), "{e}");
 
     check(
         &format!("name = \"a/b\"\n{URL}"),

@@ -339,3 +339,28 @@ async fn upload_the_peer_stops_acknowledging_is_capped_with_the_acked_bytes() {
         r.upload_bytes
     );
 }
+
+/// An h2 body cut short by a clean close is `eof_error` in the body phase,
+/// as with HTTP/1.1 — both with TLS close_notify + FIN and with a bare FIN
+/// (it used to be `connection_reset` and `unknown_failure: peer closed …`).
+#[tokio::test]
+async fn h2_body_cut_by_clean_close_is_eof_error() {
+    for close_notify in [true, false] {
+        let mode = Mode::H2CutBody {
+            n: 5000,
+            close_notify,
+        };
+        let srv = TestServer::start(mode, NAMES, &["h2"]).await;
+        let r = run(spec(&srv, "localhost", "/cut.jpg")).await;
+        assert_eq!(r.http_version.as_deref(), Some("2"), "{r:?}");
+        assert_eq!(r.status, Some(200));
+        assert_eq!(
+            r.error.as_deref(),
+            Some("eof_error"),
+            "{close_notify}: {r:?}"
+        );
+        assert_eq!(r.error_phase, Some(Phase::Body));
+        assert_eq!(r.body_bytes, 5000);
+        assert_eq!(r.object_bytes, Some(10_000_000));
+    }
+}

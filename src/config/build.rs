@@ -5,9 +5,10 @@ use std::str::FromStr;
 
 use toml::Spanned;
 
+use super::bounds::{check_concurrency, check_duration, check_interval, check_rounds};
 use super::error::{ConfigError, Source};
 use super::file::{RawCampaign, RawList, RawUrl};
-use super::list::load_list;
+use super::list::parse_list;
 use super::options::{duration_value, size_value, PartialOptions};
 use super::parse::parse_url;
 use super::Campaign;
@@ -15,16 +16,25 @@ use crate::plan::Schedule;
 use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
 use crate::types::{hostname, UnknownName};
 
+/// Reads a `[[list]]` file (the disk, or memory in tests and fuzzing).
+pub type ReadList<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
+
 /// Validate everything; `dir` is the campaign file's directory.
-pub(crate) fn build(raw: RawCampaign, src: &Source, dir: &Path) -> Result<Campaign, ConfigError> {
+pub(crate) fn build(
+    raw: RawCampaign,
+    src: &Source,
+    dir: &Path,
+    read_list: ReadList,
+) -> Result<Campaign, ConfigError> {
     let top = "the campaign";
     let name = match &raw.name {
         None => {
+            // Top-level keys go before the first table: point at the top.
             return Err(src.err(
-                None,
+                Some(1),
                 Some("name"),
-                "missing required key `name` (e.g. name = \"twitter-media\")".into(),
-            ))
+                "missing required key `name` at top level (e.g. name = \"twitter-media\")".into(),
+            ));
         }
         Some(n) => {
             let v = n.get_ref().trim();
@@ -49,16 +59,13 @@ pub(crate) fn build(raw: RawCampaign, src: &Source, dir: &Path) -> Result<Campai
     let schedule = schedule(&raw, src)?;
     let concurrency = match &raw.concurrency {
         None => 1,
-        Some(c) => match usize::try_from(*c.get_ref()) {
-            Ok(n) if n > 0 => n,
-            _ => {
-                return Err(src.err_at(
-                    c.span(),
-                    "concurrency",
-                    format!("`concurrency` must be at least 1, not {}", c.get_ref()),
-                ))
-            }
-        },
+        Some(c) => check_concurrency(*c.get_ref()).map_err(|e| {
+            src.err_at(
+                c.span(),
+                "concurrency",
+                format!("`concurrency` {e}, not {}", c.get_ref()),
+            )
+        })?,
     };
     let seed = match &raw.seed {
         None => None,
@@ -86,12 +93,12 @@ pub(crate) fn build(raw: RawCampaign, src: &Source, dir: &Path) -> Result<Campai
         targets.push(url_spec(u, src, dir, &base)?);
     }
     for l in &raw.list {
-        targets.extend(list_specs(l, src, dir, &base)?);
+        targets.extend(list_specs(l, src, dir, &base, read_list)?);
     }
     super::controls::check(&raw.url, &targets, src)?;
     if targets.is_empty() {
         return Err(src.err(
-            None,
+            Some(src.last_line()),
             None,
             format!("no URLs in {top}: add [[url]] tables or [[list]] files"),
         ));
@@ -119,39 +126,42 @@ fn schedule(raw: &RawCampaign, src: &Source) -> Result<Schedule, ConfigError> {
         ));
     }
     let rounds = match &raw.rounds {
-        Some(r) => match u32::try_from(*r.get_ref()) {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                return Err(src.err_at(
-                    r.span(),
-                    "rounds",
-                    format!(
-                        "`rounds` must be between 1 and {}, not {}",
-                        u32::MAX,
-                        r.get_ref()
-                    ),
-                ))
-            }
-        },
+        Some(r) => Some(check_rounds(*r.get_ref()).map_err(|e| {
+            src.err_at(
+                r.span(),
+                "rounds",
+                format!("`rounds` {e}, not {}", r.get_ref()),
+            )
+        })?),
         None if raw.duration.is_some() => None,
         None => Some(1),
     };
-    let duration = raw
-        .duration
-        .as_ref()
-        .map(|d| duration_value(d, src, "duration", top, true))
-        .transpose()?;
     let opt_dur = |v: &Option<Spanned<String>>, key: &str| {
         v.as_ref()
-            .map(|d| duration_value(d, src, key, top, false))
+            .map(|d| duration_value(d, src, key, top, check_interval))
             .transpose()
             .map(Option::unwrap_or_default)
+    };
+    let interval = opt_dur(&raw.interval, "interval")?;
+    let jitter = opt_dur(&raw.jitter, "jitter")?;
+    let duration = match &raw.duration {
+        None => None,
+        Some(d) => {
+            let v = duration_value(d, src, "duration", top, Ok)?;
+            Some(check_duration(v, interval).map_err(|e| {
+                src.err_at(
+                    d.span(),
+                    "duration",
+                    format!("`duration` = {:?} {e}", d.get_ref()),
+                )
+            })?)
+        }
     };
     Ok(Schedule {
         rounds,
         duration,
-        interval: opt_dur(&raw.interval, "interval")?,
-        jitter: opt_dur(&raw.jitter, "jitter")?,
+        interval,
+        jitter,
     })
 }
 
@@ -172,6 +182,15 @@ fn url_spec(
         ));
     };
     let uri = parse_url(url.get_ref()).map_err(|e| src.err_at(url.span(), "url", e))?;
+    url_tls_name(&uri).map_err(|e| src.err_at(url.span(), "url", e))?;
+    let sni = match &r.sni {
+        Some(s) if !s.get_ref().is_empty() => {
+            tls_name(s.get_ref())
+                .map_err(|e| src.err_at(s.span(), "sni", format!("bad `sni`: {e}")))?;
+            Some(s.get_ref().clone())
+        }
+        other => other.as_ref().map(|s| s.get_ref().clone()),
+    };
     let class = r
         .class
         .as_ref()
@@ -205,8 +224,17 @@ fn url_spec(
         (None, None) => Method::Get,
     };
     if let Some(h) = &r.host {
-        if h.get_ref().trim().is_empty() {
+        let v = h.get_ref().trim();
+        if v.is_empty() {
             return Err(src.err_at(h.span(), "host", "`host` is empty".into()));
+        }
+        // Sent as the Host header (HTTP/1.1) and as `:authority` (h2).
+        if v.parse::<http::uri::Authority>().is_err() || v.contains(['@', ' ']) {
+            return Err(src.err_at(
+                h.span(),
+                "host",
+                format!("bad `host` {v:?}: not a host[:port]"),
+            ));
         }
     }
     let layer = PartialOptions::from_raw(&r.options(), src, dir, &place)?;
@@ -214,7 +242,7 @@ fn url_spec(
         url: uri,
         class,
         group: group.unwrap_or(Group::Target),
-        sni: r.sni.clone(),
+        sni,
         host: r.host.as_ref().map(|h| h.get_ref().trim().to_string()),
         method,
         upload: upload.map_or(0, |(n, _)| n),
@@ -234,6 +262,7 @@ fn list_specs(
     src: &Source,
     dir: &Path,
     base: &FetchOptions,
+    read_list: ReadList,
 ) -> Result<Vec<FetchSpec>, ConfigError> {
     let table_line = src.line_of(l.span().start);
     let place = format!("[[list]] (line {table_line})");
@@ -260,14 +289,18 @@ fn list_specs(
         .transpose()?;
     let options = PartialOptions::from_raw(&r.options(), src, dir, &place)?.over(base);
     let full = dir.join(path.get_ref());
-    let entries = load_list(&full).map_err(|e| match e {
-        ConfigError::Read { source, .. } => src.err_at(
+    let bytes = read_list(&full).map_err(|source| {
+        src.err_at(
             path.span(),
             "path",
             format!("cannot read list {}: {source}", full.display()),
-        ),
-        other => other,
+        )
     })?;
+    let entries = parse_list(&full, &bytes)?;
+    for e in &entries {
+        url_tls_name(&e.url)
+            .map_err(|m| super::error::invalid(&full, Some(e.line), Some("url"), m))?;
+    }
     Ok(entries
         .into_iter()
         .map(|e| FetchSpec {
@@ -293,4 +326,20 @@ where
     v.get_ref()
         .parse()
         .map_err(|e: UnknownName| src.err_at(v.span(), key, e.to_string()))
+}
+
+/// A URL's host must be a DNS name or an IP address (for https it is also
+/// the TLS name: certificate check and SNI); `http` accepts far more in an
+/// authority. Refused here, with the line, rather than when the run starts.
+fn url_tls_name(uri: &http::Uri) -> Result<(), String> {
+    let host = uri.host().unwrap_or_default();
+    crate::probe::tls::server_name(host)
+        .map(drop)
+        .map_err(|_| format!("URL {uri}: host {host:?} is not a valid host name or IP address"))
+}
+
+fn tls_name(name: &str) -> Result<(), String> {
+    crate::probe::tls::server_name(name)
+        .map(drop)
+        .map_err(|_| format!("{name:?} is not a valid TLS server name"))
 }

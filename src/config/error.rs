@@ -100,6 +100,11 @@ impl<'a> Source<'a> {
             + 1
     }
 
+    /// The number of the file's last line (where a missing table would go).
+    pub fn last_line(&self) -> usize {
+        self.line_of(self.text.trim_end().len())
+    }
+
     /// An error at a span (any offset inside the span's first line will do).
     pub fn err_at(&self, span: Range<usize>, key: &str, message: String) -> ConfigError {
         self.err(Some(self.line_of(span.start)), Some(key), message)

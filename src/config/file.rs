@@ -94,7 +94,7 @@ with_options! {
         pub url: Option<Spanned<String>>,
         pub class: Option<Spanned<String>>,
         pub group: Option<Spanned<String>>,
-        pub sni: Option<String>,
+        pub sni: Option<Spanned<String>>,
         pub host: Option<Spanned<String>>,
         pub method: Option<Spanned<String>>,
         pub upload: Option<Spanned<RawSize>>,

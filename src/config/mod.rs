@@ -12,6 +12,7 @@
 //! against the campaign file's directory; the default `out`,
 //! `slowlane-out/<name>`, is relative to the current directory.
 
+pub mod bounds;
 mod build;
 mod controls;
 mod error;
@@ -54,20 +55,52 @@ pub struct Campaign {
     pub targets: Vec<FetchSpec>,
 }
 
+pub use build::ReadList;
+
 /// Read and validate a campaign file.
 pub fn load_campaign(path: &Path) -> Result<Campaign, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse_campaign(&text, path)
+    parse_campaign_bytes(&bytes, path, &|p| std::fs::read(p))
 }
 
 /// Validate campaign TOML `text` as if read from `path` (used for messages and
 /// as the base of relative paths; `[[list]]` files are read from disk).
 pub fn parse_campaign(text: &str, path: &Path) -> Result<Campaign, ConfigError> {
+    parse_campaign_with(text, path, &|p| std::fs::read(p))
+}
+
+/// [`parse_campaign`] from raw bytes: a file that is not UTF-8 is refused
+/// with the byte offset and line of the first bad byte.
+pub fn parse_campaign_bytes(
+    bytes: &[u8],
+    path: &Path,
+    read_list: ReadList,
+) -> Result<Campaign, ConfigError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        error::invalid(
+            path,
+            Some(line),
+            None,
+            format!("not UTF-8 at byte {at} (campaign files are UTF-8 text)"),
+        )
+    })?;
+    parse_campaign_with(text, path, read_list)
+}
+
+/// [`parse_campaign`] with `[[list]]` files read by `read_list` (tests and
+/// fuzzing read them from memory).
+pub fn parse_campaign_with(
+    text: &str,
+    path: &Path,
+    read_list: ReadList,
+) -> Result<Campaign, ConfigError> {
     let src = error::Source::new(path, text);
     let raw: file::RawCampaign = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
     let dir = path.parent().unwrap_or(Path::new(""));
-    build::build(raw, &src, dir)
+    build::build(raw, &src, dir, read_list)
 }

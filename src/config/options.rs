@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::bounds::{check_fetch_time, check_size, check_window};
 use super::error::{ConfigError, Source};
 use super::file::{RawOptions, RawSize};
 use super::parse::{parse_connect_to, parse_duration, parse_resolve, parse_size};
@@ -40,9 +41,9 @@ impl PartialOptions {
         base: &Path,
         place: &str,
     ) -> Result<Self, ConfigError> {
-        let dur = |v: &Option<Spanned<String>>, key: &str, nonzero: bool| {
+        let dur = |v: &Option<Spanned<String>>, key: &str, check: Check<Duration>| {
             v.as_ref()
-                .map(|s| duration_value(s, src, key, place, nonzero))
+                .map(|s| duration_value(s, src, key, place, check))
                 .transpose()
         };
         let max_bytes = match &raw.max_bytes {
@@ -84,12 +85,12 @@ impl PartialOptions {
             ));
         }
         Ok(PartialOptions {
-            max_time: dur(&raw.max_time, "max_time", true)?,
+            max_time: dur(&raw.max_time, "max_time", check_fetch_time)?,
             max_bytes,
-            connect_timeout: dur(&raw.connect_timeout, "connect_timeout", true)?,
-            tls_timeout: dur(&raw.tls_timeout, "tls_timeout", true)?,
-            ttfb_timeout: dur(&raw.ttfb_timeout, "ttfb_timeout", true)?,
-            window: dur(&raw.window, "window", true)?,
+            connect_timeout: dur(&raw.connect_timeout, "connect_timeout", check_fetch_time)?,
+            tls_timeout: dur(&raw.tls_timeout, "tls_timeout", check_fetch_time)?,
+            ttfb_timeout: dur(&raw.ttfb_timeout, "ttfb_timeout", check_fetch_time)?,
+            window: dur(&raw.window, "window", check_window)?,
             alpn,
             cacert,
             insecure: raw.insecure,
@@ -117,24 +118,27 @@ impl PartialOptions {
     }
 }
 
-/// Parse a spanned duration string, naming key and line on failure.
+/// A bound on a parsed value (see [`super::bounds`]): the value, or why not.
+pub(crate) type Check<T> = fn(T) -> Result<T, String>;
+
+/// Parse a spanned duration string and check it against its bounds, naming
+/// key and line on failure.
 pub(crate) fn duration_value(
     s: &Spanned<String>,
     src: &Source,
     key: &str,
     place: &str,
-    nonzero: bool,
+    check: Check<Duration>,
 ) -> Result<Duration, ConfigError> {
     let d = parse_duration(s.get_ref())
         .map_err(|e| src.err_at(s.span(), key, format!("`{key}` in {place}: {e}")))?;
-    if nonzero && d.is_zero() {
-        return Err(src.err_at(
+    check(d).map_err(|e| {
+        src.err_at(
             s.span(),
             key,
-            format!("`{key}` in {place} must be more than 0"),
-        ));
-    }
-    Ok(d)
+            format!("`{key}` = {:?} in {place} {e}", s.get_ref()),
+        )
+    })
 }
 
 /// Parse a spanned size (integer bytes or `"16MiB"`), naming key and line.
@@ -148,7 +152,14 @@ pub(crate) fn size_value(
         RawSize::Bytes(n) => u64::try_from(*n).map_err(|_| format!("size {n} is negative")),
         RawSize::Text(t) => parse_size(t),
     };
-    r.map_err(|e| src.err_at(s.span(), key, format!("`{key}` in {place}: {e}")))
+    let n = r.map_err(|e| src.err_at(s.span(), key, format!("`{key}` in {place}: {e}")))?;
+    check_size(n).map_err(|e| {
+        let shown = match s.get_ref() {
+            RawSize::Bytes(n) => n.to_string(),
+            RawSize::Text(t) => format!("{t:?}"),
+        };
+        src.err_at(s.span(), key, format!("`{key}` = {shown} in {place} {e}"))
+    })
 }
 
 fn list_value<T>(

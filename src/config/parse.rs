@@ -51,8 +51,25 @@ pub fn parse_url(s: &str) -> Result<Uri, String> {
         None => return Err(format!("URL {s:?} is not absolute (https://host/...)")),
     }
     match uri.host() {
-        Some(h) if !h.is_empty() => Ok(uri),
-        _ => Err(format!("URL {s:?} has no host")),
+        Some(h) if !h.is_empty() => {}
+        _ => return Err(format!("URL {s:?} has no host")),
+    }
+    url_port(&uri).map_err(|e| format!("URL {s:?}: {e}"))?;
+    Ok(uri)
+}
+
+/// The explicit port of a URL, checked: `http` parses `:99999` as "no port",
+/// which would silently fetch on the scheme's default port instead.
+fn url_port(uri: &Uri) -> Result<Option<u16>, String> {
+    let auth = uri.authority().map_or("", |a| a.as_str());
+    let host_port = auth.rsplit_once('@').map_or(auth, |(_, hp)| hp);
+    let after_host = host_port.rsplit_once(']').map_or(host_port, |(_, r)| r);
+    match after_host.rsplit_once(':') {
+        None | Some((_, "")) => Ok(None),
+        Some((_, p)) => match p.parse::<u32>() {
+            Ok(n @ 1..=65535) => Ok(Some(n as u16)),
+            _ => Err(format!("port {p} is out of range (1-65535)")),
+        },
     }
 }
 
@@ -148,6 +165,12 @@ mod tests {
             .contains("scheme"));
         assert!(parse_url("example.org/x").is_err());
         assert!(parse_url("https:///x").is_err());
+        let e = parse_url("http://127.0.0.1:99999/").unwrap_err();
+        assert!(e.contains("port 99999 is out of range"), "{e}");
+        assert!(parse_url("http://127.0.0.1:0/").is_err());
+        assert!(parse_url("https://[::1]:70000/").is_err());
+        assert!(parse_url("https://[::1]:8443/").is_ok());
+        assert!(parse_url("https://u:p@a.example:65535/").is_ok());
     }
 
     #[test]

@@ -52,6 +52,11 @@ fn classify_chain(err: &(dyn StdError + 'static)) -> String {
                 return kind.to_string();
             }
         }
+        if let Some(h2) = e.downcast_ref::<h2::Error>() {
+            if let Some(kind) = h2.get_io().and_then(classify_h2_io) {
+                return kind.to_string();
+            }
+        }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_incomplete_message() {
                 return "eof_error".into();
@@ -73,6 +78,23 @@ fn classify_chain(err: &(dyn StdError + 'static)) -> String {
         return "eof_error".into();
     }
     format!("unknown_failure: {text}")
+}
+
+/// h2 keeps the socket error inside its own error (not as a `source`), and
+/// marks a connection that ended with a clean end of stream — TLS
+/// close_notify then FIN — with a `BrokenPipe` of its own making ("stream
+/// closed because of a broken pipe"), not the `UnexpectedEof` HTTP/1.1
+/// reports. A body cut short that way is `eof_error`, as with HTTP/1.1; a
+/// bare FIN (no close_notify) reaches us as rustls's `UnexpectedEof`. A real
+/// EPIPE from the OS carries no inner message and stays `connection_reset`.
+fn classify_h2_io(e: &io::Error) -> Option<&'static str> {
+    let h2_eof = e.kind() == io::ErrorKind::BrokenPipe
+        && e.get_ref()
+            .is_some_and(|m| m.to_string().ends_with("closed because of a broken pipe"));
+    if h2_eof {
+        return Some("eof_error");
+    }
+    classify_io_kind(e)
 }
 
 fn full_chain(err: &(dyn StdError + 'static)) -> String {

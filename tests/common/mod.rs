@@ -32,6 +32,10 @@ pub enum Mode {
     ResetAfter(usize),
     /// Never send response headers (the connection is held open).
     StallHeaders,
+    /// Raw h2: response headers with `content-length: 10000000`, N body
+    /// bytes, then a clean close: TLS close_notify + FIN (`close_notify`)
+    /// or a bare TCP FIN without close_notify.
+    H2CutBody { n: usize, close_notify: bool },
 }
 
 /// What one connection presented.
@@ -122,6 +126,9 @@ impl TestServer {
                     match mode {
                         Mode::Normal => serve_hyper(tls, seen, idx).await,
                         Mode::ResetAfter(n) => raw_reset(tls, n).await,
+                        Mode::H2CutBody { n, close_notify } => {
+                            h2_cut_body(tls, n, close_notify).await
+                        }
                         Mode::StallHeaders => {
                             let mut tls = tls;
                             let mut buf = [0u8; 4096];
@@ -261,4 +268,66 @@ async fn raw_reset(mut tls: Tls, n: usize) {
     #[allow(deprecated)]
     let _ = tcp.set_linger(Some(Duration::ZERO));
     drop(tls);
+}
+
+/// One h2 frame: 9-byte header (length, type, flags, stream id) + payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = len.to_be_bytes()[1..].to_vec();
+    f.extend_from_slice(&[kind, flags]);
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Wait for the client's request on stream 1, answer with headers promising
+/// 10 MB and `n` bytes of DATA (n ≤ 16384, one frame), then close cleanly.
+async fn h2_cut_body(mut tls: Tls, n: usize, close_notify: bool) {
+    const PREFACE: usize = 24;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Read frames until a HEADERS frame (type 1) arrives.
+    'read: loop {
+        let Ok(k) = tls.read(&mut chunk).await else {
+            return;
+        };
+        if k == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..k]);
+        let mut at = PREFACE;
+        while buf.len() >= at + 9 {
+            let len = u32::from_be_bytes([0, buf[at], buf[at + 1], buf[at + 2]]) as usize;
+            if buf[at + 3] == 1 {
+                break 'read;
+            }
+            at += 9 + len;
+        }
+    }
+    // HPACK: :status 200 (static index 8), then content-length (static
+    // index 28) as a literal without indexing.
+    let length = b"10000000";
+    let mut block = vec![0x88, 0x0f, 0x0d, length.len() as u8];
+    block.extend_from_slice(length);
+    let mut out = h2_frame(4, 0, 0, &[]); // SETTINGS
+    out.extend(h2_frame(4, 1, 0, &[])); // SETTINGS ACK
+    out.extend(h2_frame(1, 4, 1, &block)); // HEADERS, END_HEADERS
+    out.extend(h2_frame(0, 0, 1, &vec![b'z'; n])); // DATA, not END_STREAM
+    let _ = tls.write_all(&out).await;
+    let _ = tls.flush().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    if close_notify {
+        let _ = tls.shutdown().await; // close_notify, then FIN
+    } else {
+        let _ = tls.get_mut().0.shutdown().await; // FIN only
+    }
+    // Keep reading until the client closes: unread data at close is a RST.
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(k) = tls.get_mut().0.read(&mut chunk).await {
+            if k == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }

@@ -1,0 +1,6 @@
+//! A campaign file (TOML): parse, validate, prepare every URL, schedule.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    slowlane::fuzzing::campaign(data);
+});
