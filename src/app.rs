@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::analyze::{self, AnalyzeOptions};
 use crate::cli::{
-    AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, RunArgs,
+    AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, RunArgs, ServeArgs,
     TestbedArgs,
 };
 use crate::config::{self, CliOverrides};
@@ -61,6 +61,7 @@ pub fn main(cli: Cli) -> i32 {
             Command::Analyze(a) => analyze_cmd(a),
             Command::Testbed(a) => testbed_cmd(a).await,
             Command::Demo(a) => demo_cmd(a).await,
+            Command::Serve(a) => serve_cmd(a).await,
         }
     });
     match outcome {
@@ -90,6 +91,8 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         insecure: a.net.insecure,
         resolve: a.net.resolve,
         connect_to: a.net.connect_to,
+        pin: a.pin,
+        split_hello: a.split_hello,
     };
     let spec = FetchSpec {
         url,
@@ -106,6 +109,8 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         label: String::new(),
         controls: Vec::new(),
         options,
+        ab: String::new(),
+        variant: String::new(),
     };
     let prepared = Prepared::new(spec).map_err(|e| usage(format!("{e:#}")))?;
     let mut rec = probe::fetch(&prepared).await;
@@ -221,6 +226,40 @@ async fn testbed_cmd(a: TestbedArgs) -> Outcome {
     println!("(Ctrl-C to stop)");
     let _ = std::io::stdout().flush();
     let _ = lab.run_until(tokio::signal::ctrl_c()).await;
+    Ok(0)
+}
+
+/// The reflector until SIGTERM or Ctrl-C, then a graceful stop.
+async fn serve_cmd(a: ServeArgs) -> Outcome {
+    let cfg = crate::serve::ServeConfig {
+        listen: a.listen,
+        state: a.state,
+        cert_key: a.cert.zip(a.key),
+        token: a.token,
+        limits: crate::serve::Limits {
+            max_conns: a.max_conns as usize,
+            max_bytes: a.max_bytes,
+            per_minute: a.per_minute,
+            header_timeout: a.header_timeout,
+            max_conn_time: a.max_conn_time,
+            ..Default::default()
+        },
+        log: a.log,
+    };
+    let r = crate::serve::Reflector::start(cfg)
+        .await
+        .map_err(|e| output(format!("cannot start the reflector: {e:#}")))?;
+    print!("{}", r.describe());
+    println!("(SIGTERM or Ctrl-C to stop)");
+    let _ = std::io::stdout().flush();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| output(format!("cannot watch SIGTERM: {e}")))?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    eprintln!("slowlane serve: stopping (requests in flight get 10 s to finish)");
+    r.shutdown().await;
     Ok(0)
 }
 

@@ -17,5 +17,6 @@ pub mod probe;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod testbed;
 pub mod types;

@@ -226,6 +226,8 @@ fn url_spec(
             .map(|c| c.get_ref().iter().map(|l| l.get_ref().clone()).collect())
             .unwrap_or_default(),
         options: layer.over(base),
+        ab: String::new(),
+        variant: String::new(),
     })
 }
 
@@ -281,6 +283,8 @@ fn list_specs(
             label: e.category,
             controls: Vec::new(),
             options: options.clone(),
+            ab: String::new(),
+            variant: String::new(),
         })
         .collect())
 }
