@@ -89,11 +89,12 @@ pub(crate) fn build(raw: RawCampaign, src: &Source, dir: &Path) -> Result<Campai
         targets.extend(list_specs(l, src, dir, &base)?);
     }
     super::controls::check(&raw.url, &targets, src)?;
+    targets.extend(super::reflector::expand(&raw.reflector, src, dir, &base)?);
     if targets.is_empty() {
         return Err(src.err(
             None,
             None,
-            format!("no URLs in {top}: add [[url]] tables or [[list]] files"),
+            format!("no URLs in {top}: add [[url]] tables, [[list]] files or [[reflector]] tables"),
         ));
     }
 
@@ -290,7 +291,7 @@ fn list_specs(
 }
 
 /// A named value (`class`, `group`, `method`) through its one `FromStr`.
-fn parse_name<T>(v: &Spanned<String>, src: &Source, key: &str) -> Result<T, ConfigError>
+pub(super) fn parse_name<T>(v: &Spanned<String>, src: &Source, key: &str) -> Result<T, ConfigError>
 where
     T: FromStr<Err = UnknownName>,
 {
