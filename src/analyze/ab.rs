@@ -79,13 +79,16 @@ impl AbRow {
     /// The name behind the variant: Host without port, lower case, no
     /// trailing dot.
     fn name(&self) -> String {
-        let h = self.host.rsplit_once(':').map_or(self.host.as_str(), |(h, p)| {
-            if p.bytes().all(|c| c.is_ascii_digit()) {
-                h
-            } else {
-                &self.host
-            }
-        });
+        let h = self
+            .host
+            .rsplit_once(':')
+            .map_or(self.host.as_str(), |(h, p)| {
+                if p.bytes().all(|c| c.is_ascii_digit()) {
+                    h
+                } else {
+                    &self.host
+                }
+            });
         h.trim_end_matches('.').to_ascii_lowercase()
     }
 
@@ -106,7 +109,10 @@ impl AbRow {
                     (Some(b), Some(t)) if t > 0.0 => b as f64 * 8000.0 / t,
                     _ => 0.0,
                 };
-                Some((self.steady_bps.or(self.goodput_bps).unwrap_or(achieved), false))
+                Some((
+                    self.steady_bps.or(self.goodput_bps).unwrap_or(achieved),
+                    false,
+                ))
             }
         }
     }
@@ -174,7 +180,11 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
         let dir = r.direction.unwrap_or_default();
         let key = (vantage, r.ab.clone(), dir, r.object_bytes.unwrap_or(0));
         let control = r.group.eq_ignore_ascii_case("control");
-        let variant = if r.variant.is_empty() { "plain" } else { &r.variant };
+        let variant = if r.variant.is_empty() {
+            "plain"
+        } else {
+            &r.variant
+        };
         let side = cells
             .entry(key)
             .or_default()
@@ -187,13 +197,16 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
             Some(_) => {}
             None => {
                 side.failed += 1;
-                side.failure.get_or_insert_with(|| r.error.clone().unwrap_or_default());
+                side.failure
+                    .get_or_insert_with(|| r.error.clone().unwrap_or_default());
             }
         }
     }
     let mut out = Vec::new();
     for ((vantage, _ab, direction, _size), cell) in &cells {
         let mut rows: Vec<Verdict> = Vec::new();
+        // Each row's sorted rates, for the evasion test against plain.
+        let mut rates: Vec<Vec<f64>> = Vec::new();
         for ((control, name, variant), side) in cell {
             // Controls are compared with the other control names.
             let pool: Vec<&(String, f64, bool)> = cell
@@ -214,32 +227,47 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
             v.control = *control;
             v.evasion_result = variant.clone(); // replaced below
             rows.push(v);
+            let mut x: Vec<f64> = side.obs.iter().map(|o| o.1).collect();
+            sort(&mut x);
+            rates.push(x);
         }
         // Triggers and evasions, from the plain rows of the same names.
-        let plain: BTreeMap<String, VerdictKind> = rows
+        let plain: BTreeMap<String, (VerdictKind, Vec<f64>)> = rows
             .iter()
-            .filter(|v| !v.control && v.evasion_result == "plain")
-            .map(|v| (v.host.clone(), v.verdict))
+            .zip(&rates)
+            .filter(|(v, _)| !v.control && v.evasion_result == "plain")
+            .map(|(v, x)| (v.host.clone(), (v.verdict, x.clone())))
             .collect();
-        for v in &mut rows {
+        for (v, x) in rows.iter_mut().zip(&rates) {
             let variant = std::mem::take(&mut v.evasion_result);
             if v.control {
                 continue;
             }
-            let trigger = plain.get(&v.host) == Some(&VerdictKind::Throttled);
+            let base = plain.get(&v.host);
+            let trigger = base.is_some_and(|b| b.0 == VerdictKind::Throttled);
+            let mut reason = format!("{variant}: {}", v.reason);
             if variant == "plain" {
                 if trigger {
                     v.trigger = "sni".into();
                 }
-            } else if trigger {
+            } else if let (true, Some((_, p))) = (trigger, base) {
+                // An evasion works when the variant is not throttled and is
+                // clearly faster than the trigger's plain fetches.
+                let faster = mann_whitney(x, &Pool::from_sorted(p.clone()), Alternative::Greater);
+                let r = (!x.is_empty() && !p.is_empty()).then(|| median(x) / median(p));
+                let clear = r.is_some_and(|r| r >= 1.0 / opts.threshold)
+                    && faster.is_some_and(|q| q < opts.alpha);
                 v.evasion_result = match v.verdict {
-                    VerdictKind::Ok => "evades",
                     VerdictKind::Throttled => "does_not_evade",
+                    _ if clear => "evades",
                     _ => "inconclusive",
                 }
                 .into();
+                if let (Some(r), Some(q)) = (r, faster) {
+                    reason += &format!("; {r:.2}× the plain fetches of the name, p={q:.2e}");
+                }
             }
-            v.reason = format!("{variant}: {}", v.reason);
+            v.reason = reason;
         }
         out.extend(rows);
     }
@@ -323,7 +351,10 @@ fn compare(side: &Side, pool: &[&(String, f64, bool)], opts: &AnalyzeOptions) ->
         } else if r > opts.threshold {
             (VerdictKind::Ok, what)
         } else {
-            (VerdictKind::Inconclusive, format!("{what} (not significant)"))
+            (
+                VerdictKind::Inconclusive,
+                format!("{what} (not significant)"),
+            )
         }
     };
     v.verdict = verdict;
@@ -356,7 +387,13 @@ fn name_list(mut names: Vec<&str>) -> String {
     let mut parts: Vec<String> = Vec::new();
     for n in &names {
         let item = match parent(n) {
-            Some(p) if names.iter().filter(|m| parent(m).as_ref() == Some(&p)).count() > 1 => {
+            Some(p)
+                if names
+                    .iter()
+                    .filter(|m| parent(m).as_ref() == Some(&p))
+                    .count()
+                    > 1 =>
+            {
                 format!("*.{p}")
             }
             _ => n.to_string(),

@@ -29,8 +29,8 @@ use serde::Serialize;
 pub use error::ConfigError;
 pub use list::{load_list, parse_list, ListEntry};
 pub use overrides::CliOverrides;
-pub use reflector::VARIANTS as AB_VARIANTS;
 pub use parse::{parse_connect_to, parse_duration, parse_resolve, parse_size, parse_url};
+pub use reflector::VARIANTS as AB_VARIANTS;
 
 pub use crate::plan::Schedule;
 use crate::probe::spec::FetchSpec;

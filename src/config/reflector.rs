@@ -139,8 +139,7 @@ fn one(
         return Err(src.err(
             Some(line),
             Some("url"),
-            "missing required key `url` in [[reflector]] (e.g. \"https://203.0.113.7:443\")"
-                .into(),
+            "missing required key `url` in [[reflector]] (e.g. \"https://203.0.113.7:443\")".into(),
         ));
     };
     let uri = parse_url(url.get_ref()).map_err(|e| src.err_at(url.span(), "url", e))?;

@@ -67,7 +67,6 @@ pub async fn measure(
     let mut total: u64 = 0;
     let (mut first, mut last) = (None, None);
     let mut samples: Vec<Sample> = Vec::new();
-    let mut next = t0 + WINDOW;
     let mut tick = tokio::time::interval_at((t0 + WINDOW).into(), WINDOW);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let sample = |samples: &mut Vec<Sample>, at: Instant, total: u64| {
@@ -90,10 +89,9 @@ pub async fn measure(
                 complete = false;
                 break;
             }
-            _ = tick.tick() => {
-                sample(&mut samples, next, total);
-                next += WINDOW;
-            }
+            // Stamped when taken: a late timer must not compress the
+            // timeline (that would read as a higher rate).
+            _ = tick.tick() => sample(&mut samples, Instant::now(), total),
             f = body.frame() => match f {
                 None => break,
                 Some(Err(_)) => return Err(UploadFail::Aborted(total)),
@@ -149,7 +147,25 @@ impl Measured {
             }
             _ => None,
         };
-        let fit = plateau::estimate(&self.samples).map(|p| p.bps as u64);
+        // TCP-level bytes when every window has them: they move with each
+        // segment, while body bytes move a whole TLS record (16 KiB, a
+        // second at 131 kbit/s) at a time — too coarse for a few seconds.
+        let tcp_level = !self.samples.is_empty() && self.samples.iter().all(|s| s.tcp.is_finite());
+        let fit = if tcp_level {
+            let pts: Vec<Sample> = self
+                .samples
+                .iter()
+                .map(|s| Sample {
+                    t: s.t,
+                    body: s.tcp,
+                    tcp: f64::NAN,
+                })
+                .collect();
+            plateau::estimate(&pts)
+        } else {
+            plateau::estimate(&self.samples)
+        }
+        .map(|p| p.bps as u64);
         UploadReport {
             reflector: "slowlane",
             bytes,
