@@ -249,11 +249,12 @@ async fn serve_cmd(a: ServeArgs) -> Outcome {
     let r = crate::serve::Reflector::start(cfg)
         .await
         .map_err(|e| output(format!("cannot start the reflector: {e:#}")))?;
+    // Watched before the banner: whoever reads it may signal at once.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| output(format!("cannot watch SIGTERM: {e}")))?;
     print!("{}", r.describe());
     println!("(SIGTERM or Ctrl-C to stop)");
     let _ = std::io::stdout().flush();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| output(format!("cannot watch SIGTERM: {e}")))?;
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}

@@ -49,6 +49,19 @@ pub async fn handle(
         .take(200)
         .collect();
     e.host = host_of(&req);
+    // Counted before the token check: guessing tokens costs requests too.
+    if let Err(wait) = shared.rate.check(conn.peer.ip(), Instant::now()) {
+        let msg = format!(
+            "more than {} requests per minute from your address; retry in {wait} s\n",
+            shared.limits.per_minute
+        );
+        let mut r = text(StatusCode::TOO_MANY_REQUESTS, &msg, e);
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            wait.to_string().parse().expect("digits"),
+        );
+        return Ok(r);
+    }
     if let Some(token) = &shared.token {
         let ok = req
             .headers()
@@ -62,18 +75,6 @@ pub async fn handle(
                 .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid"));
             return Ok(r);
         }
-    }
-    if let Err(wait) = shared.rate.check(conn.peer.ip(), Instant::now()) {
-        let msg = format!(
-            "more than {} requests per minute from your address; retry in {wait} s\n",
-            shared.limits.per_minute
-        );
-        let mut r = text(StatusCode::TOO_MANY_REQUESTS, &msg, e);
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            wait.to_string().parse().expect("digits"),
-        );
-        return Ok(r);
     }
     let path = req.uri().path().to_string();
     let mut resp = match (req.method(), path.as_str()) {
