@@ -37,8 +37,12 @@ impl Default for Limits {
     }
 }
 
-/// Entries kept before old minutes are swept (bounds the map's memory).
+/// Entries kept before old minutes are swept.
 const SWEEP_AT: usize = 4096;
+/// Hard bound on tracked addresses: past it (more distinct clients within a
+/// minute than this) the counts are forgotten — failing open beats memory
+/// growing with an attacker's address count.
+const MAX_TRACKED: usize = 65_536;
 
 /// Requests per client address in the current minute (a fixed window:
 /// simple, and memory is one entry per recent address).
@@ -65,6 +69,9 @@ impl RateLimiter {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= SWEEP_AT {
             map.retain(|_, (start, _)| now.duration_since(*start) < minute);
+            if map.len() >= MAX_TRACKED {
+                map.clear();
+            }
         }
         let e = map.entry(ip).or_insert((now, 0));
         if now.duration_since(e.0) >= minute {
@@ -102,7 +109,8 @@ mod tests {
             let ip = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
             let _ = r.check(ip, t);
         }
-        assert!(r.tracked() <= SWEEP_AT + 10);
+        // All within the minute: nothing to sweep yet.
+        assert_eq!(r.tracked(), SWEEP_AT + 11);
         let later = t + Duration::from_secs(120);
         let _ = r.check("192.0.2.9".parse().unwrap(), later);
         assert!(r.tracked() < 10, "old minutes swept: {}", r.tracked());
