@@ -135,12 +135,18 @@ pub fn from_paths(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<Vec<Verdic
 
 fn read(file: &Path, rows: &mut Vec<AbRow>) -> Result<()> {
     let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(file)?;
-    if !rdr.headers()?.iter().any(|h| h == "ab") {
+    let headers = rdr.byte_headers()?.clone();
+    let Some(col) = headers.iter().position(|h| h == b"ab") else {
         return Ok(());
-    }
-    // Unusable rows are reported by the main loader; here they are skipped.
-    for r in rdr.deserialize::<AbRow>().flatten() {
-        if !r.ab.is_empty() {
+    };
+    // Most rows are not A/B rows: only those are deserialised. Unusable
+    // rows are reported by the main loader; here they are skipped.
+    let mut rec = csv::ByteRecord::new();
+    while rdr.read_byte_record(&mut rec).unwrap_or(false) {
+        if rec.get(col).is_none_or(<[u8]>::is_empty) {
+            continue;
+        }
+        if let Ok(r) = rec.deserialize::<AbRow>(Some(&headers)) {
             rows.push(r);
         }
     }

@@ -72,7 +72,8 @@ impl RequestLog {
 
 /// One request's line, written when this is dropped.
 pub struct Entry {
-    log: Arc<RequestLog>,
+    /// `None`: a server without a request log (the lab origin).
+    log: Option<Arc<RequestLog>>,
     time: SystemTime,
     started: Instant,
     pub client: IpAddr,
@@ -88,7 +89,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(log: Arc<RequestLog>, client: IpAddr) -> Entry {
+    pub fn new(log: Option<Arc<RequestLog>>, client: IpAddr) -> Entry {
         Entry {
             log,
             time: SystemTime::now(),
@@ -109,6 +110,8 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        self.log.write(self);
+        if let Some(log) = &self.log {
+            log.write(self);
+        }
     }
 }

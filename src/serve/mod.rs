@@ -57,19 +57,75 @@ pub struct Shared {
     pub limits: Limits,
     pub token: Option<String>,
     pub rate: RateLimiter,
-    pub log: Arc<RequestLog>,
+    /// `None`: no request log (the lab origin).
+    pub log: Option<Arc<RequestLog>>,
 }
 
-/// A running reflector. Dropping it stops it at once; [`Reflector::shutdown`]
-/// lets requests in flight finish first.
-pub struct Reflector {
+/// A running server on one listener: HTTPS (h2 and http/1.1 by ALPN) with
+/// a TLS config, else plain HTTP/1.1. The reflector is one; the lab origin
+/// (`testbed::origin`) is another, with the lab's certificate and no log.
+/// Dropping it stops it at once; [`Server::shutdown`] is graceful.
+pub struct Server {
     addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serve on `listener` (must be called inside a tokio runtime).
+    pub fn spawn(
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        limits: Limits,
+        token: Option<String>,
+        log: Option<Arc<RequestLog>>,
+    ) -> Result<Server> {
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            rate: RateLimiter::new(limits.per_minute),
+            limits,
+            token: token.filter(|t| !t.is_empty()),
+            log,
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let acceptor = tls.map(TlsAcceptor::from);
+        let task = tokio::spawn(accept_loop(listener, acceptor, shared, stop_rx));
+        Ok(Server {
+            addr,
+            stop,
+            task: Some(task),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop accepting, let requests in flight finish within the grace
+    /// period (`Limits::grace`), then stop everything.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// A running reflector: a [`Server`] with its identity and request log.
+pub struct Reflector {
+    server: Server,
     pin: Pin,
     cert: PathBuf,
     generated: bool,
     log_path: PathBuf,
-    stop: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Reflector {
@@ -80,38 +136,34 @@ impl Reflector {
             .as_ref()
             .map(|(c, k)| (c.as_path(), k.as_path()));
         let id = tls::Identity::load_or_create(&cfg.state, cert_key)?;
-        let acceptor = TlsAcceptor::from(id.server_config()?);
         std::fs::create_dir_all(&cfg.state)
             .with_context(|| format!("creating --state {}", cfg.state.display()))?;
         let log_path = cfg
             .log
             .clone()
             .unwrap_or_else(|| cfg.state.join("requests.csv"));
-        let shared = Arc::new(Shared {
-            rate: RateLimiter::new(cfg.limits.per_minute),
-            limits: cfg.limits.clone(),
-            token: cfg.token.clone().filter(|t| !t.is_empty()),
-            log: RequestLog::open(&log_path)?,
-        });
+        let log = RequestLog::open(&log_path)?;
         let listener = TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("binding {}", cfg.listen))?;
-        let addr = listener.local_addr()?;
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, acceptor, shared, stop_rx));
+        let server = Server::spawn(
+            listener,
+            Some(id.server_config()?),
+            cfg.limits.clone(),
+            cfg.token.clone(),
+            Some(log),
+        )?;
         Ok(Reflector {
-            addr,
+            server,
             pin: id.pin(),
             cert: id.source.clone(),
             generated: id.generated,
             log_path,
-            stop,
-            task: Some(task),
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.local_addr()
     }
 
     /// The certificate pin campaigns put in `pin = "…"`.
@@ -124,7 +176,7 @@ impl Reflector {
         format!(
             "slowlane serve: listening on {} (TLS, h2 and http/1.1, any SNI)\n  \
              pin         {}\n  certificate {}{}\n  request log {}\n",
-            self.addr,
+            self.local_addr(),
             self.pin,
             self.cert.display(),
             if self.generated {
@@ -138,25 +190,14 @@ impl Reflector {
 
     /// Stop accepting, let requests in flight finish within the grace
     /// period (`Limits::grace`), then stop everything.
-    pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for Reflector {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await
     }
 }
 
 async fn accept_loop(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -223,11 +264,28 @@ macro_rules! drive {
 async fn serve_conn(
     mut tcp: TcpStream,
     peer: SocketAddr,
-    acceptor: TlsAcceptor,
+    acceptor: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
+    let Some(acceptor) = acceptor else {
+        // Plain HTTP/1.1 (the lab origin's second port).
+        let conn = Arc::new(ConnInfo {
+            peer,
+            sni: None,
+            alpn: String::new(),
+            tcp: TcpInfoSource::new(&tcp),
+        });
+        let sh = shared.clone();
+        let svc = service_fn(move |req| routes::handle(req, conn.clone(), sh.clone()));
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(TokioTimer::new())
+            .header_read_timeout(shared.limits.header_timeout)
+            .max_buf_size(64 * 1024);
+        drive!(b.serve_connection(TokioIo::new(tcp), svc), stop);
+        return;
+    };
     // Hello and handshake share one deadline: a client trickling its
     // ClientHello (slowloris) is dropped when it passes.
     let deadline = Instant::now() + shared.limits.header_timeout;

@@ -7,6 +7,8 @@
 //!   and answer with what came so far (so a throttled upload is measured
 //!   before the probe's `max_time` cuts it).
 //! - `GET /echo`: the SNI, Host and ALPN the server saw, as JSON.
+//! - The lab origin's paths, for the testbed's scenarios:
+//!   `/text/{N}`, `/api/{N}`, `/image/{N}.jpg`, `/video/{N}.mp4` ([`lab_path`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -91,7 +93,19 @@ pub async fn handle(
             json_resp(StatusCode::OK, &v, e)
         }
         (&Method::GET | &Method::HEAD, p) if p.starts_with("/bytes/") => {
-            bytes(&req, &p["/bytes/".len()..], shared.limits.max_bytes, e)
+            let ctype = match query(&req, "type") {
+                Some("image") => "image/jpeg",
+                Some("video") => "video/mp4",
+                Some("text") => "text/html; charset=utf-8",
+                Some("audio") => "audio/mpeg",
+                _ => "application/octet-stream",
+            };
+            let n = p["/bytes/".len()..].parse::<u64>().ok();
+            bytes(&req, n, ctype, shared.limits.max_bytes, e)
+        }
+        (&Method::GET | &Method::HEAD, p) if lab_path(p).is_some() => {
+            let (ctype, n) = lab_path(p).expect("just matched");
+            bytes(&req, Some(n), ctype, shared.limits.max_bytes, e)
         }
         (&Method::GET, "/") => text(
             StatusCode::OK,
@@ -132,8 +146,27 @@ fn host_of(req: &Request<Incoming>) -> String {
         .collect()
 }
 
-fn bytes(req: &Request<Incoming>, arg: &str, max: u64, e: Entry) -> Response<ServeBody> {
-    let Ok(n) = arg.parse::<u64>() else {
+/// The lab origin's paths: (Content-Type, size). Sizes are byte counts.
+pub fn lab_path(path: &str) -> Option<(&'static str, u64)> {
+    let (kind, arg) = path.trim_start_matches('/').split_once('/')?;
+    let (ctype, num) = match kind {
+        "text" => ("text/html; charset=utf-8", arg),
+        "api" => ("application/json", arg),
+        "image" => ("image/jpeg", arg.strip_suffix(".jpg")?),
+        "video" => ("video/mp4", arg.strip_suffix(".mp4")?),
+        _ => return None,
+    };
+    Some((ctype, num.parse().ok()?))
+}
+
+fn bytes(
+    req: &Request<Incoming>,
+    n: Option<u64>,
+    ctype: &str,
+    max: u64,
+    e: Entry,
+) -> Response<ServeBody> {
+    let Some(n) = n else {
         return text(
             StatusCode::BAD_REQUEST,
             "N in /bytes/{N} must be a byte count\n",
@@ -144,13 +177,6 @@ fn bytes(req: &Request<Incoming>, arg: &str, max: u64, e: Entry) -> Response<Ser
         let msg = format!("{n} bytes is over this reflector's limit of {max} bytes per request\n");
         return text(StatusCode::PAYLOAD_TOO_LARGE, &msg, e);
     }
-    let ctype = match query(req, "type") {
-        Some("image") => "image/jpeg",
-        Some("video") => "video/mp4",
-        Some("text") => "text/html; charset=utf-8",
-        Some("audio") => "audio/mpeg",
-        _ => "application/octet-stream",
-    };
     let head = req.method() == Method::HEAD;
     let mut e = e;
     e.status = 200;
