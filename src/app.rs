@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::analyze::{self, AnalyzeOptions};
 use crate::cli::{
     AnalyzeArgs, AnalyzeFormat, Cli, Command, DemoArgs, FetchArgs, FetchFormat, PlanArgs,
-    PlanFormat, ReportArgs, RunArgs, TestbedArgs,
+    PlanFormat, ReportArgs, RunArgs, ServeArgs, TestbedArgs,
 };
 use crate::config::{self, CliOverrides};
 use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
@@ -70,6 +70,7 @@ pub fn main(cli: Cli) -> i32 {
             Command::Report(a) => report_cmd(a),
             Command::Testbed(a) => testbed_cmd(a).await,
             Command::Demo(a) => demo_cmd(a).await,
+            Command::Serve(a) => serve_cmd(a).await,
         }
     });
     match outcome {
@@ -99,6 +100,8 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         insecure: a.net.insecure,
         resolve: a.net.resolve,
         connect_to: a.net.connect_to,
+        pin: a.pin,
+        split_hello: a.split_hello,
     };
     let spec = FetchSpec {
         url,
@@ -115,6 +118,8 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         label: String::new(),
         controls: Vec::new(),
         options,
+        ab: String::new(),
+        variant: String::new(),
     };
     let prepared = Prepared::new(spec).map_err(|e| usage(format!("{e:#}")))?;
     let mut rec = probe::fetch(&prepared).await;
@@ -291,6 +296,40 @@ async fn testbed_cmd(a: TestbedArgs) -> Outcome {
     let lab = start_lab(&load_scenario(&a.scenario)?, a.listen, &a.dir).await?;
     print(&format!("{}(Ctrl-C to stop)\n", lab.describe()))?;
     let _ = lab.run_until(tokio::signal::ctrl_c()).await;
+    Ok(0)
+}
+
+/// The reflector until SIGTERM or Ctrl-C, then a graceful stop.
+async fn serve_cmd(a: ServeArgs) -> Outcome {
+    let cfg = crate::serve::ServeConfig {
+        listen: a.listen,
+        state: a.state,
+        cert_key: a.cert.zip(a.key),
+        token: a.token,
+        limits: crate::serve::Limits {
+            max_conns: a.max_conns as usize,
+            max_bytes: a.max_bytes,
+            per_minute: a.per_minute,
+            header_timeout: a.header_timeout,
+            max_conn_time: a.max_conn_time,
+            ..Default::default()
+        },
+        log: a.log,
+    };
+    let r = crate::serve::Reflector::start(cfg)
+        .await
+        .map_err(|e| output(format!("cannot start the reflector: {e:#}")))?;
+    // Watched before the banner: whoever reads it may signal at once.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| output(format!("cannot watch SIGTERM: {e}")))?;
+    // A server's banner is a courtesy: a closed stdout must not stop it.
+    let _ = crate::stdout::print(&format!("{}(SIGTERM or Ctrl-C to stop)\n", r.describe()));
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    crate::stdout::eprintln("slowlane serve: stopping (requests in flight get 10 s to finish)");
+    r.shutdown().await;
     Ok(0)
 }
 

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::bounds::{
     parse_fetch_time, parse_max_bytes, parse_rounds, parse_upload, parse_window,
 };
-use crate::config::{parse_connect_to, parse_resolve};
+use crate::config::{parse_connect_to, parse_duration, parse_resolve, parse_size};
 use crate::probe::spec::{Class, ConnectTo, Resolve};
 
 #[derive(Debug, Parser)]
@@ -35,6 +35,45 @@ pub enum Command {
     Testbed(TestbedArgs),
     /// Start the lab on loopback, run a scenario's campaign through it, report.
     Demo(DemoArgs),
+    /// Run a reflector for same-server SNI A/B tests (docs/reflector.md).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:443")]
+    pub listen: std::net::SocketAddr,
+    /// Directory for the certificate, key and request log.
+    #[arg(long, default_value = "slowlane-serve")]
+    pub state: PathBuf,
+    /// Certificate chain (PEM) to present instead of the generated one.
+    #[arg(long, requires = "key", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// Private key (PEM) of --cert.
+    #[arg(long, requires = "cert", value_name = "PEM")]
+    pub key: Option<PathBuf>,
+    /// Require `Authorization: Bearer TOKEN` on every request.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Connections served at once; more are closed at accept.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns: u32,
+    /// Largest download or upload per request.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
+    pub max_bytes: u64,
+    /// Requests per client address per minute (0 = no limit).
+    #[arg(long, default_value_t = 600)]
+    pub per_minute: u32,
+    /// Deadline for the TLS hello + handshake and for each request head.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub header_timeout: Duration,
+    /// Longest life of one connection.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10m")]
+    pub max_conn_time: Duration,
+    /// Request log (CSV); default STATE/requests.csv.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -131,6 +170,14 @@ pub struct FetchArgs {
     /// Offer only HTTP/1.1 in ALPN.
     #[arg(long)]
     pub http1: bool,
+    /// Accept exactly the server certificate with this pin
+    /// (`sha256:<hex>`, as `slowlane serve` prints it) instead of checking
+    /// CAs and names.
+    #[arg(long, value_name = "PIN")]
+    pub pin: Option<crate::probe::tls::Pin>,
+    /// Send the ClientHello in two TCP segments split inside the SNI.
+    #[arg(long)]
+    pub split_hello: bool,
     /// POST this many random bytes instead of GET.
     #[arg(long, value_name = "SIZE", value_parser = parse_upload)]
     pub upload: Option<u64>,
@@ -223,7 +270,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Number of rounds (replaces the campaign's rounds/duration).
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = parse_rounds)]
     pub rounds: Option<u32>,
     /// Learn each download's size from one short fetch (response
     /// `Content-Length`, body capped at 1 byte). Sends traffic; uploads are

@@ -19,6 +19,7 @@ pub mod probe;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod stdout;
 pub mod testbed;
 pub mod types;

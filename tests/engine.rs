@@ -35,6 +35,8 @@ fn spec(srv: &TestServer, host: &str, path: &str) -> FetchSpec {
         label: String::new(),
         controls: Vec::new(),
         options,
+        ab: String::new(),
+        variant: String::new(),
     }
 }
 
@@ -144,6 +146,8 @@ async fn connection_refused_is_classified() {
         label: String::new(),
         controls: Vec::new(),
         options: FetchOptions::default(),
+        ab: String::new(),
+        variant: String::new(),
     };
     let r = run(s).await;
     assert_eq!(r.error.as_deref(), Some("connection_refused"));

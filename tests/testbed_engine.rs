@@ -79,6 +79,8 @@ async fn get_sni(
         label: String::new(),
         controls: Vec::new(),
         options,
+        ab: String::new(),
+        variant: String::new(),
     };
     fetch(&Prepared::new(spec).unwrap()).await
 }

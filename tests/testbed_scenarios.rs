@@ -87,6 +87,8 @@ async fn get(
         label: String::new(),
         controls: Vec::new(),
         options,
+        ab: String::new(),
+        variant: String::new(),
     };
     fetch(&Prepared::new(spec).unwrap()).await
 }

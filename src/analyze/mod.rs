@@ -9,6 +9,7 @@
 //! the per-class "selective" rows → [`output`] writes CSV, JSON or a text
 //! table. The method is documented in `docs/method.md`.
 
+pub mod ab;
 mod badrows;
 pub mod compare;
 mod decide;
@@ -77,6 +78,8 @@ pub enum Scope {
     Url,
     Host,
     Class,
+    /// A same-server SNI A/B row (`[[reflector]]`, see [`ab`]).
+    Ab,
 }
 
 /// The decision for one row.
@@ -135,7 +138,7 @@ macro_rules! as_str {
         }
     };
 }
-as_str!(Scope { Url => "url", Host => "host", Class => "class" });
+as_str!(Scope { Url => "url", Host => "host", Class => "class", Ab => "ab" });
 as_str!(VerdictKind { Throttled => "throttled", Partial => "partial", Inconclusive => "inconclusive", Blocked => "blocked", Ok => "ok" });
 as_str!(Mechanism { Policer => "policer", Shaper => "shaper", Freeze => "freeze", Reset => "reset", Unclear => "unclear" });
 as_str!(Metric { Steady => "steady", Goodput => "goodput", Upload => "upload", Achieved => "achieved", TotalTime => "total_time", TlsTime => "tls_time" });
@@ -246,8 +249,14 @@ pub struct Verdict {
     /// the vantage's).
     pub runs: usize,
     /// Class rows: the vantage's one-sentence summary (the same on each of
-    /// its class rows); empty on other rows.
+    /// its class rows); empty on other rows. A/B rows: the vantage's A/B
+    /// sentence.
     pub summary: String,
+    /// A/B plain rows: `sni` when the name triggered throttling.
+    pub trigger: String,
+    /// A/B evasion rows of a trigger: `evades`, `does_not_evade`,
+    /// `inconclusive`.
+    pub evasion_result: String,
 }
 
 /// Analyse output directories and/or `fetches.csv` files together.
@@ -285,7 +294,8 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
     for p in paths {
         ds.add_path(p)?;
     }
-    let (verdicts, warnings) = run(&ds, &[], opts)?;
+    let (mut verdicts, warnings) = run(&ds, &[], opts)?;
+    verdicts.extend(ab::from_paths(paths, opts)?);
     let bad = std::mem::take(&mut ds.bad)
         .into_iter()
         .filter(|(_, b)| b.total() > 0)
@@ -322,9 +332,11 @@ pub fn analyze_records(
         .flat_map(|r| r.timeline.iter())
         .chain(timelines.iter())
         .collect();
-    run(&ds, &windows, opts)
+    let mut verdicts = run(&ds, &windows, opts)
         .expect("in-memory analysis reads no file")
-        .0
+        .0;
+    verdicts.extend(ab::from_records(records, opts));
+    verdicts
 }
 
 /// The order of rows within a vantage.

@@ -76,6 +76,7 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
         let mut what = match v.scope {
             Scope::Url if v.control => format!("{} (control)", v.url),
             Scope::Url => v.url.clone(),
+            Scope::Ab => super::ab::what(v),
             _ => format!("{} (all URLs)", v.host),
         };
         let (snis, labels) = seen.get(&key(v)).map_or((0, 0), |e| (e.0.len(), e.1.len()));
@@ -156,6 +157,7 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
             plural(vantages.len(), "vantage"),
         );
     }
+    out.push_str(&super::ab::text_block(all));
     let summary = selective_summary(all);
     if summary.is_empty() {
         return out;

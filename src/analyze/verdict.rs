@@ -97,6 +97,8 @@ pub fn empty_verdict() -> Verdict {
         reason: String::new(),
         runs: 0,
         summary: String::new(),
+        trigger: String::new(),
+        evasion_result: String::new(),
     }
 }
 

@@ -96,11 +96,12 @@ pub(crate) fn build(
         targets.extend(list_specs(l, src, dir, &base, read_list)?);
     }
     super::controls::check(&raw.url, &targets, src)?;
+    targets.extend(super::reflector::expand(&raw.reflector, src, dir, &base)?);
     if targets.is_empty() {
         return Err(src.err(
             Some(src.last_line()),
             None,
-            format!("no URLs in {top}: add [[url]] tables or [[list]] files"),
+            format!("no URLs in {top}: add [[url]] tables, [[list]] files or [[reflector]] tables"),
         ));
     }
 
@@ -254,6 +255,8 @@ fn url_spec(
             .map(|c| c.get_ref().iter().map(|l| l.get_ref().clone()).collect())
             .unwrap_or_default(),
         options: layer.over(base),
+        ab: String::new(),
+        variant: String::new(),
     })
 }
 
@@ -314,12 +317,14 @@ fn list_specs(
             label: e.category,
             controls: Vec::new(),
             options: options.clone(),
+            ab: String::new(),
+            variant: String::new(),
         })
         .collect())
 }
 
 /// A named value (`class`, `group`, `method`) through its one `FromStr`.
-fn parse_name<T>(v: &Spanned<String>, src: &Source, key: &str) -> Result<T, ConfigError>
+pub(super) fn parse_name<T>(v: &Spanned<String>, src: &Source, key: &str) -> Result<T, ConfigError>
 where
     T: FromStr<Err = UnknownName>,
 {

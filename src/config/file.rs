@@ -113,6 +113,22 @@ with_options! {
     }
 }
 
+with_options! {
+    /// One `[[reflector]]` table: a same-server SNI A/B test against a
+    /// `slowlane serve` reflector (expanded by `config::reflector`).
+    pub struct RawReflector {
+        pub url: Option<Spanned<String>>,
+        pub id: Option<Spanned<String>>,
+        pub pin: Option<Spanned<String>>,
+        pub names: Option<Spanned<Vec<Spanned<String>>>>,
+        pub controls: Option<Spanned<Vec<Spanned<String>>>>,
+        pub download: Option<Spanned<RawSize>>,
+        pub upload: Option<Spanned<RawSize>>,
+        pub class: Option<Spanned<String>>,
+        pub evasion: Option<Spanned<Vec<Spanned<String>>>>,
+    }
+}
+
 /// The whole campaign file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,4 +147,6 @@ pub struct RawCampaign {
     pub url: Vec<Spanned<RawUrl>>,
     #[serde(default)]
     pub list: Vec<Spanned<RawList>>,
+    #[serde(default)]
+    pub reflector: Vec<Spanned<RawReflector>>,
 }

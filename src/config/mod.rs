@@ -21,6 +21,7 @@ mod list;
 mod options;
 mod overrides;
 mod parse;
+mod reflector;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,7 @@ pub use error::ConfigError;
 pub use list::{load_list, parse_list, ListEntry};
 pub use overrides::CliOverrides;
 pub use parse::{parse_connect_to, parse_duration, parse_resolve, parse_size, parse_url};
+pub use reflector::VARIANTS as AB_VARIANTS;
 
 pub use crate::plan::Schedule;
 use crate::probe::spec::FetchSpec;

@@ -114,6 +114,8 @@ impl PartialOptions {
             insecure: self.insecure.unwrap_or(o.insecure),
             resolve: self.resolve.clone().unwrap_or(o.resolve),
             connect_to: self.connect_to.clone().unwrap_or(o.connect_to),
+            pin: o.pin,
+            split_hello: o.split_hello,
         }
     }
 }

@@ -23,6 +23,9 @@ use super::upload::{head_bytes, RandomBody, UploadProgress};
 use super::Prepared;
 use crate::record::{Capped, FetchRecord, Ms, Phase};
 
+/// Response header in which a `slowlane serve` reflector echoes the SNI.
+pub const SNI_HEADER: &str = "x-slowlane-sni";
+
 const USER_AGENT: &str = concat!("slowlane/", env!("CARGO_PKG_VERSION"));
 
 enum Sender {
@@ -221,6 +224,8 @@ async fn request_and_body(
     };
     rec.location = hdr(header::LOCATION);
     rec.content_type = hdr(header::CONTENT_TYPE);
+    // A reflector says which SNI it saw (checks the name arrived unmodified).
+    rec.server_sni = hdr(http::HeaderName::from_static(SNI_HEADER));
     if !is_post {
         // What the server said it is sending; the upload size is set by `fetch`.
         rec.object_bytes = hdr(header::CONTENT_LENGTH).and_then(|v| v.trim().parse().ok());
@@ -229,6 +234,13 @@ async fn request_and_body(
     meter.sample_upload(t_headers);
 
     let mut body = resp.into_body();
+    // A reflector answers an upload with what it measured (small JSON).
+    let mut answer = Vec::new();
+    let keep_answer = is_post
+        && rec
+            .content_type
+            .as_deref()
+            .is_some_and(|t| t.starts_with("application/json"));
     loop {
         tokio::select! {
             biased;
@@ -241,11 +253,19 @@ async fn request_and_body(
                 tick.as_mut().reset(meter.next_tick.into());
             }
             f = body.frame() => match f {
-                None => return Ok(()),
+                None => {
+                    if keep_answer {
+                        server_answer(rec, &answer);
+                    }
+                    return Ok(());
+                }
                 Some(Err(e)) => return Err(Failure::classify(&e, Phase::Body)),
                 Some(Ok(frame)) => {
                     if let Some(d) = frame.data_ref() {
                         meter.down.add(Instant::now(), d.len() as u64);
+                        if keep_answer && answer.len() < MAX_ANSWER {
+                            answer.extend_from_slice(d);
+                        }
                         if meter.down.total() >= opts.max_bytes {
                             rec.capped = Some(Capped::Bytes);
                             return Ok(());
@@ -255,4 +275,28 @@ async fn request_and_body(
             },
         }
     }
+}
+
+/// Most bytes of a reflector's upload answer kept for parsing.
+const MAX_ANSWER: usize = 8 * 1024;
+
+/// Fill the `server_*` columns from a reflector's `/upload` answer (see
+/// `serve::upload`); anything else (another server's JSON) leaves them empty.
+fn server_answer(rec: &mut FetchRecord, body: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        reflector: String,
+        bytes: u64,
+        bps: Option<u64>,
+        sni: Option<String>,
+    }
+    let Ok(a) = serde_json::from_slice::<Answer>(body) else {
+        return;
+    };
+    if a.reflector != "slowlane" {
+        return;
+    }
+    rec.server_upload_bytes = Some(a.bytes);
+    rec.server_upload_bps = a.bps;
+    rec.server_sni = a.sni;
 }

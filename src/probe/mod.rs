@@ -10,9 +10,11 @@
 pub mod classify;
 pub mod connect;
 pub mod failure;
+pub mod hello;
 mod http;
 mod meter;
 pub mod spec;
+pub mod split;
 pub mod tcpinfo;
 pub mod timeline;
 pub mod tls;
@@ -26,6 +28,7 @@ use rustls::ClientConfig;
 
 use crate::record::{Capped, FetchRecord, Ms, Phase};
 use failure::Failure;
+pub use http::SNI_HEADER;
 use spec::{FetchSpec, Method};
 
 /// A URL ready to be fetched many times: its spec plus the TLS config built
@@ -111,6 +114,8 @@ pub async fn fetch(p: &Prepared) -> FetchRecord {
         direction: spec.method.direction(),
         // A download's size comes from its Content-Length (set in `http`).
         object_bytes: (spec.method == Method::Post).then_some(spec.upload),
+        ab: spec.ab.clone(),
+        variant: spec.variant.clone(),
         ..FetchRecord::default()
     };
     let t0 = Instant::now();
@@ -166,7 +171,16 @@ async fn run(p: &Prepared, rec: &mut FetchRecord, t0: Instant) -> Result<(), Fai
     let (limit, capping) = phase_limit(opts.tls_timeout);
     let t_tls = Instant::now();
     let connector = tokio_rustls::TlsConnector::from(p.tls.clone());
-    let tls = match tokio::time::timeout(limit, connector.connect(p.tls_name.clone(), tcp)).await {
+    let shape = split::HelloShape {
+        split: opts.split_hello,
+        trailing_dot: rec.sni.ends_with('.'),
+    };
+    if shape.split {
+        // Each write must leave as its own segment (no Nagle coalescing).
+        let _ = socket2::SockRef::from(&tcp).set_tcp_nodelay(true);
+    }
+    let io = split::HelloIo::new(tcp, shape);
+    let tls = match tokio::time::timeout(limit, connector.connect(p.tls_name.clone(), io)).await {
         Err(_) => {
             if capping {
                 rec.capped = Some(Capped::Time);

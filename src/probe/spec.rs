@@ -49,6 +49,12 @@ pub struct FetchOptions {
     pub insecure: bool,
     pub resolve: Vec<Resolve>,
     pub connect_to: Vec<ConnectTo>,
+    /// Verify the server by this certificate pin instead of CAs and names
+    /// (a `slowlane serve` reflector).
+    pub pin: Option<crate::probe::tls::Pin>,
+    /// Send the ClientHello in two TCP segments split inside the SNI
+    /// (`probe::split`): a DPI box that does not reassemble misses the name.
+    pub split_hello: bool,
 }
 
 impl Default for FetchOptions {
@@ -65,6 +71,8 @@ impl Default for FetchOptions {
             insecure: false,
             resolve: Vec::new(),
             connect_to: Vec::new(),
+            pin: None,
+            split_hello: false,
         }
     }
 }
@@ -89,6 +97,12 @@ pub struct FetchSpec {
     /// (campaign `control = [...]`); empty: the analyzer chooses.
     pub controls: Vec<String>,
     pub options: FetchOptions,
+    /// The `[[reflector]]` A/B test this fetch belongs to (its id); empty
+    /// for ordinary URLs.
+    pub ab: String,
+    /// Its variant: `plain`, `split-hello`, `trailing-dot`, `upper-case`,
+    /// `no-sni`; empty for ordinary URLs.
+    pub variant: String,
 }
 
 fn ser_uri<S: serde::Serializer>(u: &Uri, s: S) -> Result<S::Ok, S::Error> {

@@ -26,7 +26,17 @@ pub fn client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
-    let mut config = if opts.insecure {
+    let mut config = if let Some(pin) = opts.pin {
+        // A pinned reflector: its certificate is checked against the pin,
+        // not against any CA or name (it answers every SNI with one cert).
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinVerifier {
+                pin,
+                provider: provider.clone(),
+            }))
+            .with_no_client_auth()
+    } else if opts.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
@@ -61,10 +71,119 @@ fn load_pem_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     Ok(certs)
 }
 
-/// The name to verify the certificate against (and to send as SNI).
+/// The name to verify the certificate against (and to send as SNI). A
+/// trailing dot is dropped here (rustls drops it from the SNI anyway, per
+/// RFC 6066); the `trailing-dot` variant puts it back on the wire
+/// (`probe::split`).
 pub fn server_name(name: &str) -> anyhow::Result<ServerName<'static>> {
     let trimmed = name.trim_start_matches('[').trim_end_matches(']');
+    let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
     ServerName::try_from(trimmed.to_string()).with_context(|| format!("invalid TLS name {name:?}"))
+}
+
+/// A certificate pin: the SHA-256 of the server's leaf certificate (DER),
+/// written `sha256:<64 hex digits>` as `slowlane serve` prints it. Check by
+/// hand with `openssl x509 -in cert.pem -outform der | sha256sum`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pin(pub [u8; 32]);
+
+impl Pin {
+    /// The pin of a certificate.
+    pub fn of(cert: &CertificateDer<'_>) -> Pin {
+        let d = ring::digest::digest(&ring::digest::SHA256, cert.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        Pin(out)
+    }
+}
+
+impl std::fmt::Display for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("sha256:")?;
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::str::FromStr for Pin {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Pin, String> {
+        let bad = || {
+            format!("bad pin {s:?}: expected sha256:<64 hex digits>, as `slowlane serve` prints it")
+        };
+        let hex = s.trim().strip_prefix("sha256:").ok_or_else(bad)?;
+        if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        Ok(Pin(out))
+    }
+}
+
+impl serde::Serialize for Pin {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Accepts exactly the pinned certificate (whatever its names and dates);
+/// handshake signatures are still verified, so the peer must hold its key.
+#[derive(Debug)]
+struct PinVerifier {
+    pin: Pin,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if Pin::of(end_entity) == self.pin {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnything(self.provider.clone()).verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        AcceptAnything(self.provider.clone()).verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// `insecure = true`: accept any certificate. Measuring a neutral server with a
@@ -115,5 +234,27 @@ impl ServerCertVerifier for AcceptAnything {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod pin_tests {
+    use super::Pin;
+
+    #[test]
+    fn pin_round_trips_and_rejects_garbage() {
+        let text = format!("sha256:{}", "ab".repeat(32));
+        let p: Pin = text.parse().unwrap();
+        assert_eq!(p.to_string(), text);
+        assert_eq!(p, format!("sha256:{}", "AB".repeat(32)).parse().unwrap());
+        for bad in [
+            "",
+            "sha256:",
+            "ab".repeat(32).as_str(),
+            "sha256:zz",
+            "md5:00",
+        ] {
+            assert!(bad.parse::<Pin>().is_err(), "{bad}");
+        }
     }
 }

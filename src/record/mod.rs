@@ -113,6 +113,19 @@ pub struct FetchRecord {
     pub tcp_ooo: Option<u32>,
     pub tcp_bytes_received: Option<u64>,
     pub tcp_bytes_acked: Option<u64>,
+    /// The `[[reflector]]` A/B test this fetch belongs to (its id); empty
+    /// for ordinary URLs.
+    pub ab: String,
+    /// The A/B variant: `plain`, `split-hello`, `trailing-dot`,
+    /// `upper-case`, `no-sni`; empty for ordinary URLs.
+    pub variant: String,
+    /// Upload body bytes the *server* received, from a reflector's
+    /// `/upload` answer.
+    pub server_upload_bytes: Option<u64>,
+    /// The server's plateau rate of the upload (the truth for uploads).
+    pub server_upload_bps: Option<u64>,
+    /// The SNI the server saw, as it arrived.
+    pub server_sni: Option<String>,
     /// Per-window samples; written to `timeline.csv`, not to `fetches.csv`.
     #[serde(skip)]
     pub timeline: Vec<Window>,

@@ -66,6 +66,16 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
             r.upload_bytes
         );
     }
+    // A `slowlane serve` reflector's own view (docs/reflector.md).
+    if let Some(n) = r.server_upload_bytes {
+        let bps = r
+            .server_upload_bps
+            .map_or("-".into(), |b| fmt_bps(b as f64));
+        let _ = writeln!(s, "server      {n} bytes received, {bps}");
+    }
+    if let Some(sni) = &r.server_sni {
+        let _ = writeln!(s, "server sni  {sni}");
+    }
     let rate = |v: Option<u64>| v.map_or("-".into(), |b| fmt_bps(b as f64));
     let _ = writeln!(
         s,

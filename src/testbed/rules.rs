@@ -17,12 +17,25 @@ use super::units::{Rate, Size};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     text: String,
+    /// Match the name's bytes as sent (`case_sensitive = true` in a rule):
+    /// then `PBS.TWIMG.COM` escapes `*.twimg.com`, as it does on a box that
+    /// compares bytes without folding case.
+    exact: bool,
 }
 
 impl Pattern {
     pub fn new(text: &str) -> Pattern {
         Pattern {
             text: text.to_ascii_lowercase(),
+            exact: false,
+        }
+    }
+
+    /// A pattern matched without folding case.
+    pub fn exact(text: &str) -> Pattern {
+        Pattern {
+            text: text.to_string(),
+            exact: true,
         }
     }
 
@@ -39,6 +52,9 @@ impl Pattern {
     /// Whether `name` matches. A trailing dot in `name` is kept, as the real
     /// box kept it (`pbs.twimg.com.` escaped `*.twimg.com`).
     pub fn matches(&self, name: &str) -> bool {
+        if self.exact {
+            return glob(self.text.as_bytes(), name.as_bytes());
+        }
         glob(self.text.as_bytes(), name.to_ascii_lowercase().as_bytes())
     }
 }
@@ -182,6 +198,9 @@ pub(crate) struct RuleToml {
     pub up: Leg,
     pub share: Option<f64>,
     pub share_seed: Option<u64>,
+    /// Match names without folding case (default: case-insensitive).
+    #[serde(default)]
+    pub case_sensitive: bool,
 }
 
 /// One direction as written: an action table that may also carry `delay`.
@@ -255,7 +274,16 @@ impl TryFrom<RuleToml> for Rule {
             (None, None) => None,
         };
         Ok(Rule {
-            patterns: pats.iter().map(|p| Pattern::new(p)).collect(),
+            patterns: pats
+                .iter()
+                .map(|p| {
+                    if t.case_sensitive {
+                        Pattern::exact(p)
+                    } else {
+                        Pattern::new(p)
+                    }
+                })
+                .collect(),
             down: t.down.action,
             up: t.up.action,
             down_delay: t.down.delay,
@@ -318,6 +346,8 @@ mod tests {
         assert!(!Pattern::new("a*b*c").matches("axxbyy"));
         assert!(Pattern::new("EXAMPLE.org").matches("example.ORG"));
         assert!(Pattern::new("**x").matches("x"));
+        assert!(!Pattern::exact("*.twimg.com").matches("PBS.TWIMG.COM"));
+        assert!(Pattern::exact("*.twimg.com").matches("pbs.twimg.com"));
     }
 
     #[test]

@@ -87,7 +87,9 @@ pub fn build(rows: &[Verdict]) -> Matrix {
                     e.1 += v.n;
                 }
             }
-            Scope::Host => {}
+            // Host and same-server A/B rows are in the verdict tables, not
+            // in the class matrix.
+            Scope::Host | Scope::Ab => {}
         }
     }
     let columns: Vec<(&str, Direction)> = columns.into_iter().collect();

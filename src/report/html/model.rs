@@ -100,6 +100,7 @@ fn row_view(v: &Verdict) -> RowView {
         Scope::Url => v.url.clone(),
         Scope::Host => v.host.clone(),
         Scope::Class => "all targets of the class".to_string(),
+        Scope::Ab => crate::analyze::ab::what(v),
     };
     RowView {
         scope: if v.control {

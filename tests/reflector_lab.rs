@@ -1,0 +1,196 @@
+//! Acceptance of the SNI A/B method: the lab middlebox with the
+//! twitter-2021 rules in front of `slowlane serve`, a `[[reflector]]`
+//! campaign run through the real `run` path, then `scope = ab` analysis.
+//! Loopback only.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use slowlane::analyze::{analyze_paths, AnalyzeOptions, Scope, Verdict, VerdictKind};
+use slowlane::run::{run_campaign, RunOptions};
+use slowlane::serve::{Limits, Reflector, ServeConfig};
+use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
+use slowlane::testbed::{Pattern, RuleSet, Scenario};
+use slowlane::types::Direction;
+
+const POLICE_BPS: f64 = 131_072.0;
+
+/// twitter-2021's throttling rule, then an access link for every other
+/// connection. The link is 20 Mbit/s (the scenario's is 100) so that control
+/// transfers are bound by the link rather than by a busy test machine's CPU:
+/// two control names are compared with each other, and CPU-bound rates on
+/// loopback differ by 2-5x between fetches.
+fn twitter_rules() -> RuleSet {
+    let twitter = Scenario::builtin("twitter-2021").unwrap().rules;
+    let link = Scenario::parse(
+        "name = \"link\"\ndescription = \"\"\n\
+         [[rule]]\nmatch = \"*\"\n\
+         down = { action = \"shape\", rate = \"20Mbit\", queue = \"256KiB\" }\n\
+         up = { action = \"shape\", rate = \"20Mbit\", queue = \"256KiB\" }\n\
+         [campaign]\nrounds = 1\nconcurrency = 1\nmax_time = \"1s\"\n\
+         [[campaign.url]]\nurl = \"https://a.example/\"\nclass = \"text\"\n\
+         group = \"control\"\nlabel = \"x\"\n",
+    )
+    .unwrap()
+    .rules;
+    assert_eq!(
+        twitter.rules[0].patterns.len(),
+        2,
+        "the *.twimg.com / *t.co* rule"
+    );
+    RuleSet::new(vec![twitter.rules[0].clone(), link.rules[0].clone()])
+}
+
+async fn start(dir: &Path, rules: RuleSet, reassemble: bool) -> (Reflector, Middlebox) {
+    let refl = Reflector::start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state: dir.join("state"),
+        cert_key: None,
+        token: None,
+        limits: Limits {
+            per_minute: 0,
+            ..Limits::default()
+        },
+        log: None,
+    })
+    .await
+    .unwrap();
+    let mut cfg = MiddleboxConfig::new(rules, refl.local_addr(), refl.local_addr());
+    cfg.reassemble = reassemble;
+    let l = middlebox::listen(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    (refl, Middlebox::start(l, cfg))
+}
+
+/// Run a campaign of one `[[reflector]]` table (`body`) through `mb`.
+async fn campaign(dir: &Path, refl: &Reflector, mb: &Middlebox, body: &str) -> Vec<Verdict> {
+    let toml = format!(
+        "name = \"ab-lab\"\nrounds = 6\nconcurrency = 6\nseed = 7\nout = \"out\"\n\
+         [defaults]\nmax_time = \"4s\"\n\
+         [[reflector]]\nid = \"lab\"\nurl = \"https://{}\"\npin = \"{}\"\n{body}",
+        mb.local_addr(),
+        refl.pin()
+    );
+    let path = dir.join("campaign.toml");
+    std::fs::write(&path, toml).unwrap();
+    let c = slowlane::config::load_campaign(&path).unwrap();
+    let o = run_campaign(c, RunOptions { quiet: true }).await.unwrap();
+    let rows = analyze_paths(&[o.out], &AnalyzeOptions::default()).unwrap();
+    // Shown when a test fails: the whole table.
+    let ab: Vec<Verdict> = rows.into_iter().filter(|v| v.scope == Scope::Ab).collect();
+    eprintln!(
+        "{}",
+        slowlane::analyze::render(&ab, slowlane::analyze::Format::Text)
+    );
+    ab
+}
+
+fn ab<'a>(rows: &'a [Verdict], name: &str, dir: Direction, variant: &str) -> &'a Verdict {
+    let label = format!("lab: {name} {variant}");
+    rows.iter()
+        .find(|v| v.scope == Scope::Ab && v.direction == dir && v.label == label)
+        .unwrap_or_else(|| panic!("no ab row {label} {dir}: {rows:#?}"))
+}
+
+fn within(v: &Verdict, want: f64, tol: f64) -> bool {
+    v.median_bps.is_some_and(|m| (m / want - 1.0).abs() <= tol)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twitter_2021_names_trigger_and_split_hello_evades() {
+    let dir = tempfile::tempdir().unwrap();
+    let (refl, mb) = start(dir.path(), twitter_rules(), false).await;
+    let rows = campaign(
+        dir.path(),
+        &refl,
+        &mb,
+        "names = [\"pbs.twimg.com\", \"t.co\"]\ncontrols = [\"example.com\", \"random\"]\n\
+         download = \"2MiB\"\nupload = \"1MiB\"\nclass = \"image\"\n\
+         evasion = [\"split-hello\", \"trailing-dot\", \"upper-case\", \"no-sni\"]\n",
+    )
+    .await;
+    for dir in [Direction::Down, Direction::Up] {
+        for name in ["pbs.twimg.com", "t.co"] {
+            let v = ab(&rows, name, dir, "plain");
+            assert_eq!(v.verdict, VerdictKind::Throttled, "{name} {dir}: {v:#?}");
+            assert_eq!(v.trigger, "sni");
+            assert!(within(v, POLICE_BPS, 0.10), "{name} {dir} plateau: {v:#?}");
+            if dir == Direction::Up {
+                assert!(v.reason.contains("server-measured"), "{}", v.reason);
+            }
+            // The split hello leaves the name unread: not throttled.
+            let s = ab(&rows, name, dir, "split-hello");
+            assert_eq!(s.evasion_result, "evades", "{name} {dir}: {s:#?}");
+            // The rules fold case: upper case is matched all the same.
+            let u = ab(&rows, name, dir, "upper-case");
+            assert_eq!(u.evasion_result, "does_not_evade", "{name} {dir}: {u:#?}");
+            let n = ab(&rows, name, dir, "no-sni");
+            assert_eq!(n.evasion_result, "evades", "{name} {dir}: {n:#?}");
+        }
+        // `*.twimg.com` misses `pbs.twimg.com.`; `*t.co*` still holds `t.co.`.
+        let t = ab(&rows, "pbs.twimg.com", dir, "trailing-dot");
+        assert_eq!(t.evasion_result, "evades", "{t:#?}");
+        let t = ab(&rows, "t.co", dir, "trailing-dot");
+        assert_eq!(t.evasion_result, "does_not_evade", "{t:#?}");
+        for c in rows
+            .iter()
+            .filter(|v| v.scope == Scope::Ab && v.control && v.direction == dir)
+        {
+            assert_eq!(c.verdict, VerdictKind::Ok, "control {c:#?}");
+            assert!(c.trigger.is_empty() && c.evasion_result.is_empty());
+        }
+    }
+    let s = &ab(&rows, "t.co", Direction::Down, "plain").summary;
+    assert!(
+        s.starts_with("SNI-triggered: pbs.twimg.com and t.co names throttled to ~1")
+            && s.contains("both directions")
+            && s.contains("split ClientHello evades")
+            && s.contains("upper case does not")
+            && s.contains("trailing dot evades for some names"),
+        "{s}"
+    );
+    // The reflector saw each name as sent.
+    let text = std::fs::read_to_string(dir.path().join("out/fetches.csv")).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let (variant, sni, server_sni) = (col("variant"), col("sni"), col("server_sni"));
+    let mut checked = 0;
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        if rec[variant].is_empty() || !rec[col("error")].is_empty() {
+            continue;
+        }
+        assert_eq!(&rec[server_sni], &rec[sni], "{rec:?}");
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reassembly_catches_split_hello_and_exact_case_misses_upper_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = twitter_rules();
+    // The same rule, matched on the bytes as sent (no case folding).
+    rules.rules[0].patterns = vec![Pattern::exact("*.twimg.com"), Pattern::exact("*t.co*")];
+    let (refl, mb) = start(dir.path(), rules, true).await;
+    let rows = campaign(
+        dir.path(),
+        &refl,
+        &mb,
+        "names = [\"pbs.twimg.com\"]\ncontrols = [\"example.com\", \"random\"]\n\
+         download = \"2MiB\"\nupload = \"\"\n\
+         evasion = [\"split-hello\", \"upper-case\"]\n",
+    )
+    .await;
+    let d = Direction::Down;
+    let v = ab(&rows, "pbs.twimg.com", d, "plain");
+    assert_eq!(v.verdict, VerdictKind::Throttled, "{v:#?}");
+    assert!(within(v, POLICE_BPS, 0.10), "{v:#?}");
+    let s = ab(&rows, "pbs.twimg.com", d, "split-hello");
+    assert_eq!(s.evasion_result, "does_not_evade", "{s:#?}");
+    let u = ab(&rows, "pbs.twimg.com", d, "upper-case");
+    assert_eq!(u.evasion_result, "evades", "{u:#?}");
+    assert!(!rows
+        .iter()
+        .any(|v| v.scope == Scope::Ab && v.direction == Direction::Up));
+}
