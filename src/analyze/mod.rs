@@ -11,6 +11,7 @@
 
 mod badrows;
 pub mod compare;
+mod ctlpool;
 mod decide;
 pub mod fastcsv;
 pub mod fingerprint;
