@@ -17,13 +17,17 @@
 //!   Pairing cancels what a path does over hours of a campaign (both sides
 //!   of a pair saw the same path state).
 
+use std::borrow::Cow;
+use std::rc::Rc;
+
 use serde::Serialize;
 
+use super::ctlpool::{group_median, CtlPool};
 use super::inference::{median_of, signed_rank};
 use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
 use super::stats::{
-    bootstrap_medians, exact_ratio_ci, mann_whitney, median, median_atoms, percentile, ratio_ci,
-    sort, Alternative, Pool, ORDER_STAT_MAX_N,
+    bootstrap_medians, exact_ratio_ci, mann_whitney_sorted, median, median_atoms, percentile,
+    ratio_ci, sort, Alternative, ORDER_STAT_MAX_N,
 };
 use super::{AnalyzeOptions, Metric};
 
@@ -50,7 +54,7 @@ impl Test {
 }
 
 /// What a comparison measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Rate,
     Total,
@@ -85,46 +89,45 @@ impl Side {
 }
 
 /// A target series and its matched controls.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Stratum {
     pub t: Side,
-    pub c: Side,
-    /// `c.vals` in ascending order.
-    pub c_sorted: Vec<f64>,
-    /// Identity of the control set (strata with equal `pool` share controls).
-    pub pool: u64,
+    /// The matched controls on this metric, prepared once per vantage.
+    pub c: Rc<CtlPool>,
 }
 
-/// Per-round medians of two sides' (round, value) lists, merged by round:
-/// ln(target) − ln(control) for every round both sides have.
-fn round_log_ratios(t: &mut [(u64, f64)], c: &mut [(u64, f64)], out: &mut Vec<f64>) {
-    let by = |a: &(u64, f64), b: &(u64, f64)| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1));
-    t.sort_unstable_by(by);
-    c.sort_unstable_by(by);
-    let group_median = |g: &[(u64, f64)]| {
-        let n = g.len();
-        if n % 2 == 1 {
-            g[n / 2].1
-        } else {
-            (g[n / 2 - 1].1 + g[n / 2].1) / 2.0
+/// Per-round medians of the target's (round, value) list, merged by round
+/// with the controls' per-round ln medians: ln(target) − ln(control) for
+/// every round both sides have.
+fn round_log_ratios(t: &mut [(u64, f64)], c: &[(u64, f64)], out: &mut Vec<f64>) {
+    t.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut j = 0;
+    for g in t.chunk_by(|a, b| a.0 == b.0) {
+        let k = g[0].0;
+        if k == 0 {
+            continue;
         }
-    };
-    let (mut i, mut j) = (0, 0);
-    while i < t.len() && j < c.len() {
-        let (kt, kc) = (t[i].0, c[j].0);
-        let ie = i + t[i..].iter().take_while(|x| x.0 == kt).count();
-        let je = j + c[j..].iter().take_while(|x| x.0 == kc).count();
-        match kt.cmp(&kc) {
-            std::cmp::Ordering::Less => i = ie,
-            std::cmp::Ordering::Greater => j = je,
-            std::cmp::Ordering::Equal => {
-                if kt != 0 {
-                    let x = group_median(&t[i..ie]).ln() - group_median(&c[j..je]).ln();
-                    out.push(if x.is_nan() { 0.0 } else { x });
-                }
-                i = ie;
-                j = je;
+        j += c[j..].partition_point(|x| x.0 < k);
+        if let Some(&(kc, lc)) = c.get(j) {
+            if kc == k {
+                let x = group_median(g).ln() - lc;
+                out.push(if x.is_nan() { 0.0 } else { x });
             }
+        }
+    }
+}
+
+/// Sorted runs merged into one ascending list (borrowed when there is one).
+fn merged<'a>(runs: &[&'a [f64]]) -> Cow<'a, [f64]> {
+    match runs {
+        [] => Cow::Borrowed(&[]),
+        [one] => Cow::Borrowed(one),
+        _ => {
+            let mut v = runs.concat();
+            // Stable sort: finds the runs and merges them (equal values
+            // under total_cmp are the same bits, so any sort gives this).
+            v.sort_by(|a, b| a.total_cmp(b));
+            Cow::Owned(v)
         }
     }
 }
@@ -175,29 +178,28 @@ pub fn compare(
     ctl_seed: u64,
 ) -> Cmp {
     let mut tn = Vec::new();
-    let mut cn = Vec::new();
     let mut raw_t = Vec::new();
-    let mut raw_c = Vec::new();
     let mut d = Vec::new();
     let mut tp: Vec<(u64, f64)> = Vec::new();
-    let mut cp: Vec<(u64, f64)> = Vec::new();
+    let mut used: Vec<&CtlPool> = Vec::new();
     for s in strata {
-        let mc = median(&s.c_sorted);
+        let p = &*s.c;
+        let mc = p.median;
         if mc.is_nan() || mc <= 0.0 || s.t.vals.is_empty() {
             continue;
         }
         raw_t.extend_from_slice(&s.t.vals);
-        raw_c.extend_from_slice(&s.c.vals);
         tn.extend(s.t.vals.iter().map(|v| v / mc));
-        cn.extend(s.c.vals.iter().map(|v| v / mc));
         tp.clear();
-        cp.clear();
         tp.extend(s.t.pairs.iter().zip(&s.t.vals).map(|(&k, v)| (k, v / mc)));
-        cp.extend(s.c.pairs.iter().zip(&s.c.vals).map(|(&k, v)| (k, v / mc)));
-        round_log_ratios(&mut tp, &mut cp, &mut d);
+        round_log_ratios(&mut tp, &p.round_ln, &mut d);
+        used.push(p);
     }
     sort(&mut tn);
-    sort(&mut cn);
+    let norm: Vec<&[f64]> = used.iter().map(|p| p.norm_sorted.as_slice()).collect();
+    let cn = merged(&norm);
+    let raw: Vec<&[f64]> = used.iter().map(|p| p.sorted.as_slice()).collect();
+    let raw_c = merged(&raw);
     let n_pairs = d.len();
     let rate = !kind.is_time();
     let (test, p) = if n_pairs >= paired_min(o) {
@@ -208,10 +210,7 @@ pub fn compare(
         } else {
             Alternative::Greater
         };
-        (
-            Test::Unpaired,
-            mann_whitney(&tn, &Pool::from_sorted(cn.clone()), alt),
-        )
+        (Test::Unpaired, mann_whitney_sorted(&tn, &cn, alt))
     };
     let (mt, mc) = (median(&tn), median(&cn));
     let ratio = if rate {
@@ -247,7 +246,7 @@ pub fn compare(
         n: tn.len(),
         n_c: cn.len(),
         med_t: median_of(raw_t).unwrap_or(f64::NAN),
-        med_c: median_of(raw_c).unwrap_or(f64::NAN),
+        med_c: median(&raw_c),
         ratio: ratio.filter(|r| r.is_finite()),
         ci,
         p,
@@ -324,7 +323,7 @@ pub struct Share {
 pub const SLOWED_FRACTION: f64 = 0.5;
 
 /// Whether value `v` is slowed against sorted controls `c`.
-fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
+pub fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
     if kind.is_time() {
         let p90 = percentile(c, 0.9);
         v > p90 / SLOWED_FRACTION && v - p90 >= MIN_TIME_INFLATION_MS
@@ -339,10 +338,10 @@ pub fn share(kind: Kind, strata: &[Stratum]) -> Share {
     let mut sh = Share::default();
     let mut seen_pools: Vec<u64> = Vec::new();
     for s in strata {
-        if s.c.vals.is_empty() {
+        let c = &s.c.sorted;
+        if c.is_empty() {
             continue;
         }
-        let c = &s.c_sorted;
         for (i, &v) in s.t.vals.iter().enumerate() {
             sh.n += 1;
             if slowed(kind, v, c) {
@@ -354,12 +353,12 @@ pub fn share(kind: Kind, strata: &[Stratum]) -> Share {
             }
         }
         // Each control pool counts once, however many strata share it.
-        if seen_pools.contains(&s.pool) {
+        if seen_pools.contains(&s.c.id) {
             continue;
         }
-        seen_pools.push(s.pool);
+        seen_pools.push(s.c.id);
         sh.n_c += c.len();
-        sh.c_slowed += c.iter().filter(|&&v| slowed(kind, v, c)).count();
+        sh.c_slowed += s.c.n_slowed();
     }
     sh.p = super::inference::fisher_greater(sh.slowed, sh.n, sh.c_slowed, sh.n_c);
     sh

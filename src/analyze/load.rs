@@ -162,9 +162,8 @@ pub struct Dataset {
     pub sources: Vec<TimelineSrc>,
     /// Unusable rows per source file.
     pub bad: Vec<(PathBuf, BadRows)>,
+    /// Series key → index into `series` (the only copy of each key).
     index: HashMap<Vec<u8>, usize, BuildHasherDefault<Fx>>,
-    /// The key of each series, parallel to `series`.
-    keys: Vec<Vec<u8>>,
     key: Vec<u8>,
     /// Unusable rows of the file being read (moved to `bad` after it).
     pending_bad: BadRows,
@@ -234,12 +233,27 @@ impl RowSink for Dataset {
 
     fn absorb(&mut self, other: Dataset, line_offset: u64) {
         self.pending_bad.absorb(&other.pending_bad, line_offset);
+        if self.series.is_empty() && self.runs.is_empty() {
+            // The first part of the first file: take it whole (the merge
+            // below would rebuild the same series, index and runs one by one).
+            self.series = other.series;
+            self.index = other.index;
+            self.runs = other.runs;
+            self.run_index = other.run_index;
+            self.last_run = None;
+            return;
+        }
         let remap: Vec<u32> = other
             .runs
             .iter()
             .map(|r| self.intern_run(r.campaign.as_bytes(), r.run_id.as_bytes()))
             .collect();
-        for (key, mut s) in other.keys.into_iter().zip(other.series) {
+        // The other part's keys in its series order.
+        let mut keys: Vec<Vec<u8>> = vec![Vec::new(); other.series.len()];
+        for (k, i) in other.index {
+            keys[i] = k;
+        }
+        for (key, mut s) in keys.into_iter().zip(other.series) {
             for r in &mut s.runs {
                 *r = remap[*r as usize];
             }
@@ -265,8 +279,7 @@ impl RowSink for Dataset {
                 }
                 None => {
                     self.series.push(s);
-                    self.index.insert(key.clone(), self.series.len() - 1);
-                    self.keys.push(key);
+                    self.index.insert(key, self.series.len() - 1);
                 }
             }
         }
@@ -363,7 +376,6 @@ impl Dataset {
                 });
                 let i = self.series.len() - 1;
                 self.index.insert(self.key.clone(), i);
-                self.keys.push(self.key.clone());
                 i
             }
         };

@@ -12,6 +12,7 @@
 pub mod ab;
 mod badrows;
 pub mod compare;
+mod ctlpool;
 mod decide;
 pub mod fastcsv;
 pub mod fingerprint;
@@ -259,6 +260,9 @@ pub struct Verdict {
     pub evasion_result: String,
 }
 
+/// Above this many series the loaded data is freed on a thread of its own.
+const BACKGROUND_DROP_SERIES: usize = 10_000;
+
 /// Analyse output directories and/or `fetches.csv` files together.
 pub fn analyze_paths(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<Vec<Verdict>> {
     Ok(analyze_paths_checked(paths, opts)?.0)
@@ -300,6 +304,11 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
         .into_iter()
         .filter(|(_, b)| b.total() > 0)
         .collect();
+    // Freeing the series of a large input takes a while (200k series at
+    // 10,000 vantages); nothing waits for it.
+    if ds.series.len() > BACKGROUND_DROP_SERIES {
+        std::thread::spawn(move || drop(ds));
+    }
     Ok(Analysis {
         verdicts,
         bad,
@@ -352,29 +361,73 @@ fn row_key(v: &Verdict) -> (Scope, bool, &str, Direction, &str, &str, &str) {
     )
 }
 
-/// Evaluate and decide one vantage; its rows sorted, split into finished
-/// verdicts and rows waiting for a fingerprint.
+/// Where one vantage's rows are in the output: `rows` verdicts from `start`,
+/// then `classes` class rows.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: usize,
+    rows: usize,
+    classes: usize,
+}
+
+/// The (class, direction) pairs that get a class row: one per pair among
+/// the target URL rows (see [`summary::class_rows`]).
+fn class_keys<'a>(rows: impl Iterator<Item = &'a Verdict>) -> usize {
+    rows.filter(|v| v.scope == Scope::Url && !v.control)
+        .map(|v| (v.class, v.direction))
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+}
+
+/// How many rows a vantage will have: a URL row per series, a host row per
+/// (host, SNI, class, direction) of targets, a class row per (class,
+/// direction) of targets. Only a capacity hint.
+fn rows_hint(ds: &load::Dataset, members: &[usize]) -> usize {
+    let mut hosts = std::collections::BTreeSet::new();
+    let mut classes = std::collections::BTreeSet::new();
+    for &i in members {
+        let s = &ds.series[i];
+        if s.group != crate::types::Group::Control {
+            hosts.insert((&s.host, &s.sni, s.class, s.direction));
+            classes.insert((s.class, s.direction));
+        }
+    }
+    members.len() + hosts.len() + classes.len()
+}
+
+/// Evaluate and decide one vantage, appending its rows, sorted, to `out`:
+/// finished verdicts, placeholders for the rows waiting for a fingerprint
+/// (returned with their index in `out`) and for its class rows.
 fn decide_vantage(
     ds: &load::Dataset,
     members: &[usize],
     opts: &AnalyzeOptions,
-) -> (Vec<Verdict>, Vec<(usize, verdict::Row)>) {
+    out: &mut Vec<Verdict>,
+) -> (Span, Vec<(usize, verdict::Row)>) {
     let mut rows = verdict::evaluate(ds, members, opts);
     decide::fill_q(&mut rows, opts);
     decide::decide(&mut rows, opts);
     rows.sort_by(|a, b| row_key(&a.verdict).cmp(&row_key(&b.verdict)));
-    let mut verdicts = Vec::with_capacity(rows.len());
+    let classes = class_keys(rows.iter().map(|r| &r.verdict));
+    let start = out.len();
+    let n = rows.len();
     let mut pending = Vec::new();
     for mut r in rows {
         if mechanism::needs(&r) {
             r.cmps = Vec::new();
-            pending.push((verdicts.len(), r));
-            verdicts.push(verdict::empty_verdict());
+            pending.push((out.len(), r));
+            out.push(verdict::empty_verdict());
         } else {
-            verdicts.push(r.verdict);
+            out.push(r.verdict);
         }
     }
-    (verdicts, pending)
+    out.extend((0..classes).map(|_| verdict::empty_verdict()));
+    let span = Span {
+        start,
+        rows: n,
+        classes,
+    };
+    (span, pending)
 }
 
 /// Verdicts of every vantage, and the pooling warnings.
@@ -409,45 +462,68 @@ fn run(
         .min(groups.len())
         .max(1);
     let per = groups.len().div_ceil(threads).max(1);
-    // Per vantage: its verdicts in their final order, and the rows that
-    // still need a fingerprint (their slot holds a placeholder until then).
-    type Decided = (Vec<Verdict>, Vec<(usize, verdict::Row)>);
+    // Each thread writes its vantages' rows into one vector; the first
+    // thread's has room for all, so that the others are appended to it
+    // without another copy of 400,000 rows (at 10,000 vantages, fresh
+    // memory for the verdicts was the largest single cost after parsing).
+    let hints: Vec<usize> = groups
+        .chunks(per)
+        .map(|c| c.iter().map(|(_, m)| rows_hint(ds, m)).sum())
+        .collect();
+    let total: usize = hints.iter().sum();
+    type Decided = (Vec<Verdict>, Vec<(Span, Vec<(usize, verdict::Row)>)>);
     let decided: Vec<Decided> = std::thread::scope(|s| {
         let handles: Vec<_> = groups
             .chunks(per)
-            .map(|chunk| {
+            .zip(&hints)
+            .enumerate()
+            .map(|(k, (chunk, &hint))| {
                 s.spawn(move || {
-                    chunk
+                    let mut out = Vec::with_capacity(if k == 0 { total } else { hint });
+                    let spans = chunk
                         .iter()
-                        .map(|(_, members)| decide_vantage(ds, members, opts))
-                        .collect::<Vec<_>>()
+                        .map(|(_, members)| decide_vantage(ds, members, opts, &mut out))
+                        .collect::<Vec<_>>();
+                    (out, spans)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("analysis thread"))
+            .map(|h| h.join().expect("analysis thread"))
             .collect()
     });
-    let mut groups_out: Vec<Vec<Verdict>> = Vec::with_capacity(decided.len());
-    let mut slots: Vec<(usize, usize)> = Vec::new();
+    let mut out: Vec<Verdict> = Vec::new();
+    let mut spans: Vec<Span> = Vec::with_capacity(groups.len());
+    let mut slots: Vec<usize> = Vec::new();
     let mut pending: Vec<verdict::Row> = Vec::new();
-    for (g, (verdicts, rows)) in decided.into_iter().enumerate() {
-        for (i, r) in rows {
-            slots.push((g, i));
-            pending.push(r);
+    for (part, part_spans) in decided {
+        let shift = out.len();
+        if out.is_empty() {
+            out = part;
+        } else {
+            out.extend(part);
         }
-        groups_out.push(verdicts);
+        for (span, rows) in part_spans {
+            spans.push(Span {
+                start: span.start + shift,
+                ..span
+            });
+            for (i, r) in rows {
+                slots.push(i + shift);
+                pending.push(r);
+            }
+        }
     }
     mechanism::fingerprint_rows(ds, &mut pending, windows)?;
-    for ((g, i), r) in slots.into_iter().zip(pending) {
-        groups_out[g][i] = r.verdict;
+    for (i, r) in slots.into_iter().zip(pending) {
+        out[i] = r.verdict;
     }
-    let total: usize = groups_out.iter().map(|g| g.len() * 3 / 2).sum();
-    let mut out = Vec::with_capacity(total);
-    for (mut group, runs) in groups_out.into_iter().zip(runs) {
+    for (span, runs) in spans.into_iter().zip(runs) {
         // Class rows come last in a vantage (Scope::Class sorts last).
-        let mut classes = summary::class_rows(&group);
+        let rows = span.start..span.start + span.rows;
+        let mut classes = summary::class_rows(&out[rows.clone()]);
+        assert_eq!(classes.len(), span.classes, "class rows of a vantage");
         classes.sort_by(|a, b| row_key(a).cmp(&row_key(b)));
         for c in &mut classes {
             c.runs = runs;
@@ -457,8 +533,9 @@ fn run(
                 c.summary.clone_from(&sentence);
             }
         }
-        group.extend(classes);
-        out.extend(group);
+        for (slot, c) in out[rows.end..].iter_mut().zip(classes) {
+            *slot = c;
+        }
     }
     Ok((out, warnings))
 }

@@ -134,14 +134,23 @@ pub enum Alternative {
 /// correction toward the mean. Returns `None` when either side is empty; 1.0
 /// when every value is tied.
 pub fn mann_whitney(x: &[f64], pool: &Pool, alt: Alternative) -> Option<f64> {
+    mann_whitney_ties(x, &pool.sorted, pool.ties, alt)
+}
+
+/// [`mann_whitney`] against an ascending slice `y` that is not a [`Pool`]
+/// (no copy of a control pool shared by many rows).
+pub fn mann_whitney_sorted(x: &[f64], y: &[f64], alt: Alternative) -> Option<f64> {
+    mann_whitney_ties(x, y, tie_term(y), alt)
+}
+
+fn mann_whitney_ties(x: &[f64], y: &[f64], y_ties: f64, alt: Alternative) -> Option<f64> {
     let n = x.len();
-    let m = pool.len();
+    let m = y.len();
     if n == 0 || m == 0 {
         return None;
     }
-    let y = &pool.sorted;
     let mut u = 0.0;
-    let mut ties = pool.ties;
+    let mut ties = y_ties;
     let walk = (n as f64) * (m as f64).log2().max(1.0) > (n + m) as f64;
     let (mut lo, mut hi) = (0usize, 0usize);
     let mut cross_ties = false;

@@ -62,9 +62,16 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
         (v.vantage.as_str(), v.scope, what.as_str())
     };
     type Seen<'a> = (Vec<&'a str>, Vec<&'a str>);
-    let mut seen: BTreeMap<(&str, Scope, &str), Seen> = BTreeMap::new();
+    // Only the shown rows' keys (`--only` over many vantages shows few).
+    let mut seen: BTreeMap<(&str, Scope, &str), Seen> = kept
+        .iter()
+        .filter(|v| v.scope != Scope::Class)
+        .map(|v| (key(v), Seen::default()))
+        .collect();
     for v in all.iter().filter(|v| v.scope != Scope::Class) {
-        let e = seen.entry(key(v)).or_default();
+        let Some(e) = seen.get_mut(&key(v)) else {
+            continue;
+        };
         if !e.0.contains(&v.sni.as_str()) {
             e.0.push(&v.sni);
         }

@@ -10,9 +10,10 @@
 use std::collections::BTreeMap;
 
 use super::compare::{compare, share, Cmp, Kind, Share, Side, Stratum};
-use super::load::{merge_failures, Dataset, Failure, Obs, RateSrc, Series};
+use super::ctlpool::{value, PoolCache};
+use super::load::{merge_failures, Dataset, Failure, RateSrc, Series};
 use super::matching::{ComparedWith, Controls, Match};
-use super::stats::{seed_for, sort};
+use super::stats::seed_for;
 use super::{class_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
 use crate::record::Direction;
 use crate::types::{Class, Group};
@@ -102,14 +103,6 @@ pub fn empty_verdict() -> Verdict {
     }
 }
 
-fn value(o: &Obs, k: Kind) -> f64 {
-    match k {
-        Kind::Rate => o.rate,
-        Kind::Total => o.total_ms,
-        Kind::Tls => o.tls_ms,
-    }
-}
-
 /// The rate column most target fetches used.
 fn rate_metric(ds: &Dataset, members: &[usize]) -> Metric {
     let mut counts = [0usize; 5];
@@ -133,32 +126,18 @@ const _: () = {
 };
 
 /// Strata on metric `k`: each member with its own matched controls.
-fn strata(ds: &Dataset, parts: &[(usize, &Match)], k: Kind) -> Vec<Stratum> {
+fn strata(ds: &Dataset, cache: &mut PoolCache, parts: &[(usize, &Match)], k: Kind) -> Vec<Stratum> {
     parts
         .iter()
         .map(|&(i, m)| {
-            let mut st = Stratum::default();
+            let mut t = Side::default();
             for o in &ds.series[i].obs {
-                st.t.push(value(o, k), o.pair, Some((i, o.id)));
+                t.push(value(o, k), o.pair, Some((i, o.id)));
             }
-            let mut c = Side::default();
-            for &ci in &m.controls {
-                for o in &ds.series[ci].obs {
-                    c.push(value(o, k), o.pair, None);
-                }
+            Stratum {
+                t,
+                c: cache.get(ds, &m.controls, k),
             }
-            st.c_sorted = c.vals.clone();
-            sort(&mut st.c_sorted);
-            st.c = c;
-            // Strata with the same controls share one pool.
-            st.pool = seed_for(
-                0,
-                &[&m.controls
-                    .iter()
-                    .flat_map(|c| c.to_le_bytes())
-                    .collect::<Vec<u8>>()],
-            );
-            st
         })
         .collect()
 }
@@ -168,6 +147,7 @@ fn strata(ds: &Dataset, parts: &[(usize, &Match)], k: Kind) -> Vec<Stratum> {
 fn prepare(
     ds: &Dataset,
     ctl: &Controls,
+    cache: &mut PoolCache,
     opts: &AnalyzeOptions,
     mut v: Verdict,
     members: Vec<usize>,
@@ -319,7 +299,7 @@ fn prepare(
     };
     let rate_m = rate_metric(ds, &members);
     for (j, &k) in kinds.iter().enumerate() {
-        let st = strata(ds, &parts, k);
+        let st = strata(ds, cache, &parts, k);
         let metric = match k {
             Kind::Rate => rate_m,
             Kind::Total => Metric::TotalTime,
@@ -350,9 +330,31 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
         .iter()
         .map(|&i| (i, ds.series[i].class.is_some().then(|| ctl.choose(ds, i))))
         .collect();
-    let mut rows = Vec::new();
     type HostKey<'a> = (&'a str, &'a str, &'a str, Option<Class>, Direction);
     let mut hosts: BTreeMap<HostKey, Vec<usize>> = BTreeMap::new();
+    for &i in members {
+        let s = &ds.series[i];
+        if s.group != Group::Control {
+            hosts
+                .entry((&s.vantage, &s.host, &s.sni, s.class, s.direction))
+                .or_default()
+                .push(i);
+        }
+    }
+    let host_matches: Vec<Vec<Option<Result<Match, String>>>> = hosts
+        .values()
+        .map(|ms| ms.iter().map(|i| matches[i].clone()).collect())
+        .collect();
+    // Every row that will compare with a control set, so that the cache
+    // drops the set's pools after the last one.
+    let mut cache = PoolCache::default();
+    let url_matches = members.iter().map(|i| std::slice::from_ref(&matches[i]));
+    for ms in url_matches.chain(host_matches.iter().map(Vec::as_slice)) {
+        for set in control_sets(ms) {
+            cache.count_use(set);
+        }
+    }
+    let mut rows = Vec::new();
     for &i in members {
         let s = &ds.series[i];
         let mut v = blank(s, Scope::Url);
@@ -369,23 +371,12 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
         let mut key = key.to_vec();
         if s.group == Group::Control {
             key.push(b"control");
-        } else {
-            hosts
-                .entry((&s.vantage, &s.host, &s.sni, s.class, s.direction))
-                .or_default()
-                .push(i);
         }
-        rows.push(prepare(
-            ds,
-            &ctl,
-            opts,
-            v,
-            vec![i],
-            std::slice::from_ref(&matches[&i]),
-            &key,
-        ));
+        let m = std::slice::from_ref(&matches[&i]);
+        rows.push(prepare(ds, &ctl, &mut cache, opts, v, vec![i], m, &key));
+        release(&mut cache, m);
     }
-    for ((vantage, host, sni, class, dir), members) in hosts {
+    for (((vantage, host, sni, class, dir), members), ms) in hosts.into_iter().zip(host_matches) {
         let v = blank(&ds.series[members[0]], Scope::Host);
         let key: [&[u8]; 6] = [
             vantage.as_bytes(),
@@ -395,9 +386,29 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
             dir.as_str().as_bytes(),
             b"host",
         ];
-        let ms: Vec<Option<Result<Match, String>>> =
-            members.iter().map(|&i| matches[&i].clone()).collect();
-        rows.push(prepare(ds, &ctl, opts, v, members, &ms, &key));
+        rows.push(prepare(ds, &ctl, &mut cache, opts, v, members, &ms, &key));
+        release(&mut cache, &ms);
     }
     rows
+}
+
+/// The control sets a row compares with (each once).
+fn control_sets(matches: &[Option<Result<Match, String>>]) -> Vec<&[usize]> {
+    let mut sets: Vec<&[usize]> = matches
+        .iter()
+        .filter_map(|m| match m {
+            Some(Ok(m)) => Some(m.controls.as_slice()),
+            _ => None,
+        })
+        .collect();
+    sets.sort_unstable();
+    sets.dedup();
+    sets
+}
+
+/// A row is done with its control sets.
+fn release(cache: &mut PoolCache, matches: &[Option<Result<Match, String>>]) {
+    for set in control_sets(matches) {
+        cache.release(set);
+    }
 }
