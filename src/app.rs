@@ -1,8 +1,10 @@
 //! Command dispatch and exit codes, kept out of `main.rs` so tests can call it.
 //!
 //! Exit codes: 0 the work ran (failed fetches are data), 1 output could not
-//! be written, 2 bad usage or configuration, 130 interrupted by Ctrl-C;
-//! `fetch` adds curl's codes per failure family (`crate::fetch_exit`).
+//! be written or a fetch hit an internal error (a bug, written as an
+//! `unknown_failure: internal: …` row), 2 bad usage or configuration, 128 +
+//! signal number when stopped by a signal (130 SIGINT, 143 SIGTERM, 129
+//! SIGHUP); `fetch` adds curl's codes per failure family (`crate::fetch_exit`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,7 +24,6 @@ use crate::testbed::{write_demo_campaign, Lab, Scenario};
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Why a command stopped: the exit code and the message for stderr.
 struct Fail(i32, String);
@@ -166,7 +167,17 @@ async fn run_cmd(a: RunArgs) -> Outcome {
         seed: a.seed,
         out: a.out,
     });
-    run_and_report(campaign, RunOptions { quiet: a.quiet }).await
+    let mode = match (a.resume, a.once) {
+        (true, _) => run::Mode::Resume,
+        (_, true) => run::Mode::Once,
+        _ => run::Mode::New,
+    };
+    let opts = RunOptions {
+        quiet: a.quiet,
+        mode,
+        grace: a.grace,
+    };
+    run_and_report(campaign, opts).await
 }
 
 /// Run a loaded campaign and print the end-of-run report (shared with `demo`).
@@ -201,7 +212,15 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         .map_err(|e| output(format!("{e:#}")))?;
     println!();
     print!("{}", analyze::render(&rows, analyze::Format::Text));
-    Ok(if o.interrupted { EXIT_INTERRUPTED } else { 0 })
+    if o.internal_errors > 0 {
+        return Err(output(format!(
+            "{} fetch{} hit an internal error (rows written as unknown_failure: internal: …); \
+             please report",
+            o.internal_errors,
+            if o.internal_errors == 1 { "" } else { "es" }
+        )));
+    }
+    Ok(o.signal_exit.unwrap_or(0))
 }
 
 /// A scenario by built-in name or TOML path.
@@ -250,7 +269,11 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     );
     let mut campaign = config::load_campaign(&path).map_err(usage)?;
     campaign.out = out;
-    let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
+    let opts = RunOptions {
+        quiet: a.quiet,
+        ..RunOptions::default()
+    };
+    let code = run_and_report(campaign, opts).await;
     drop(lab);
     code
 }
