@@ -1,0 +1,145 @@
+//! SIGTERM, SIGHUP and SIGINT stop a run without losing the fetches in
+//! flight: they get a grace period, then are cut and written with
+//! `capped = stop`; verdicts are written; the exit code names the signal.
+
+mod unattended_support;
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use slowlane::record::Capped;
+use unattended_support::*;
+
+/// 20 s per fetch at 100 kB/s: still running whenever the signal comes.
+const SLOW: [&str; 3] = [
+    "/bytes/2000000?rate=100000",
+    "/bytes/2000000?rate=100000",
+    "/bytes/2000000?rate=100000",
+];
+
+fn spawn(camp: &Path, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg("run")
+        .arg(camp)
+        .arg("--quiet")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until the run has started its fetches (campaign.json written, then
+/// a moment for the connections), bounded.
+fn wait_started(out: &Path) {
+    let t = Instant::now();
+    while !out.join("campaign.json").exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "run never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+}
+
+fn signal(child: &Child, sig: i32) {
+    let rc = unsafe { libc::kill(child.id() as i32, sig) };
+    assert_eq!(rc, 0);
+}
+
+/// Wait for the child, killing it if it takes longer than `limit`.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            panic!("run did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn sigterm_cuts_in_flight_fetches_after_the_grace_and_writes_their_rows() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let camp = campaign(dir.path(), &srv, "rounds = 5", SLOW);
+    let out = dir.path().join("out");
+    let child = spawn(&camp, &["--grace", "1s"]);
+    wait_started(&out);
+    signal(&child, libc::SIGTERM);
+    let o = finish(child, Duration::from_secs(15));
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(143), "{err}");
+    assert!(err.contains("SIGTERM: stopping"), "{err}");
+    let rows = check_whole(&out);
+    assert_eq!(rows.len(), 3, "one row per fetch in flight");
+    for r in &rows {
+        assert_eq!(r.capped, Some(Capped::Stop), "{r:?}");
+        assert!(r.error.is_none(), "{r:?}");
+        assert!(r.body_bytes > 0 && r.body_bytes < 2_000_000, "{}", r.body_bytes);
+    }
+    assert_eq!(
+        rounds_log(&out),
+        vec![(rows[0].run_id.clone(), 0, "stopped".to_string())]
+    );
+    assert!(out.join("verdicts.csv").exists(), "verdicts written");
+}
+
+#[test]
+fn fetches_that_finish_within_the_grace_are_not_cut() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    // ~1.5 s per fetch; the signal comes ~0.7 s in, the grace is 10 s.
+    let paths = ["/bytes/150000?rate=100000"; 3];
+    let camp = campaign(dir.path(), &srv, "rounds = 5", paths);
+    let out = dir.path().join("out");
+    let child = spawn(&camp, &["--grace", "10s"]);
+    wait_started(&out);
+    signal(&child, libc::SIGTERM);
+    let o = finish(child, Duration::from_secs(20));
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o.stderr));
+    let rows = check_whole(&out);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r.capped, None, "{r:?}");
+        assert_eq!(r.body_bytes, 150_000);
+    }
+}
+
+#[test]
+fn a_second_sigint_cuts_at_once_and_still_writes_the_rows() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let camp = campaign(dir.path(), &srv, "rounds = 5", SLOW);
+    let out = dir.path().join("out");
+    let child = spawn(&camp, &["--grace", "5min"]);
+    wait_started(&out);
+    signal(&child, libc::SIGINT);
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGINT);
+    // Far below the 5 min grace and the 20 s fetches.
+    let o = finish(child, Duration::from_secs(15));
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("cutting fetches in flight now"), "{err}");
+    let rows = check_whole(&out);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.capped == Some(Capped::Stop)));
+}
+
+#[test]
+fn sighup_stops_like_sigterm_with_exit_129() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let camp = campaign(dir.path(), &srv, "rounds = 5", SLOW);
+    let out = dir.path().join("out");
+    let child = spawn(&camp, &["--grace", "200ms"]);
+    wait_started(&out);
+    signal(&child, libc::SIGHUP);
+    let o = finish(child, Duration::from_secs(15));
+    assert_eq!(o.status.code(), Some(129), "{}", text(&o.stderr));
+    let rows = check_whole(&out);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.capped == Some(Capped::Stop)));
+}
