@@ -5,7 +5,7 @@
 //! growing channel rather than as inflated measurement times.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -49,6 +49,8 @@ pub fn collect(
     out: &Path,
 ) -> anyhow::Result<Summary> {
     let mut in_round = 0;
+    let mut slowest = None;
+    let mut last_slowest = None;
     let mut hist = Histograms::new();
     let mut s = Summary {
         fetches: 0,
@@ -64,7 +66,16 @@ pub fn collect(
                 s.fetches += 1;
                 s.errors += rec.error.is_some() as u64;
                 s.table.add(&rec);
-                progress.update(rec.round, s.errors, s.table.slowest());
+                // The slowest class is a median over all rates so far:
+                // computed per fetch it made a long run quadratic, and the
+                // writer fell behind. Once a second, and only for a bar.
+                let due =
+                    last_slowest.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1));
+                if progress.shows_bar() && due {
+                    slowest = s.table.slowest();
+                    last_slowest = Some(Instant::now());
+                }
+                progress.update(rec.round, s.errors, slowest.clone());
             }
             Msg::RoundEnd {
                 round,

@@ -43,6 +43,12 @@ impl Progress {
         }
     }
 
+    /// Whether the bar is drawn (only then is its "slowest class" worth
+    /// computing: a median over every rate so far).
+    pub fn shows_bar(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
     pub fn update(&self, round: u32, errors: u64, slowest: Option<String>) {
         self.bar.inc(1);
         let slow = slowest
