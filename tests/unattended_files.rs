@@ -25,7 +25,11 @@ fn assert_latest_run_complete(out: &Path, rounds: u32) {
         .filter(|(r, _, _)| *r == run_id)
         .map(|(_, n, _)| *n)
         .collect();
-    assert_eq!(logged, (0..rounds).collect::<Vec<_>>(), "rounds.csv: {log:?}");
+    assert_eq!(
+        logged,
+        (0..rounds).collect::<Vec<_>>(),
+        "rounds.csv: {log:?}"
+    );
     let mut per_round = BTreeMap::new();
     for r in rows.iter().filter(|r| r.run_id == run_id) {
         *per_round.entry(r.round).or_insert(0) += 1;
@@ -43,13 +47,21 @@ fn disk_full_exits_1_with_whole_files_and_resume_completes_the_run() {
     let o = run(&camp, &[], &[("SLOWLANE_FAULT", "enospc@2500")]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(err.matches("No space left on device").count(), 1, "said once: {err}");
+    assert_eq!(
+        err.matches("No space left on device").count(),
+        1,
+        "said once: {err}"
+    );
     check_whole(&out);
     assert!(!out.join(".campaign.json.tmp").exists());
 
     let o = run(&camp, &["--resume"], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("continuing run"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("continuing run"),
+        "{}",
+        text(&o.stderr)
+    );
     assert_latest_run_complete(&out, 3);
 }
 
@@ -77,7 +89,10 @@ fn abort_at_row_writes_then_resume_loses_and_duplicates_nothing() {
         );
         assert_latest_run_complete(&out, 3);
     }
-    assert!(aborted >= 3, "the fault hook aborted only {aborted} of 6 runs (seed {seed})");
+    assert!(
+        aborted >= 3,
+        "the fault hook aborted only {aborted} of 6 runs (seed {seed})"
+    );
 }
 
 #[test]
@@ -108,7 +123,11 @@ fn kill_9_at_random_moments_then_resume() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let o = run(&camp, &["--resume"], &[]);
-        assert!(o.status.success(), "seed {seed}, kill at {ms} ms: {}", text(&o.stderr));
+        assert!(
+            o.status.success(),
+            "seed {seed}, kill at {ms} ms: {}",
+            text(&o.stderr)
+        );
         assert_latest_run_complete(&out, 4);
     }
 }
@@ -121,7 +140,10 @@ fn torn_tails_are_cut_before_appending() {
     let out = dir.path().join("out");
     assert!(run(&camp, &[], &[]).status.success());
     // A torn quoted label: the worst case (an unterminated quote).
-    for (name, tail) in [("fetches.csv", "unattended,v,\"torn la"), ("timeline.csv", "x-1,do")] {
+    for (name, tail) in [
+        ("fetches.csv", "unattended,v,\"torn la"),
+        ("timeline.csv", "x-1,do"),
+    ] {
         let p = out.join(name);
         let mut t = std::fs::read_to_string(&p).unwrap();
         t.push_str(tail);
@@ -130,7 +152,10 @@ fn torn_tails_are_cut_before_appending() {
     let o = run(&camp, &[], &[]);
     let err = text(&o.stderr);
     assert!(o.status.success(), "{err}");
-    assert!(err.contains("fetches.csv: cut 21 bytes of an unterminated last line"), "{err}");
+    assert!(
+        err.contains("fetches.csv: cut 21 bytes of an unterminated last line"),
+        "{err}"
+    );
     assert!(err.contains("timeline.csv: cut 6 bytes"), "{err}");
     let rows = check_whole(&out);
     assert_eq!(rows.len(), 6);
@@ -167,7 +192,13 @@ fn unreadable_campaign_json_is_set_aside_not_a_permanent_block() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.iter().filter(|n| n.starts_with("campaign.json.bad-")).count(), 1);
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("campaign.json.bad-"))
+            .count(),
+        1
+    );
     assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
     check_whole(&out);
 }
@@ -198,5 +229,7 @@ async fn a_panic_inside_a_fetch_becomes_a_row_and_counts_as_an_internal_error() 
         })
         .collect();
     assert_eq!(internal.len(), 2, "{rows:#?}");
-    assert!(internal.iter().all(|r| r.url.contains("a.test") && !r.fetch_id.is_empty()));
+    assert!(internal
+        .iter()
+        .all(|r| r.url.contains("a.test") && !r.fetch_id.is_empty()));
 }

@@ -27,9 +27,17 @@ fn once_runs_one_round_per_invocation_and_numbers_rounds_across_them() {
     for i in 0..3 {
         let o = run(&camp, &["--once"], &[]);
         assert!(o.status.success(), "{}", text(&o.stderr));
-        assert!(text(&o.stdout).contains("3 fetches (0 failed) in 1 round"), "{}", text(&o.stdout));
+        assert!(
+            text(&o.stdout).contains("3 fetches (0 failed) in 1 round"),
+            "{}",
+            text(&o.stdout)
+        );
         if i > 0 {
-            assert!(text(&o.stderr).contains(&format!("at round {i}")), "{}", text(&o.stderr));
+            assert!(
+                text(&o.stderr).contains(&format!("at round {i}")),
+                "{}",
+                text(&o.stderr)
+            );
         }
     }
     let rows = check_whole(&out);
@@ -82,7 +90,11 @@ fn resume_after_a_stop_runs_only_the_remaining_rounds() {
 
     let o = run(&camp, &["--resume"], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(text(&o.stdout).contains("in 2 rounds"), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("in 2 rounds"),
+        "{}",
+        text(&o.stdout)
+    );
     let log = rounds_log(&out);
     let ends: Vec<(u32, &str)> = log.iter().map(|(_, n, e)| (*n, e.as_str())).collect();
     assert_eq!(ends, vec![(0, "stopped"), (1, "complete"), (2, "complete")]);
@@ -95,7 +107,11 @@ fn resume_after_a_stop_runs_only_the_remaining_rounds() {
     // A finished run is not resumed again: a new one starts, and says so.
     let o = run(&camp, &["--resume"], &[]);
     assert!(o.status.success());
-    assert!(text(&o.stderr).contains("is finished"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("is finished"),
+        "{}",
+        text(&o.stderr)
+    );
     assert_eq!(runs_in(&out).len(), 2);
 }
 
@@ -107,11 +123,19 @@ fn resume_is_refused_when_the_campaign_changed() {
     let out = dir.path().join("out");
     let o = run(&camp, &["--rounds", "1"], &[]);
     assert!(o.status.success());
-    let changed = campaign(dir.path(), &srv, "rounds = 2", ["/bytes/1000", FAST[1], FAST[2]]);
+    let changed = campaign(
+        dir.path(),
+        &srv,
+        "rounds = 2",
+        ["/bytes/1000", FAST[1], FAST[2]],
+    );
     let o = run(&changed, &["--rounds", "1", "--resume"], &[]);
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("--resume refused") && err.contains("different campaign"), "{err}");
+    assert!(
+        err.contains("--resume refused") && err.contains("different campaign"),
+        "{err}"
+    );
     // --once on a changed campaign starts a new run (cron must not stall).
     let o = run(&changed, &["--once"], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
@@ -158,5 +182,9 @@ fn a_second_run_into_a_busy_directory_is_refused() {
     let _ = child.kill();
     let _ = child.wait();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("another slowlane run is writing"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("another slowlane run is writing"),
+        "{}",
+        text(&o.stderr)
+    );
 }

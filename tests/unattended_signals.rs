@@ -77,7 +77,11 @@ fn sigterm_cuts_in_flight_fetches_after_the_grace_and_writes_their_rows() {
     for r in &rows {
         assert_eq!(r.capped, Some(Capped::Stop), "{r:?}");
         assert!(r.error.is_none(), "{r:?}");
-        assert!(r.body_bytes > 0 && r.body_bytes < 2_000_000, "{}", r.body_bytes);
+        assert!(
+            r.body_bytes > 0 && r.body_bytes < 2_000_000,
+            "{}",
+            r.body_bytes
+        );
     }
     assert_eq!(
         rounds_log(&out),

@@ -19,7 +19,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_slowlane");
 /// A server on its own runtime (the tests run the binary synchronously).
 pub fn server() -> (tokio::runtime::Runtime, TestServer) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(Mode::Normal, &["a.test", "b.test"], &["h2"]));
+    let srv = rt.block_on(TestServer::start(
+        Mode::Normal,
+        &["a.test", "b.test"],
+        &["h2"],
+    ));
     (rt, srv)
 }
 
@@ -94,7 +98,11 @@ pub fn check_whole(out: &Path) -> Vec<FetchRecord> {
         .collect();
     let mut ids = HashSet::new();
     for row in &rows {
-        assert!(ids.insert(row.fetch_id.clone()), "duplicate fetch_id {}", row.fetch_id);
+        assert!(
+            ids.insert(row.fetch_id.clone()),
+            "duplicate fetch_id {}",
+            row.fetch_id
+        );
     }
     let tl_raw = std::fs::read_to_string(out.join("timeline.csv")).unwrap();
     assert!(tl_raw.ends_with('\n'), "timeline.csv ends mid-line");
@@ -104,7 +112,11 @@ pub fn check_whole(out: &Path) -> Vec<FetchRecord> {
         .map(|x| x.unwrap_or_else(|e| panic!("timeline.csv: {e}")))
         .collect();
     for w in &windows {
-        assert!(ids.contains(&w.fetch_id), "timeline row of unknown fetch {}", w.fetch_id);
+        assert!(
+            ids.contains(&w.fetch_id),
+            "timeline row of unknown fetch {}",
+            w.fetch_id
+        );
     }
     for row in &rows {
         let sum: u64 = windows
