@@ -108,10 +108,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     std::fs::create_dir_all(&c.out).map_err(|e| out_err(&e))?;
     let _lock = DirLock::acquire(&c.out).map_err(|e| out_err(&e))?;
     let hash = meta::campaign_hash(&c);
-    let start = resume::plan_start(&c, &hash, opts.mode).map_err(|e| match opts.mode {
-        Mode::Resume if e.to_string().starts_with("--resume refused") => RunError::Config(e),
-        _ => RunError::Output(e),
-    })?;
+    let start = resume::plan_start(&c, &hash, opts.mode)?;
     let (run_id, seed) = (start.run_id.clone(), start.seed);
 
     let sink = Sink::open(&c.out).map_err(|e| RunError::Output(e.into()))?;

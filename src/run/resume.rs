@@ -19,6 +19,7 @@ use crate::record::meta;
 use crate::record::repair::{after_seq, cut_tail_rows};
 use crate::record::rounds;
 use crate::record::sink::{FETCHES_CSV, TIMELINE_CSV};
+use crate::run::RunError;
 
 /// How to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,8 +63,27 @@ impl Start {
     }
 }
 
-/// Decide where to start. `Err` is a message for a refused `--resume`.
-pub fn plan_start(c: &Campaign, hash: &str, mode: Mode) -> anyhow::Result<Start> {
+/// Decide where to start: a refused `--resume` is a usage error (exit 2),
+/// a directory that cannot be read or repaired an output error (exit 1).
+pub fn plan_start(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, RunError> {
+    plan(c, hash, mode).map_err(|e| match e {
+        Plan::Refused(m) => RunError::Config(anyhow::anyhow!(m)),
+        Plan::Io(e) => RunError::Output(e),
+    })
+}
+
+enum Plan {
+    Refused(String),
+    Io(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Plan {
+    fn from(e: E) -> Plan {
+        Plan::Io(e.into())
+    }
+}
+
+fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
     if mode == Mode::New {
         return Ok(Start::new_run(c));
     }
@@ -101,10 +121,10 @@ pub fn plan_start(c: &Campaign, hash: &str, mode: Mode) -> anyhow::Result<Start>
             }
         );
         if mode == Mode::Resume {
-            anyhow::bail!(
+            return Err(Plan::Refused(format!(
                 "--resume refused: {why}. Run without --resume to start a new run \
                  in the same directory, or use another --out"
-            );
+            )));
         }
         return fresh(why);
     }
