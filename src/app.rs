@@ -188,8 +188,14 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             RunError::Config(_) => usage(e),
             RunError::Output(_) => output(format!("cannot write output: {e}")),
         })?;
+    // A continued run (--resume, --once) says which rounds these were.
+    let continued = if o.first_round > 0 {
+        format!(" (from round {} of run {})", o.first_round, o.run_id)
+    } else {
+        String::new()
+    };
     println!(
-        "{} fetch{} ({} failed) in {} round{}, seed {}, written to {}",
+        "{} fetch{} ({} failed) in {} round{}{continued}, seed {}, written to {}",
         o.fetches,
         if o.fetches == 1 { "" } else { "es" },
         o.errors,
