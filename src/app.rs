@@ -64,6 +64,8 @@ pub fn main(cli: Cli) -> i32 {
             Command::Demo(a) => demo_cmd(a).await,
         }
     });
+    // Do not wait for an analysis abandoned at a stop signal.
+    rt.shutdown_background();
     match outcome {
         Ok(code) => code,
         Err(Fail(code, msg)) => {
@@ -206,10 +208,26 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
     );
     print!("{}", o.table.render());
     // Verdicts over everything in the output directory (all runs of this
-    // campaign there): the same code as `slowlane analyze DIR`.
-    let analysis =
-        analyze::analyze_paths_full(std::slice::from_ref(&o.out), &AnalyzeOptions::default())
-            .map_err(|e| output(format!("analysis failed: {e:#}")))?;
+    // campaign there): the same code as `slowlane analyze DIR`. A large
+    // directory takes a while; a stop signal meanwhile ends the run at once
+    // (every row is already on disk; the verdicts can be made later).
+    let dir = o.out.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        analyze::analyze_paths_full(std::slice::from_ref(&dir), &AnalyzeOptions::default())
+    });
+    let analysis = tokio::select! {
+        r = job => r
+            .map_err(|e| output(format!("analysis failed: {e}")))?
+            .map_err(|e| output(format!("analysis failed: {e:#}")))?,
+        code = run::stop_signal() => {
+            eprintln!(
+                "slowlane: stopped during the final analysis; verdicts not written \
+                 (`slowlane analyze {}` makes them)",
+                o.out.display()
+            );
+            return Ok(code);
+        }
+    };
     for w in &analysis.warnings {
         eprintln!("warning: {w}");
     }

@@ -147,3 +147,71 @@ fn sighup_stops_like_sigterm_with_exit_129() {
     assert_eq!(rows.len(), 3);
     assert!(rows.iter().all(|r| r.capped == Some(Capped::Stop)));
 }
+
+#[test]
+fn a_signal_during_the_final_analysis_ends_the_run_at_once() {
+    use rand::{Rng, SeedableRng};
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let camp = campaign(dir.path(), &srv, "rounds = 1", ["/bytes/2000"; 3]);
+    let out = dir.path().join("out");
+    // An earlier, large campaign in the same directory: 60,000 rows over
+    // 1,000 URLs make the end-of-run analysis take many seconds.
+    std::fs::create_dir_all(&out).unwrap();
+    let mut w = csv::Writer::from_path(out.join("fetches.csv")).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    for i in 0..60_000u32 {
+        let u = i % 1000;
+        let rec = slowlane::record::FetchRecord {
+            campaign: "old".into(),
+            vantage: "test-vantage".into(),
+            run_id: "old".into(),
+            round: i / 1000,
+            fetch_id: format!("old-{i}"),
+            url: format!("https://h{}.test/x/{u}", u % 7),
+            host: format!("h{}.test", u % 7),
+            class: Some(slowlane::types::Class::Image),
+            group: Some(if u % 5 == 0 {
+                slowlane::types::Group::Control
+            } else {
+                slowlane::types::Group::Target
+            }),
+            method: "GET".into(),
+            status: Some(200),
+            body_bytes: 100_000,
+            object_bytes: Some(100_000),
+            ttfb_ms: Some(slowlane::record::Ms(rng.gen_range(5.0..50.0))),
+            total_ms: Some(slowlane::record::Ms(rng.gen_range(50.0..500.0))),
+            goodput_bps: Some(rng.gen_range(1_000_000..50_000_000)),
+            ..Default::default()
+        };
+        w.serialize(&rec).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let child = spawn(&camp, &[]);
+    // The run itself is short; once its round is logged, the analysis runs.
+    let t = Instant::now();
+    while rounds_log_len(&out) < 1 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the round never ended"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&child, libc::SIGTERM);
+    let o = finish(child, Duration::from_secs(10));
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(143), "{err}");
+    assert!(err.contains("stopped during the final analysis"), "{err}");
+    let mut r = csv::Reader::from_path(out.join("fetches.csv")).unwrap();
+    let rows: Vec<slowlane::record::FetchRecord> = r.deserialize().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 60_003, "the run's rows are on disk");
+}
+
+fn rounds_log_len(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("rounds.csv"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}

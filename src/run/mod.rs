@@ -31,6 +31,7 @@ use crate::record::FetchRecord;
 use crate::report::classes::ClassTable;
 pub use collect::Msg;
 pub use resume::Mode;
+pub use signals::stop_signal;
 use signals::Stop;
 
 /// The default time fetches in flight get to finish after a stop signal.

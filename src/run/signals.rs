@@ -123,3 +123,19 @@ impl Signals {
         }
     }
 }
+
+/// The exit code (128 + signal number) of the next SIGINT, SIGTERM or
+/// SIGHUP; never resolves if the handlers cannot be installed. For the work
+/// after the run (the final analysis), which a stop should not wait for.
+pub async fn stop_signal() -> i32 {
+    let sigs = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    );
+    let (Ok(int), Ok(term), Ok(hup)) = sigs else {
+        return std::future::pending().await;
+    };
+    let (_, signo) = Signals { int, term, hup }.next().await;
+    128 + signo
+}
