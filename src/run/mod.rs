@@ -142,7 +142,10 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let stop = Arc::new(Stop::new());
     let writer = {
         let stop = stop.clone();
-        let progress = progress::Progress::new(opts.quiet, total, c.schedule.rounds);
+        // Round numbers continue across --resume/--once, so "round 58/100"
+        // stays right; --once ignores the campaign's rounds.
+        let of = if once { None } else { c.schedule.rounds };
+        let progress = progress::Progress::new(opts.quiet, total, of);
         let out = c.out.clone();
         let run_id = run_id.clone();
         tokio::task::spawn_blocking(move || {
