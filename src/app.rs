@@ -1,8 +1,10 @@
 //! Command dispatch and exit codes, kept out of `main.rs` so tests can call it.
 //!
 //! Exit codes: 0 the work ran (failed fetches are data), 1 output could not
-//! be written, 2 bad usage or configuration, 130 interrupted by Ctrl-C;
-//! `fetch` adds curl's codes per failure family (`crate::fetch_exit`).
+//! be written or a fetch hit an internal error (a bug, written as an
+//! `unknown_failure: internal: …` row), 2 bad usage or configuration, 128 +
+//! signal number when stopped by a signal (130 SIGINT, 143 SIGTERM, 129
+//! SIGHUP); `fetch` adds curl's codes per failure family (`crate::fetch_exit`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -23,7 +25,6 @@ use crate::testbed::{write_demo_campaign, Lab, Scenario};
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
-pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Why a command stopped: the exit code and the message for stderr.
 struct Fail(i32, String);
@@ -73,6 +74,8 @@ pub fn main(cli: Cli) -> i32 {
             Command::Serve(a) => serve_cmd(a).await,
         }
     });
+    // Do not wait for an analysis abandoned at a stop signal.
+    rt.shutdown_background();
     match outcome {
         Ok(code) => code,
         Err(Fail(code, msg)) => {
@@ -182,7 +185,17 @@ async fn run_cmd(a: RunArgs) -> Outcome {
         out: a.out,
         vantage: a.vantage,
     });
-    run_and_report(campaign, RunOptions { quiet: a.quiet }).await
+    let mode = match (a.resume, a.once) {
+        (true, _) => run::Mode::Resume,
+        (_, true) => run::Mode::Once,
+        _ => run::Mode::New,
+    };
+    let opts = RunOptions {
+        quiet: a.quiet,
+        mode,
+        grace: a.grace,
+    };
+    run_and_report(campaign, opts).await
 }
 
 /// `slowlane plan`: sizes from `--probe` or earlier runs, then the cost.
@@ -238,8 +251,14 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             RunError::Config(_) => usage(e),
             RunError::Output(_) => output(format!("cannot write output: {e}")),
         })?;
+    // A continued run (--resume, --once) says which rounds these were.
+    let continued = if o.first_round > 0 {
+        format!(" (from round {} of run {})", o.first_round, o.run_id)
+    } else {
+        String::new()
+    };
     let summary = format!(
-        "{} fetch{} ({} failed) in {} round{}, seed {}, written to {}\n{}",
+        "{} fetch{} ({} failed) in {} round{}{continued}, seed {}, written to {}\n{}",
         o.fetches,
         if o.fetches == 1 { "" } else { "es" },
         o.errors,
@@ -251,10 +270,26 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
     );
     print(&summary)?;
     // Verdicts over everything in the output directory (all runs of this
-    // campaign there): the same code as `slowlane analyze DIR`.
-    let analysis =
-        analyze::analyze_paths_full(std::slice::from_ref(&o.out), &AnalyzeOptions::default())
-            .map_err(|e| output(format!("analysis failed: {e:#}")))?;
+    // campaign there): the same code as `slowlane analyze DIR`. A large
+    // directory takes a while; a stop signal meanwhile ends the run at once
+    // (every row is already on disk; the verdicts can be made later).
+    let dir = o.out.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        analyze::analyze_paths_full(std::slice::from_ref(&dir), &AnalyzeOptions::default())
+    });
+    let analysis = tokio::select! {
+        r = job => r
+            .map_err(|e| output(format!("analysis failed: {e}")))?
+            .map_err(|e| output(format!("analysis failed: {e:#}")))?,
+        code = run::stop_signal() => {
+            crate::stdout::eprintln(&format!(
+                "slowlane: stopped during the final analysis; verdicts not written \
+                 (`slowlane analyze {}` makes them)",
+                o.out.display()
+            ));
+            return Ok(code);
+        }
+    };
     for w in &analysis.warnings {
         crate::stdout::eprintln(&format!("warning: {w}"));
     }
@@ -278,7 +313,15 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         Ok(index) => print(&format!("report: {}\n", index.display()))?,
         Err(e) => crate::stdout::eprintln(&format!("slowlane: report not written: {e:#}")),
     }
-    Ok(if o.interrupted { EXIT_INTERRUPTED } else { 0 })
+    if o.internal_errors > 0 {
+        return Err(output(format!(
+            "{} fetch{} hit an internal error (rows written as unknown_failure: internal: …); \
+             please report",
+            o.internal_errors,
+            if o.internal_errors == 1 { "" } else { "es" }
+        )));
+    }
+    Ok(o.signal_exit.unwrap_or(0))
 }
 
 /// A scenario by built-in name or TOML path.
@@ -359,7 +402,11 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     ));
     let mut campaign = config::load_campaign(&path).map_err(usage)?;
     campaign.out = out;
-    let code = run_and_report(campaign, RunOptions { quiet: a.quiet }).await;
+    let opts = RunOptions {
+        quiet: a.quiet,
+        ..RunOptions::default()
+    };
+    let code = run_and_report(campaign, opts).await;
     drop(lab);
     code
 }

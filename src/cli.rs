@@ -247,6 +247,22 @@ pub struct RunArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Continue the latest run in the output directory (same run_id, seed
+    /// and round numbering; a round cut by a crash runs again whole) if the
+    /// campaign is unchanged; refused if it changed; a new run if there is
+    /// nothing left to resume. For restarts after a crash or a reboot.
+    #[arg(long, conflicts_with = "once")]
+    pub resume: bool,
+    /// Run exactly one round and exit (for cron or a systemd timer): the
+    /// next round of the latest run of this campaign in the output
+    /// directory, or round 0 of a new run. rounds/duration/interval are
+    /// ignored: the caller schedules.
+    #[arg(long, conflicts_with = "rounds")]
+    pub once: bool,
+    /// After SIGTERM/SIGHUP/Ctrl-C, how long fetches in flight may still run
+    /// before they are cut (and written with capped=stop).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+    pub grace: Duration,
 }
 
 /// A `--vantage` value: non-empty, no control characters (it is written to

@@ -72,3 +72,12 @@ impl Write for Out {
         self.guard(r, ())
     }
 }
+
+/// `eprintln!` that never panics: formats, then [`eprintln`] (a closed
+/// stderr drops the message instead of ending the run with exit 101).
+#[macro_export]
+macro_rules! eprintln_quiet {
+    ($($arg:tt)*) => {
+        $crate::stdout::eprintln(&format!($($arg)*))
+    };
+}

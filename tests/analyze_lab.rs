@@ -28,7 +28,15 @@ async fn lab_run(
     let mut c = slowlane::config::load_campaign(&path).unwrap();
     c.vantage = vantage.into();
     c.seed = Some(seed);
-    let o = run_campaign(c, RunOptions { quiet: true }).await.unwrap();
+    let o = run_campaign(
+        c,
+        RunOptions {
+            quiet: true,
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(o.rounds, rounds);
     drop(lab);
     analyze_paths(&[out.to_path_buf()], &AnalyzeOptions::default()).unwrap()

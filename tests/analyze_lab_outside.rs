@@ -23,7 +23,15 @@ async fn lab_run(s: &Scenario, out: &Path, rounds: Option<u32>, seed: u64) -> Ve
     let mut c = slowlane::config::load_campaign(&path).unwrap();
     c.vantage = "lab".into();
     c.seed = Some(seed);
-    run_campaign(c, RunOptions { quiet: true }).await.unwrap();
+    run_campaign(
+        c,
+        RunOptions {
+            quiet: true,
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .unwrap();
     drop(lab);
     analyze_paths(&[out.to_path_buf()], &AnalyzeOptions::default()).unwrap()
 }

@@ -39,6 +39,7 @@ pub async fn exchange<IO>(
     io: IO,
     info: Option<TcpInfoSource>,
     deadline: Instant,
+    cut: &super::Cut,
 ) -> Result<(), Failure>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -49,17 +50,27 @@ where
     let io = TokioIo::new(io);
     // The connection task is aborted when the exchange ends, so a capped
     // fetch stops reading at once instead of draining in the background.
-    let (mut sender, conn_task) = if h2 {
-        let (s, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .handshake(io)
-            .await
-            .map_err(|e| Failure::classify(&e, Phase::Request))?;
-        (Sender::H2(s), tokio::spawn(conn))
-    } else {
-        let (s, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|e| Failure::classify(&e, Phase::Request))?;
-        (Sender::H1(s), tokio::spawn(conn))
+    let handshake = async {
+        if h2 {
+            let (s, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+                .handshake(io)
+                .await
+                .map_err(|e| Failure::classify(&e, Phase::Request))?;
+            Ok((Sender::H2(s), tokio::spawn(conn)))
+        } else {
+            let (s, conn) = hyper::client::conn::http1::handshake(io)
+                .await
+                .map_err(|e| Failure::classify(&e, Phase::Request))?;
+            Ok((Sender::H1(s), tokio::spawn(conn)))
+        }
+    };
+    let (mut sender, conn_task) = tokio::select! {
+        biased;
+        r = handshake => r?,
+        _ = cut.fired() => {
+            rec.capped = Some(Capped::Stop);
+            return Ok(());
+        }
     };
 
     let upload = if spec.method == Method::Post {
@@ -84,6 +95,7 @@ where
         &progress,
         t_req,
         deadline,
+        cut,
     )
     .await;
 
@@ -142,6 +154,7 @@ async fn request_and_body(
     progress: &Arc<Mutex<UploadProgress>>,
     t_req: Instant,
     deadline: Instant,
+    cut: &super::Cut,
 ) -> Result<(), Failure> {
     let opts = &p.spec.options;
     let is_post = p.spec.method == Method::Post;
@@ -156,6 +169,9 @@ async fn request_and_body(
     tokio::pin!(tick);
     let cap = sleep_until(deadline.into());
     tokio::pin!(cap);
+    // A stop cut ends the fetch like a time cap: what was measured stays.
+    let stop = cut.fired();
+    tokio::pin!(stop);
 
     // Headers. For an upload the response deadline starts when the peer has
     // acknowledged the whole body, not when it was handed to the socket: a
@@ -182,6 +198,11 @@ async fn request_and_body(
                     return Ok(());
                 }
                 return Err(Failure::timeout(Phase::Headers));
+            }
+            _ = &mut stop => {
+                rec.capped = Some(Capped::Stop);
+                meter.sample_upload(Instant::now());
+                return Ok(());
             }
             _ = &mut tick => {
                 meter.tick();
@@ -246,6 +267,10 @@ async fn request_and_body(
             biased;
             _ = &mut cap => {
                 rec.capped = Some(Capped::Time);
+                return Ok(());
+            }
+            _ = &mut stop => {
+                rec.capped = Some(Capped::Stop);
                 return Ok(());
             }
             _ = &mut tick => {

@@ -20,6 +20,7 @@ pub mod timeline;
 pub mod tls;
 mod upload;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -98,10 +99,34 @@ impl Prepared {
     }
 }
 
-/// Perform one fetch. Never fails: every fault becomes fields of the record.
-pub async fn fetch(p: &Prepared) -> FetchRecord {
+/// A request to end fetches at once (a stop after its grace period, or a
+/// second signal). A cut fetch keeps what it measured and is marked
+/// `capped = stop`, like a time cap: its rows are evidence, never dropped.
+#[derive(Debug, Clone, Default)]
+pub struct Cut(Option<tokio::sync::watch::Receiver<bool>>);
+
+impl Cut {
+    /// Fires when `true` is sent on the channel.
+    pub fn new(rx: tokio::sync::watch::Receiver<bool>) -> Cut {
+        Cut(Some(rx))
+    }
+
+    /// Resolves once the cut is requested; never for [`Cut::default`].
+    pub async fn fired(&self) {
+        if let Some(rx) = &self.0 {
+            let mut rx = rx.clone();
+            if rx.wait_for(|c| *c).await.is_ok() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+/// The fields of a record known before any network activity.
+pub fn blank_record(p: &Prepared) -> FetchRecord {
     let spec = &p.spec;
-    let mut rec = FetchRecord {
+    FetchRecord {
         started_at: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
         url: spec.url.to_string(),
         host: p.host_header(),
@@ -117,11 +142,45 @@ pub async fn fetch(p: &Prepared) -> FetchRecord {
         ab: spec.ab.clone(),
         variant: spec.variant.clone(),
         ..FetchRecord::default()
-    };
+    }
+}
+
+/// Perform one fetch. Never fails: every fault becomes fields of the record.
+pub async fn fetch(p: &Prepared) -> FetchRecord {
+    fetch_until(p, &Cut::default()).await
+}
+
+/// [`fetch`], ended early (with `capped = stop`) when `cut` fires.
+pub async fn fetch_until(p: &Prepared, cut: &Cut) -> FetchRecord {
+    let spec = &p.spec;
+    let mut rec = blank_record(p);
     let t0 = Instant::now();
-    if let Err(f) = run(p, &mut rec, t0).await {
-        rec.error = Some(f.kind);
-        rec.error_phase = Some(f.phase);
+    // Before the HTTP exchange a cut simply abandons the phase in progress
+    // (the timings of the finished phases are already in `rec`); from the
+    // exchange on, `http` handles the cut itself so the bytes and windows
+    // measured so far are written into the record.
+    let in_exchange = AtomicBool::new(false);
+    let result = {
+        let fut = run(p, &mut rec, t0, cut, &in_exchange);
+        let early_cut = async {
+            cut.fired().await;
+            if in_exchange.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await
+            }
+        };
+        tokio::select! {
+            biased;
+            r = fut => Some(r),
+            _ = early_cut => None,
+        }
+    };
+    match result {
+        Some(Err(f)) => {
+            rec.error = Some(f.kind);
+            rec.error_phase = Some(f.phase);
+        }
+        Some(Ok(())) => {}
+        None => rec.capped = Some(Capped::Stop),
     }
     rec.total_ms = Some(Ms::from_duration(t0.elapsed()));
     if rec.class.is_none() {
@@ -132,7 +191,13 @@ pub async fn fetch(p: &Prepared) -> FetchRecord {
 }
 
 /// The phases up to an open connection; the HTTP exchange is in `http`.
-async fn run(p: &Prepared, rec: &mut FetchRecord, t0: Instant) -> Result<(), Failure> {
+async fn run(
+    p: &Prepared,
+    rec: &mut FetchRecord,
+    t0: Instant,
+    cut: &Cut,
+    in_exchange: &AtomicBool,
+) -> Result<(), Failure> {
     let opts = &p.spec.options;
     let deadline = t0 + opts.max_time;
     // The overall cap also bounds the phases before the body; when it is the
@@ -166,7 +231,8 @@ async fn run(p: &Prepared, rec: &mut FetchRecord, t0: Instant) -> Result<(), Fai
     let info = tcpinfo::TcpInfoSource::new(&tcp);
 
     if !p.https {
-        return http::exchange(p, rec, tcp, info, deadline).await;
+        in_exchange.store(true, Ordering::SeqCst);
+        return http::exchange(p, rec, tcp, info, deadline, cut).await;
     }
     let (limit, capping) = phase_limit(opts.tls_timeout);
     let t_tls = Instant::now();
@@ -203,5 +269,6 @@ async fn run(p: &Prepared, rec: &mut FetchRecord, t0: Instant) -> Result<(), Fai
     rec.cipher = conn
         .negotiated_cipher_suite()
         .and_then(|c| c.suite().as_str().map(str::to_string));
-    http::exchange(p, rec, tls, info, deadline).await
+    in_exchange.store(true, Ordering::SeqCst);
+    http::exchange(p, rec, tls, info, deadline, cut).await
 }

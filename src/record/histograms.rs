@@ -18,7 +18,7 @@
 //! vantage when a run holds several).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -187,11 +187,9 @@ impl Histograms {
                 start.duration_since(UNIX_EPOCH).unwrap_or_default()
             }
         };
-        let f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("appending to {}", path.display()))?;
-        let mut w = BufWriter::new(f);
+        // The round goes out in one write after a torn tail (a crash in an
+        // earlier write) is cut off, like the CSVs (`record::lines`).
+        let mut w: Vec<u8> = Vec::new();
         let mut ser = V2DeflateSerializer::new();
         let since_epoch = start.duration_since(UNIX_EPOCH).unwrap_or_default();
         let offset = since_epoch.saturating_sub(base);
@@ -214,7 +212,9 @@ impl Histograms {
                     .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
             }
         }
-        w.flush()?;
+        super::lines::LineFile::open(&path, None)
+            .and_then(|mut f| f.append(&w))
+            .with_context(|| format!("appending to {}", path.display()))?;
         for map in self.by_vantage.values_mut() {
             for p in map.values_mut() {
                 p.round.reset();
@@ -257,17 +257,15 @@ impl Histograms {
     }
 
     fn write_summary(&self, path: &Path) -> Result<()> {
-        let tmp = path.with_extension("csv.tmp");
-        let mut w =
-            csv::Writer::from_path(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(SUMMARY_COLUMNS)?;
         for row in self.summary_rows() {
             w.write_record(&row)?;
         }
-        w.flush()?;
-        drop(w);
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        let bytes = w.into_inner().map_err(|e| anyhow!("{e}"))?;
+        // Whole or not at all, and no temporary file left on error.
+        super::meta::write_atomic(path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))
     }
 }
 

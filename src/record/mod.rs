@@ -6,7 +6,10 @@
 //! documented in `docs/csv.md`.
 
 pub mod histograms;
+pub mod lines;
 pub mod meta;
+pub mod repair;
+pub mod rounds;
 pub mod sink;
 
 use serde::{Deserialize, Serialize};
@@ -40,6 +43,9 @@ impl Serialize for Ms {
 pub enum Capped {
     Time,
     Bytes,
+    /// Cut by a stop request (SIGTERM, SIGHUP, Ctrl-C) after the grace
+    /// period: what was measured until then is kept, like a time cap.
+    Stop,
 }
 
 /// The phase a failure happened in.

@@ -1,18 +1,22 @@
 //! Appending fetch rows to `fetches.csv` and `timeline.csv`.
 //!
 //! Files are only ever appended to, with the header written once, so a month
-//! of runs into one directory is one table. Each fetch is flushed as soon as
-//! it is written — timeline rows first, then the fetch row — so a crash loses
-//! at most the fetch in flight and never leaves a fetch row whose timeline is
-//! missing. An existing file with a different header is refused rather than
-//! silently mixed.
+//! of runs into one directory is one table. Each fetch is written as soon as
+//! it ends — its timeline rows first, in one write, then its fetch row, in
+//! one write — so a crash loses at most the fetch in flight and never leaves
+//! a fetch row whose timeline is missing. When the fetch row cannot be
+//! written (disk full) the timeline rows just written are taken back too.
+//! Torn tails left by a crash are cut on open ([`super::lines`]). An
+//! existing file with a different header is refused rather than silently
+//! mixed.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::lines::{Fault, LineFile};
 use super::{FetchRecord, Window};
 
 pub const FETCHES_CSV: &str = "fetches.csv";
@@ -38,69 +42,78 @@ pub enum SinkError {
 
 /// One CSV file opened for appending.
 struct Table {
-    path: PathBuf,
-    w: csv::Writer<File>,
+    file: LineFile,
+    /// Rows are serialised here, then written in one piece (kept to reuse
+    /// its allocation).
+    scratch: Vec<u8>,
 }
 
 impl Table {
-    fn open<T: Serialize + Default>(path: PathBuf) -> Result<Table, SinkError> {
+    fn open<T: Serialize + Default>(
+        path: PathBuf,
+        fault: Option<Fault>,
+    ) -> Result<Table, SinkError> {
         let io_err = |source| SinkError::Io {
             path: path.clone(),
             error: source,
         };
+        // Opening repairs a torn tail, so the header is read afterwards.
+        let file = LineFile::open(&path, fault).map_err(io_err)?;
         let expected = header_of::<T>();
-        let existing = match File::open(&path) {
-            Ok(f) => {
-                let mut line = String::new();
-                BufReader::new(f).read_line(&mut line).map_err(io_err)?;
-                Some(line.trim_end().to_string())
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-            Err(e) => return Err(io_err(e)),
-        };
-        let needs_header = match existing {
-            None => true,
-            Some(h) if h.is_empty() => true,
-            Some(h) if h == expected => false,
-            Some(h) => {
-                return Err(SinkError::Header {
-                    path,
-                    existing: h,
-                    expected,
-                })
-            }
-        };
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        let mut existing = String::new();
+        BufReader::new(File::open(&path).map_err(io_err)?)
+            .read_line(&mut existing)
             .map_err(io_err)?;
+        let existing = existing.trim_end();
+        let mut t = Table {
+            file,
+            scratch: Vec::new(),
+        };
+        if existing.is_empty() {
+            t.file
+                .append(format!("{expected}\n").as_bytes())
+                .map_err(io_err)?;
+        } else if existing != expected {
+            return Err(SinkError::Header {
+                path,
+                existing: existing.to_string(),
+                expected,
+            });
+        }
+        Ok(t)
+    }
+
+    /// Append `rows` in one write (nothing for no rows).
+    fn append<'a, T: Serialize + 'a>(
+        &mut self,
+        rows: impl IntoIterator<Item = &'a T>,
+    ) -> Result<(), SinkError> {
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
-            .from_writer(file);
-        if needs_header {
-            w.write_record(expected.split(','))
-                .and_then(|_| w.flush().map_err(Into::into))
-                .map_err(|source| SinkError::Csv {
-                    path: path.clone(),
-                    error: source,
-                })?;
+            .from_writer(std::mem::take(&mut self.scratch));
+        for row in rows {
+            w.serialize(row).map_err(|error| SinkError::Csv {
+                path: self.file.path().to_path_buf(),
+                error,
+            })?;
         }
-        Ok(Table { path, w })
+        self.scratch = w
+            .into_inner()
+            .map_err(|e| self.io_err(io::Error::other(e.to_string())))?;
+        let r = self.file.append(&self.scratch);
+        self.scratch.clear();
+        r.map_err(|error| self.io_err(error))
     }
 
-    fn write<T: Serialize>(&mut self, row: &T) -> Result<(), SinkError> {
-        self.w.serialize(row).map_err(|source| SinkError::Csv {
-            path: self.path.clone(),
-            error: source,
-        })
+    fn io_err(&self, error: io::Error) -> SinkError {
+        SinkError::Io {
+            path: self.file.path().to_path_buf(),
+            error,
+        }
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.w.flush().map_err(|source| SinkError::Io {
-            path: self.path.clone(),
-            error: source,
-        })
+    fn sync(&self) -> Result<(), SinkError> {
+        self.file.sync().map_err(|e| self.io_err(e))
     }
 }
 
@@ -126,20 +139,30 @@ impl Sink {
             path: dir.to_path_buf(),
             error: source,
         })?;
+        let fault = Fault::from_env();
         Ok(Sink {
-            fetches: Table::open::<FetchRecord>(dir.join(FETCHES_CSV))?,
-            timeline: Table::open::<Window>(dir.join(TIMELINE_CSV))?,
+            fetches: Table::open::<FetchRecord>(dir.join(FETCHES_CSV), fault.clone())?,
+            timeline: Table::open::<Window>(dir.join(TIMELINE_CSV), fault)?,
         })
     }
 
-    /// Append one fetch (its timeline first) and flush both files.
+    /// Append one fetch: its timeline rows in one write, then its row in one
+    /// write. If the row cannot be written, its timeline rows are removed
+    /// again, so both files still end on the same complete fetch.
     pub fn write(&mut self, rec: &FetchRecord) -> Result<(), SinkError> {
-        for w in &rec.timeline {
-            self.timeline.write(w)?;
+        let tl_len = self.timeline.file.len();
+        self.timeline.append(&rec.timeline)?;
+        if let Err(e) = self.fetches.append([rec]) {
+            let _ = self.timeline.file.truncate(tl_len);
+            return Err(e);
         }
-        self.timeline.flush()?;
-        self.fetches.write(rec)?;
-        self.fetches.flush()
+        Ok(())
+    }
+
+    /// `fdatasync` both files (after each round and at the end of a run).
+    pub fn sync(&self) -> Result<(), SinkError> {
+        self.timeline.sync()?;
+        self.fetches.sync()
     }
 }
 

@@ -5,13 +5,14 @@
 //! growing channel rather than as inflated measurement times.
 
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::progress::Progress;
 use crate::record::histograms::Histograms;
+use crate::record::rounds::{RoundEnd, RoundLog, RoundRow};
 use crate::record::sink::Sink;
 use crate::record::FetchRecord;
 use crate::report::classes::ClassTable;
@@ -20,8 +21,14 @@ use crate::report::classes::ClassTable;
 #[derive(Debug)]
 pub enum Msg {
     Fetch(Box<FetchRecord>),
-    /// All fetches of this round (which started at the given time) are sent.
-    RoundEnd(u32, SystemTime),
+    /// All fetches of this round are sent.
+    RoundEnd {
+        round: u32,
+        started: SystemTime,
+        /// The highest `fetch_id` sequence number used so far.
+        last_seq: u64,
+        end: RoundEnd,
+    },
 }
 
 pub struct Summary {
@@ -30,12 +37,20 @@ pub struct Summary {
     pub table: ClassTable,
 }
 
+/// Write every record; at each round end write its histograms, `fdatasync`
+/// the CSVs and then log the round in `rounds.csv` (so a logged round's
+/// rows are on disk).
 pub fn collect(
     mut sink: Sink,
+    mut log: RoundLog,
+    run_id: &str,
     mut rx: UnboundedReceiver<Msg>,
     progress: Progress,
     out: &Path,
 ) -> anyhow::Result<Summary> {
+    let mut in_round = 0;
+    let mut slowest = None;
+    let mut last_slowest = None;
     let mut hist = Histograms::new();
     let mut s = Summary {
         fetches: 0,
@@ -46,19 +61,49 @@ pub fn collect(
         match msg {
             Msg::Fetch(rec) => {
                 sink.write(&rec)?;
+                in_round += 1;
                 hist.record(&rec);
                 s.fetches += 1;
                 s.errors += rec.error.is_some() as u64;
                 s.table.add(&rec);
-                progress.update(rec.round, s.errors, s.table.slowest());
+                // The slowest class is a median over all rates so far:
+                // computed per fetch it made a long run quadratic, and the
+                // writer fell behind. Once a second, and only for a bar.
+                let due =
+                    last_slowest.is_none_or(|t: Instant| t.elapsed() >= Duration::from_secs(1));
+                if progress.shows_bar() && due {
+                    slowest = s.table.slowest();
+                    last_slowest = Some(Instant::now());
+                }
+                progress.update(rec.round, s.errors, slowest.clone());
             }
-            Msg::RoundEnd(round, started) => {
-                hist.write_round(out, round, started, SystemTime::now())
+            Msg::RoundEnd {
+                round,
+                started,
+                last_seq,
+                end,
+            } => {
+                let ended = SystemTime::now();
+                hist.write_round(out, round, started, ended)
                     .with_context(|| format!("{}: writing histograms", out.display()))?;
+                sink.sync()?;
+                let stamp = |t| humantime::format_rfc3339_micros(t).to_string();
+                log.append(&RoundRow {
+                    run_id: run_id.to_string(),
+                    round,
+                    started_at: stamp(started),
+                    ended_at: stamp(ended),
+                    fetches: in_round,
+                    last_seq,
+                    end,
+                })
+                .with_context(|| format!("{}: writing rounds.csv", out.display()))?;
+                in_round = 0;
                 progress.round_end(round, s.fetches, s.errors);
             }
         }
     }
+    sink.sync()?;
     progress.finish();
     Ok(s)
 }

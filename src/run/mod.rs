@@ -6,30 +6,54 @@
 //! per-class table and the progress bar. One writer means rows never
 //! interleave and the files stay consistent whatever the concurrency.
 
+mod catch;
 mod collect;
 mod progress;
+pub mod resume;
+mod signals;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Campaign;
-use crate::plan::{self, Plan};
+use crate::plan::Plan;
 use crate::probe::{self, Prepared};
-use crate::record::meta::{self, HostFacts};
+use crate::record::meta::{self, DirLock, HostFacts};
+use crate::record::rounds::{RoundEnd, RoundLog};
 use crate::record::sink::Sink;
 use crate::record::FetchRecord;
 use crate::report::classes::ClassTable;
 pub use collect::Msg;
+pub use resume::Mode;
+pub use signals::stop_signal;
+use signals::Stop;
 
-#[derive(Debug, Clone, Default)]
+/// The default time fetches in flight get to finish after a stop signal.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub quiet: bool,
+    /// New run, `--resume` or `--once`.
+    pub mode: Mode,
+    /// After a stop signal, how long fetches in flight may still run.
+    pub grace: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            quiet: false,
+            mode: Mode::New,
+            grace: DEFAULT_GRACE,
+        }
+    }
 }
 
 /// How a run ended.
@@ -40,9 +64,18 @@ pub struct RunOutcome {
     pub seed: u64,
     pub fetches: u64,
     pub errors: u64,
+    /// Rounds run by this invocation.
     pub rounds: u32,
-    /// Stopped by Ctrl-C (exit code 130).
+    /// The first round number this invocation ran (0 for a new run).
+    pub first_round: u32,
+    /// Stopped by a signal.
     pub interrupted: bool,
+    /// The exit code for the stopping signal (130 SIGINT, 143 SIGTERM,
+    /// 129 SIGHUP).
+    pub signal_exit: Option<i32>,
+    /// Fetches that panicked (each written as an `unknown_failure:
+    /// internal: …` row): a bug, exit 1.
+    pub internal_errors: u64,
     pub table: ClassTable,
 }
 
@@ -56,31 +89,7 @@ pub enum RunError {
     Output(anyhow::Error),
 }
 
-/// A stop request (Ctrl-C) that tasks can poll or wait on.
-#[derive(Default)]
-struct Stop {
-    flag: AtomicBool,
-    notify: Notify,
-}
-
-impl Stop {
-    fn set(&self) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.notify.notify_waiters();
-    }
-    fn is_set(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-    async fn wait(&self) {
-        let notified = self.notify.notified();
-        if self.is_set() {
-            return;
-        }
-        notified.await
-    }
-}
-
-/// Run `c` to completion (or Ctrl-C).
+/// Run `c` to completion (or a stop signal).
 pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, RunError> {
     let prepared: Vec<Arc<Prepared>> = c
         .targets
@@ -95,67 +104,106 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     if prepared.is_empty() {
         return Err(RunError::Config(anyhow::anyhow!("campaign has no URLs")));
     }
-    let seed = c.seed.unwrap_or_else(plan::random_seed);
-    let started = SystemTime::now();
-    let run_id = make_run_id(started);
+    let out_err =
+        |e: &dyn std::fmt::Display| RunError::Output(anyhow::anyhow!("{}: {e}", c.out.display()));
+    std::fs::create_dir_all(&c.out).map_err(|e| out_err(&e))?;
+    let _lock = DirLock::acquire(&c.out).map_err(|e| out_err(&e))?;
+    let hash = meta::campaign_hash(&c);
+    let start = resume::plan_start(&c, &hash, opts.mode)?;
+    let (run_id, seed) = (start.run_id.clone(), start.seed);
 
     let sink = Sink::open(&c.out).map_err(|e| RunError::Output(e.into()))?;
-    let description = json!({
-        "run_id": run_id,
-        "slowlane_version": env!("CARGO_PKG_VERSION"),
-        "started_at": humantime::format_rfc3339_seconds(started).to_string(),
-        "seed": seed,
-        "host": HostFacts::gather(),
-        "campaign": c,
-    });
-    meta::append_run(&c.out, description)
-        .map_err(|e| RunError::Output(anyhow::anyhow!("{}: {e}", c.out.display())))?;
+    let log = RoundLog::open(&c.out).map_err(|e| out_err(&e))?;
+    if start.continued {
+        resume::note_resume(&c.out, &start).map_err(|e| out_err(&e))?;
+    } else {
+        let description = json!({
+            "run_id": run_id,
+            "slowlane_version": env!("CARGO_PKG_VERSION"),
+            "started_at": humantime::format_rfc3339_seconds(start.started).to_string(),
+            "seed": seed,
+            "campaign_sha256": hash,
+            "host": HostFacts::gather(),
+            "campaign": c,
+        });
+        meta::append_run(&c.out, description).map_err(|e| out_err(&e))?;
+    }
 
-    let total = c.schedule.rounds.map(|r| r as u64 * prepared.len() as u64);
+    let once = opts.mode == Mode::Once;
+    let planned_rounds = if once {
+        Some(1)
+    } else {
+        c.schedule
+            .rounds
+            .map(|r| r.saturating_sub(start.first_round))
+    };
+    let total = planned_rounds.map(|r| r as u64 * prepared.len() as u64);
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
-    let stop = Arc::new(Stop::default());
+    let stop = Arc::new(Stop::new());
     let writer = {
         let stop = stop.clone();
-        let progress = progress::Progress::new(opts.quiet, total, c.schedule.rounds);
+        // Round numbers continue across --resume/--once, so "round 58/100"
+        // stays right; --once ignores the campaign's rounds.
+        let of = if once { None } else { c.schedule.rounds };
+        let progress = progress::Progress::new(opts.quiet, total, of);
         let out = c.out.clone();
+        let run_id = run_id.clone();
         tokio::task::spawn_blocking(move || {
-            let r = collect::collect(sink, rx, progress, &out);
+            let r = collect::collect(sink, log, &run_id, rx, progress, &out);
             if r.is_err() {
-                stop.set(); // output is broken: stop measuring
+                // Output is broken: stop measuring, end what is in flight.
+                stop.cut_now();
             }
             r
         })
     };
-    let ctrl_c = {
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "slowlane: stopping: finishing fetches in flight (Ctrl-C again to quit now)"
-                );
-                stop.set();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        })
-    };
+    let listener = signals::listen(stop.clone(), opts.grace)
+        .map_err(|e| RunError::Output(anyhow::anyhow!("cannot install signal handlers: {e}")))?;
 
     let plan = Plan::new(prepared.len(), seed);
-    let sem = Arc::new(Semaphore::new(c.concurrency.max(1)));
-    let t0 = Instant::now();
-    let mut seq: u64 = 0;
+    let sem = Arc::new(Semaphore::new(
+        c.concurrency.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    // Round offsets continue from where the run is (a resumed round R starts
+    // now, R+1 one interval later); `duration` counts from the run's first
+    // start, wall clock, downtime included.
+    let now = Instant::now();
+    let already = SystemTime::now()
+        .duration_since(start.started)
+        .unwrap_or(Duration::ZERO);
+    let t_dur = now.checked_sub(already).unwrap_or(now);
+    let t_rounds = c
+        .schedule
+        .interval
+        .checked_mul(start.first_round)
+        .and_then(|d| now.checked_sub(d))
+        .unwrap_or(now);
+    let cut = stop.cut();
+    let internal = Arc::new(AtomicU64::new(0));
+    let mut seq: u64 = start.last_seq;
     let mut rounds_done = 0;
-    for round in 0u32.. {
-        if stop.is_set() || !c.schedule.should_start(round, t0.elapsed()) {
+    for round in start.first_round.. {
+        if stop.is_set() {
             break;
         }
-        let at = t0
-            + c.schedule
+        if once {
+            if round > start.first_round {
+                break;
+            }
+        } else {
+            if !c.schedule.should_start(round, t_dur.elapsed()) {
+                break;
+            }
+            let offset = c
+                .schedule
                 .round_start_offset(round, &mut plan.round_rng(round));
-        tokio::select! {
-            _ = tokio::time::sleep_until(at.into()) => {}
-            _ = stop.wait() => break,
+            let at = t_rounds
+                .checked_add(offset)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 30));
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => {}
+                _ = stop.wait() => break,
+            }
         }
         let round_started = SystemTime::now();
         let mut set = JoinSet::new();
@@ -177,28 +225,57 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
                 round,
                 fetch_id: format!("{run_id}-{seq}"),
             };
+            let cut = cut.clone();
+            let internal = internal.clone();
             set.spawn(async move {
-                let mut rec = probe::fetch(&p).await;
+                let mut rec = match catch::catch(probe::fetch_until(&p, &cut)).await {
+                    Ok(rec) => rec,
+                    Err(msg) => {
+                        internal.fetch_add(1, Ordering::SeqCst);
+                        crate::eprintln_quiet!(
+                            "slowlane: internal error in a fetch of {} (please report): {msg}",
+                            p.spec.url
+                        );
+                        let mut rec = probe::blank_record(&p);
+                        rec.error = Some(format!("unknown_failure: internal: {msg}"));
+                        rec
+                    }
+                };
                 ids.apply(&mut rec);
                 let _ = tx.send(Msg::Fetch(Box::new(rec)));
                 drop(permit);
             });
         }
         while let Some(done) = set.join_next().await {
-            // A panic in one fetch is a bug, not data: say so, keep measuring.
             if let Err(e) = done {
-                eprintln!("slowlane: internal error in a fetch (please report): {e}");
+                // Only a panic outside the caught fetch (a bug in the few
+                // lines above) gets here.
+                internal.fetch_add(1, Ordering::SeqCst);
+                crate::eprintln_quiet!(
+                    "slowlane: internal error in a fetch task (please report): {e}"
+                );
             }
         }
-        let _ = tx.send(Msg::RoundEnd(round, round_started));
-        rounds_done = round + 1;
+        let end = if stop.is_set() {
+            RoundEnd::Stopped
+        } else {
+            RoundEnd::Complete
+        };
+        let _ = tx.send(Msg::RoundEnd {
+            round,
+            started: round_started,
+            last_seq: seq,
+            end,
+        });
+        rounds_done += 1;
     }
     drop(tx);
-    ctrl_c.abort();
     let summary = writer
         .await
         .map_err(|e| RunError::Output(anyhow::anyhow!("writer thread failed: {e}")))?
-        .map_err(RunError::Output)?;
+        .map_err(RunError::Output);
+    listener.abort();
+    let summary = summary?;
     Ok(RunOutcome {
         out: c.out.clone(),
         run_id,
@@ -206,7 +283,10 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         fetches: summary.fetches,
         errors: summary.errors,
         rounds: rounds_done,
+        first_round: start.first_round,
         interrupted: stop.is_set(),
+        signal_exit: stop.exit_code(),
+        internal_errors: internal.load(Ordering::SeqCst),
         table: summary.table,
     })
 }
@@ -231,11 +311,4 @@ impl Ids {
         rec.round = self.round;
         rec.fetch_id = self.fetch_id;
     }
-}
-
-/// `20261127T223703Z-3fa2`: sortable by time, unique across runs into one dir.
-fn make_run_id(t: SystemTime) -> String {
-    let ts = humantime::format_rfc3339_seconds(t).to_string();
-    let compact: String = ts.chars().filter(|c| *c != '-' && *c != ':').collect();
-    format!("{compact}-{:04x}", rand::random::<u16>())
 }

@@ -43,6 +43,12 @@ impl Progress {
         }
     }
 
+    /// Whether the bar is drawn (only then is its "slowest class" worth
+    /// computing: a median over every rate so far).
+    pub fn shows_bar(&self) -> bool {
+        !self.bar.is_hidden()
+    }
+
     pub fn update(&self, round: u32, errors: u64, slowest: Option<String>) {
         self.bar.inc(1);
         let slow = slowest
@@ -59,7 +65,7 @@ impl Progress {
         }
         let of = self.rounds.map(|n| format!("/{n}")).unwrap_or_default();
         let fetch_word = if fetches == 1 { "fetch" } else { "fetches" };
-        eprintln!(
+        crate::eprintln_quiet!(
             "slowlane: round {}{of} done, {fetches} {fetch_word} so far ({errors} failed)",
             round + 1
         );

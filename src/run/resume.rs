@@ -1,0 +1,209 @@
+//! Where a run starts: a new run, or the continuation of the latest one in
+//! the output directory (`--resume`, `--once`).
+//!
+//! A continued run keeps its `run_id` and seed (so the per-round shuffles are
+//! the ones a single uninterrupted run would have made), its round numbers
+//! and its `fetch_id` sequence continue, and `campaign.json` notes each
+//! resume. What was done is read from `rounds.csv`: the first round without
+//! a line there is the one to run; its rows, if a crash left some, are moved
+//! to `fetches.csv.cut` / `timeline.csv.cut` first, and it runs again whole.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::config::Campaign;
+use crate::plan;
+use crate::record::meta;
+use crate::record::repair::{after_seq, cut_tail_rows};
+use crate::record::rounds;
+use crate::record::sink::{FETCHES_CSV, TIMELINE_CSV};
+use crate::run::RunError;
+
+/// How to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A new run (round 0).
+    #[default]
+    New,
+    /// Continue the latest run if its campaign is unchanged and it has
+    /// rounds (or duration) left; refuse if the campaign changed.
+    Resume,
+    /// Run one round: the next of the latest run of this campaign, ignoring
+    /// its rounds/duration/interval (the caller, e.g. cron, schedules).
+    Once,
+}
+
+/// The run to make.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub run_id: String,
+    pub seed: u64,
+    pub first_round: u32,
+    /// The last `fetch_id` sequence number already used.
+    pub last_seq: u64,
+    /// Wall-clock start of the run (the first invocation's, when continued).
+    pub started: SystemTime,
+    /// Continuing an earlier invocation's run.
+    pub continued: bool,
+}
+
+impl Start {
+    pub fn new_run(c: &Campaign) -> Start {
+        let started = SystemTime::now();
+        Start {
+            run_id: make_run_id(started),
+            seed: c.seed.unwrap_or_else(plan::random_seed),
+            first_round: 0,
+            last_seq: 0,
+            started,
+            continued: false,
+        }
+    }
+}
+
+/// Decide where to start: a refused `--resume` is a usage error (exit 2),
+/// a directory that cannot be read or repaired an output error (exit 1).
+pub fn plan_start(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, RunError> {
+    plan(c, hash, mode).map_err(|e| match e {
+        Plan::Refused(m) => RunError::Config(anyhow::anyhow!(m)),
+        Plan::Io(e) => RunError::Output(e),
+    })
+}
+
+enum Plan {
+    Refused(String),
+    Io(anyhow::Error),
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Plan {
+    fn from(e: E) -> Plan {
+        Plan::Io(e.into())
+    }
+}
+
+fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
+    if mode == Mode::New {
+        return Ok(Start::new_run(c));
+    }
+    let out = &c.out;
+    let fresh = |why: String| {
+        crate::eprintln_quiet!(
+            "slowlane: nothing to resume in {}: {why}; starting a new run",
+            out.display()
+        );
+        Ok(Start::new_run(c))
+    };
+    let runs = meta::read_runs(out).map_err(|e| anyhow::anyhow!("{}: {e}", out.display()))?;
+    let Some(latest) = runs.last() else {
+        return fresh("no earlier run".into());
+    };
+    let run_id = latest["run_id"].as_str().unwrap_or_default().to_string();
+    let (Some(seed), Some(started)) = (
+        latest["seed"].as_u64(),
+        latest["started_at"]
+            .as_str()
+            .and_then(|s| humantime::parse_rfc3339(s).ok()),
+    ) else {
+        return fresh(format!(
+            "run {run_id} in campaign.json lacks its seed or start time"
+        ));
+    };
+    if latest["campaign_sha256"].as_str() != Some(hash) {
+        let why = format!(
+            "the latest run there ({run_id}) was made from a different campaign \
+             (URLs, options, schedule or seed changed{})",
+            if latest.get("campaign_sha256").is_none() {
+                ", or an older slowlane without a campaign hash"
+            } else {
+                ""
+            }
+        );
+        if mode == Mode::Resume {
+            return Err(Plan::Refused(format!(
+                "--resume refused: {why}. Run without --resume to start a new run \
+                 in the same directory, or use another --out"
+            )));
+        }
+        return fresh(why);
+    }
+    let done: Vec<_> = rounds::read(out)?
+        .into_iter()
+        .filter(|r| r.run_id == run_id)
+        .collect();
+    let first_round = done.iter().map(|r| r.round + 1).max().unwrap_or(0);
+    let last_seq = done.iter().map(|r| r.last_seq).max().unwrap_or(0);
+    if mode == Mode::Resume {
+        let elapsed = SystemTime::now()
+            .duration_since(started)
+            .unwrap_or(Duration::ZERO);
+        if !c.schedule.should_start(first_round, elapsed) {
+            return fresh(format!(
+                "run {run_id} is finished ({first_round} round{} done{})",
+                if first_round == 1 { "" } else { "s" },
+                if c.schedule.duration.is_some() {
+                    ", or its duration has passed"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    cut_interrupted_round(out, &run_id, first_round, last_seq)?;
+    crate::eprintln_quiet!(
+        "slowlane: continuing run {run_id} at round {first_round} ({} round{} done)",
+        done.len(),
+        if done.len() == 1 { "" } else { "s" }
+    );
+    Ok(Start {
+        run_id,
+        seed,
+        first_round,
+        last_seq,
+        started,
+        continued: true,
+    })
+}
+
+/// Move the rows of a round cut by a crash out of the CSVs.
+fn cut_interrupted_round(
+    out: &Path,
+    run_id: &str,
+    round: u32,
+    last_seq: u64,
+) -> anyhow::Result<()> {
+    let pred = |id: &str| after_seq(id, run_id, last_seq);
+    for name in [FETCHES_CSV, TIMELINE_CSV] {
+        let path = out.join(name);
+        let n = cut_tail_rows(&path, "fetch_id", pred)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if n > 0 {
+            crate::eprintln_quiet!(
+                "slowlane: warning: {}: round {round} of run {run_id} was cut by a crash; \
+                 its rows ({n} bytes) moved to {name}.cut, the round runs again whole",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Note in `campaign.json` that run `run_id` was continued.
+pub fn note_resume(out: &Path, s: &Start) -> std::io::Result<()> {
+    let at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    meta::update_run(out, &s.run_id, |r| {
+        let entry = serde_json::json!({ "at": at, "round": s.first_round });
+        match r.get_mut("resumed").and_then(Value::as_array_mut) {
+            Some(a) => a.push(entry),
+            None => r["resumed"] = Value::Array(vec![entry]),
+        }
+    })
+}
+
+/// `20261127T223703Z-3fa2`: sortable by time, unique across runs into one dir.
+fn make_run_id(t: SystemTime) -> String {
+    let ts = humantime::format_rfc3339_seconds(t).to_string();
+    let compact: String = ts.chars().filter(|c| *c != '-' && *c != ':').collect();
+    format!("{compact}-{:04x}", rand::random::<u16>())
+}

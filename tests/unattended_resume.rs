@@ -1,0 +1,190 @@
+//! `--resume` and `--once`: a run continues where it stopped (same run_id,
+//! rounds numbered on), refuses a changed campaign, starts anew (saying so)
+//! when there is nothing to continue, and one directory has one writer.
+
+mod unattended_support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use unattended_support::*;
+
+const FAST: [&str; 3] = ["/bytes/20000", "/bytes/30000", "/bytes/3000"];
+
+fn runs_in(out: &std::path::Path) -> Vec<serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("campaign.json")).unwrap()).unwrap();
+    v["runs"].as_array().unwrap().clone()
+}
+
+#[test]
+fn once_runs_one_round_per_invocation_and_numbers_rounds_across_them() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    // `rounds = 1` is ignored by --once: the caller schedules.
+    let camp = campaign(dir.path(), &srv, "rounds = 1\ninterval = \"1h\"", FAST);
+    let out = dir.path().join("out");
+    for i in 0..3 {
+        let o = run(&camp, &["--once"], &[]);
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        assert!(
+            text(&o.stdout).contains("3 fetches (0 failed) in 1 round"),
+            "{}",
+            text(&o.stdout)
+        );
+        if i > 0 {
+            assert!(
+                text(&o.stderr).contains(&format!("at round {i}")),
+                "{}",
+                text(&o.stderr)
+            );
+        }
+    }
+    let rows = check_whole(&out);
+    let log = rounds_log(&out);
+    let run_id = &log[0].0;
+    assert_eq!(
+        log,
+        (0..3)
+            .map(|n| (run_id.clone(), n, "complete".to_string()))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(rows.len(), 9);
+    assert!(rows.iter().all(|r| &r.run_id == run_id));
+    for n in 0..3 {
+        assert_eq!(rows.iter().filter(|r| r.round == n).count(), 3);
+    }
+    let runs = runs_in(&out);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["resumed"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn resume_after_a_stop_runs_only_the_remaining_rounds() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    // ~2 s per round.
+    let slow = ["/bytes/200000?rate=100000"; 3];
+    let camp = campaign(dir.path(), &srv, "rounds = 3", slow);
+    let out = dir.path().join("out");
+    let child = Command::new(BIN)
+        .arg("run")
+        .arg(&camp)
+        .args(["--quiet", "--grace", "0s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !out.join("campaign.json").exists() {
+        assert!(t.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let st = child.wait_with_output().unwrap().status;
+    assert_eq!(st.code(), Some(143));
+    let stopped = rounds_log(&out);
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    assert_eq!(stopped[0].2, "stopped");
+
+    let o = run(&camp, &["--resume"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("in 2 rounds"),
+        "{}",
+        text(&o.stdout)
+    );
+    let log = rounds_log(&out);
+    let ends: Vec<(u32, &str)> = log.iter().map(|(_, n, e)| (*n, e.as_str())).collect();
+    assert_eq!(ends, vec![(0, "stopped"), (1, "complete"), (2, "complete")]);
+    assert!(log.iter().all(|(r, _, _)| *r == stopped[0].0), "one run_id");
+    let rows = check_whole(&out);
+    // The stopped round's cut rows are kept: they are evidence.
+    assert_eq!(rows.iter().filter(|r| r.round == 0).count(), 3);
+    assert_eq!(rows.iter().filter(|r| r.round == 1).count(), 3);
+    assert_eq!(rows.iter().filter(|r| r.round == 2).count(), 3);
+    // A finished run is not resumed again: a new one starts, and says so.
+    let o = run(&camp, &["--resume"], &[]);
+    assert!(o.status.success());
+    assert!(
+        text(&o.stderr).contains("is finished"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(runs_in(&out).len(), 2);
+}
+
+#[test]
+fn resume_is_refused_when_the_campaign_changed() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let camp = campaign(dir.path(), &srv, "rounds = 2", FAST);
+    let out = dir.path().join("out");
+    let o = run(&camp, &["--rounds", "1"], &[]);
+    assert!(o.status.success());
+    let changed = campaign(
+        dir.path(),
+        &srv,
+        "rounds = 2",
+        ["/bytes/1000", FAST[1], FAST[2]],
+    );
+    let o = run(&changed, &["--rounds", "1", "--resume"], &[]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--resume refused") && err.contains("different campaign"),
+        "{err}"
+    );
+    // --once on a changed campaign starts a new run (cron must not stall).
+    let o = run(&changed, &["--once"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("starting a new run"));
+    assert_eq!(runs_in(&out).len(), 2);
+}
+
+#[test]
+fn resume_with_nothing_to_resume_starts_a_new_run_and_says_so() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let camp = campaign(dir.path(), &srv, "rounds = 1", FAST);
+    let o = run(&camp, &["--resume"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("nothing to resume") && text(&o.stderr).contains("no earlier run"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(check_whole(&dir.path().join("out")).len(), 3);
+}
+
+#[test]
+fn a_second_run_into_a_busy_directory_is_refused() {
+    let (_rt, srv) = server();
+    let dir = tempfile::tempdir().unwrap();
+    let slow = ["/bytes/300000?rate=100000"; 3];
+    let camp = campaign(dir.path(), &srv, "rounds = 1", slow);
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(&camp)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !out.join("campaign.json").exists() {
+        assert!(t.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let o = run(&camp, &["--once"], &[]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("another slowlane run is writing"),
+        "{}",
+        text(&o.stderr)
+    );
+}
