@@ -73,7 +73,15 @@ async fn campaign(dir: &Path, refl: &Reflector, mb: &Middlebox, body: &str) -> V
     let path = dir.join("campaign.toml");
     std::fs::write(&path, toml).unwrap();
     let c = slowlane::config::load_campaign(&path).unwrap();
-    let o = run_campaign(c, RunOptions { quiet: true }).await.unwrap();
+    let o = run_campaign(
+        c,
+        RunOptions {
+            quiet: true,
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .unwrap();
     let rows = analyze_paths(&[o.out], &AnalyzeOptions::default()).unwrap();
     // Shown when a test fails: the whole table.
     let ab: Vec<Verdict> = rows.into_iter().filter(|v| v.scope == Scope::Ab).collect();

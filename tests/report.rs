@@ -173,6 +173,7 @@ fn one_pass_gives_the_verdicts_of_analyze() {
             slowlane::analyze::Scope::Url => x.url.clone(),
             slowlane::analyze::Scope::Host => x.host.clone(),
             slowlane::analyze::Scope::Class => "all targets of the class".into(),
+            slowlane::analyze::Scope::Ab => slowlane::analyze::ab::what(x),
         };
         assert!(
             shown.contains(&(what.clone(), x.verdict.as_str())),
