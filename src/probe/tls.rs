@@ -22,8 +22,9 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 
 use super::spec::FetchOptions;
 
-/// What a client config is built from.
-type Key = (Vec<PathBuf>, bool, Vec<String>, bool);
+/// What a client config is built from: every option `build_client_config`
+/// reads, or two URLs with different trust would share one config.
+type Key = (Vec<PathBuf>, bool, Vec<String>, bool, Option<Pin>);
 
 /// The client config for one URL, shared with every other URL of the same
 /// options while any of them is alive. `send_sni = false` when the campaign
@@ -35,6 +36,7 @@ pub fn client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<
         opts.insecure,
         opts.alpn.clone(),
         send_sni,
+        opts.pin,
     );
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     if let Some(c) = cache.get(&key).and_then(Weak::upgrade) {
