@@ -177,13 +177,10 @@ async fn run_cmd(a: RunArgs) -> Outcome {
     let mut campaign = config::load_campaign(&a.campaign).map_err(usage)?;
     campaign.apply(&CliOverrides {
         rounds: a.rounds,
-        resolve: a.net.resolve,
-        connect_to: a.net.connect_to,
-        cacert: a.net.cacert,
-        insecure: a.net.insecure,
         seed: a.seed,
         out: a.out,
         vantage: a.vantage,
+        ..a.net.overrides()
     });
     let mode = match (a.resume, a.once) {
         (true, _) => run::Mode::Resume,
@@ -204,12 +201,8 @@ async fn plan_cmd(a: PlanArgs) -> Outcome {
     let mut campaign = config::load_campaign(&a.campaign).map_err(usage)?;
     campaign.apply(&CliOverrides {
         rounds: a.rounds,
-        resolve: a.net.resolve,
-        connect_to: a.net.connect_to,
-        cacert: a.net.cacert,
-        insecure: a.net.insecure,
         out: a.out,
-        ..CliOverrides::default()
+        ..a.net.overrides()
     });
     let earlier = cost::earlier_sizes(&campaign.out.join("fetches.csv"))
         .map_err(|e| output(format!("{e:#}")))?;

@@ -124,6 +124,20 @@ pub struct NetArgs {
     pub insecure: bool,
 }
 
+impl NetArgs {
+    /// The campaign overrides these flags make (`run` and `plan` share them);
+    /// the caller fills in its own (`rounds`, `out`, …).
+    pub fn overrides(self) -> crate::config::CliOverrides {
+        crate::config::CliOverrides {
+            resolve: self.resolve,
+            connect_to: self.connect_to,
+            cacert: self.cacert,
+            insecure: self.insecure,
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum FetchFormat {
     Text,
