@@ -148,7 +148,9 @@ pub struct RunId {
 /// Everything loaded: series in first-seen order.
 #[derive(Debug, Default)]
 pub struct Dataset {
-    pub series: Vec<Series>,
+    /// Boxed: at 10,000 vantages a part holds 200k series, and growing a
+    /// vector of whole `Series` moved (and faulted in) hundreds of MB.
+    pub series: Vec<Box<Series>>,
     /// `analyze --by-run`: each run is its own vantage, `vantage/run_id`.
     pub by_run: bool,
     /// Every (campaign, run_id) seen, in first-seen order.
@@ -355,7 +357,7 @@ impl Dataset {
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty())
                     .collect();
-                self.series.push(Series {
+                self.series.push(Box::new(Series {
                     vantage: lossy(vantage),
                     url: lossy(r.url),
                     host: lossy(host),
@@ -373,7 +375,7 @@ impl Dataset {
                     ids: String::new(),
                     id_sources: Vec::new(),
                     runs: Vec::new(),
-                });
+                }));
                 let i = self.series.len() - 1;
                 self.index.insert(self.key.clone(), i);
                 i

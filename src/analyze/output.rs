@@ -39,59 +39,99 @@ impl std::str::FromStr for Only {
 
 /// A rate with a unit: `109 kbit/s`, `84.0 Mbit/s`.
 pub fn fmt_bps(bps: f64) -> String {
-    if !bps.is_finite() {
-        return "?".into();
-    }
-    let (v, u) = if bps >= 1e9 {
-        (bps / 1e9, "Gbit/s")
-    } else if bps >= 1e6 {
-        (bps / 1e6, "Mbit/s")
-    } else if bps >= 1e3 {
-        (bps / 1e3, "kbit/s")
-    } else {
-        (bps, "bit/s")
-    };
-    let digits = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
-    };
-    format!("{v:.digits$} {u}")
+    Bps(bps).to_string()
 }
 
 /// A duration given in ms: `120 ms`, `2.41 s`.
 pub fn fmt_ms(ms: f64) -> String {
-    if !ms.is_finite() {
-        "?".into()
-    } else if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else if ms >= 10.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.2} ms")
-    }
+    Ms(ms).to_string()
 }
 
 /// A ratio with two significant digits (`0.0013`, `0.52`, `1.03`).
 pub fn fmt_ratio(r: f64) -> String {
-    if !r.is_finite() {
-        return format!("{r}");
-    }
-    if r == 0.0 {
-        return "0".into();
-    }
-    let decimals = (1 - r.abs().log10().floor() as i32).clamp(2, 12) as usize;
-    format!("{r:.decimals$}")
+    Ratio(r).to_string()
 }
 
 /// A p-value: `3e-6`, `0.042`.
 pub fn fmt_p(p: f64) -> String {
-    if p >= 0.001 {
-        format!("{p:.3}")
-    } else {
-        format!("{p:.0e}")
+    P(p).to_string()
+}
+
+/// [`fmt_bps`] as a `Display`: reasons write it straight into their buffer.
+pub struct Bps(pub f64);
+
+impl std::fmt::Display for Bps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let bps = self.0;
+        if !bps.is_finite() {
+            return f.write_str("?");
+        }
+        let (v, u) = if bps >= 1e9 {
+            (bps / 1e9, "Gbit/s")
+        } else if bps >= 1e6 {
+            (bps / 1e6, "Mbit/s")
+        } else if bps >= 1e3 {
+            (bps / 1e3, "kbit/s")
+        } else {
+            (bps, "bit/s")
+        };
+        let digits = if v >= 100.0 {
+            0
+        } else if v >= 10.0 {
+            1
+        } else {
+            2
+        };
+        write!(f, "{v:.digits$} {u}")
+    }
+}
+
+/// [`fmt_ms`] as a `Display`.
+pub struct Ms(pub f64);
+
+impl std::fmt::Display for Ms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.0;
+        if !ms.is_finite() {
+            f.write_str("?")
+        } else if ms >= 1000.0 {
+            write!(f, "{:.2} s", ms / 1000.0)
+        } else if ms >= 10.0 {
+            write!(f, "{ms:.0} ms")
+        } else {
+            write!(f, "{ms:.2} ms")
+        }
+    }
+}
+
+/// [`fmt_ratio`] as a `Display`.
+pub struct Ratio(pub f64);
+
+impl std::fmt::Display for Ratio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = self.0;
+        if !r.is_finite() {
+            return write!(f, "{r}");
+        }
+        if r == 0.0 {
+            return f.write_str("0");
+        }
+        let decimals = (1 - r.abs().log10().floor() as i32).clamp(2, 12) as usize;
+        write!(f, "{r:.decimals$}")
+    }
+}
+
+/// [`fmt_p`] as a `Display`.
+pub struct P(pub f64);
+
+impl std::fmt::Display for P {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = self.0;
+        if p >= 0.001 {
+            write!(f, "{p:.3}")
+        } else {
+            write!(f, "{p:.0e}")
+        }
     }
 }
 
