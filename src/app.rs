@@ -16,12 +16,12 @@ use crate::cli::{
     PlanFormat, ReportArgs, RunArgs, ServeArgs, TestbedArgs,
 };
 use crate::config::{self, CliOverrides};
-use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
 use crate::probe::{self, Prepared};
 use crate::record::sink::write_csv;
 use crate::report;
 use crate::run::{self, RunError, RunOptions};
 use crate::testbed::{write_demo_campaign, Lab, Scenario};
+use crate::types::{FetchOptions, FetchSpec, Group, Method};
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;

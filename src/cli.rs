@@ -10,7 +10,7 @@ use crate::config::bounds::{
     parse_fetch_time, parse_max_bytes, parse_rounds, parse_upload, parse_window,
 };
 use crate::config::{parse_connect_to, parse_duration, parse_resolve, parse_size};
-use crate::probe::spec::{Class, ConnectTo, Resolve};
+use crate::types::{Class, ConnectTo, Resolve};
 
 #[derive(Debug, Parser)]
 #[command(name = "slowlane", version, about = "Measure selective network throttling", long_about = None)]
@@ -188,7 +188,7 @@ pub struct FetchArgs {
     /// (`sha256:<hex>`, as `slowlane serve` prints it) instead of checking
     /// CAs and names.
     #[arg(long, value_name = "PIN")]
-    pub pin: Option<crate::probe::tls::Pin>,
+    pub pin: Option<crate::types::Pin>,
     /// Send the ClientHello in two TCP segments split inside the SNI.
     #[arg(long)]
     pub split_hello: bool,

@@ -15,7 +15,7 @@
 //!
 //! `--fail-ok` maps all of them to 0 (the behaviour before codes existed).
 
-use crate::record::{FetchRecord, Phase};
+use crate::types::{FetchRecord, Phase};
 
 pub const DNS: i32 = 6;
 pub const CONNECT: i32 = 7;
@@ -103,7 +103,7 @@ mod tests {
     fn capped_and_http_errors_are_success_unless_fail() {
         let capped = FetchRecord {
             status: Some(200),
-            capped: Some(crate::record::Capped::Time),
+            capped: Some(crate::types::Capped::Time),
             ..FetchRecord::default()
         };
         assert_eq!(exit_code(&capped, true), 0);

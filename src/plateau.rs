@@ -22,7 +22,7 @@
 //! they describe the same transfer: they move with every segment, while body
 //! bytes move only when a whole TLS record has arrived.
 
-use crate::analyze::stats::{median, percentile, sort};
+use crate::types::stats::{median, percentile, sort};
 
 /// Relative uncertainty above which a plateau is called too short to trust
 /// to ±5%.

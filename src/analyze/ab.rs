@@ -23,8 +23,7 @@ use super::output::fmt_bps;
 use super::stats::{mann_whitney, median, sort, Alternative, Pool};
 use super::verdict::empty_verdict;
 use super::{AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
-use crate::record::FetchRecord;
-use crate::types::{Class, Direction};
+use crate::types::{Class, Direction, FetchRecord};
 
 /// The columns an A/B row needs (missing columns read as empty).
 #[derive(Debug, Default, Deserialize)]

@@ -14,7 +14,7 @@
 
 use statrs::distribution::{ContinuousCDF, DiscreteCDF, Hypergeometric, Normal};
 
-use super::stats::sort;
+pub use crate::types::stats::median_of;
 
 /// Above this many non-zero differences the signed-rank p-value uses the
 /// normal approximation; below, the exact distribution (2^n sign patterns).
@@ -134,16 +134,6 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
         q[i] = running;
     }
     q
-}
-
-/// Median of finite values (sorts a copy); `None` when there are none.
-pub fn median_of(v: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let mut v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    sort(&mut v);
-    Some(super::stats::median(&v))
 }
 
 #[cfg(test)]

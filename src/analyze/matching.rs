@@ -23,8 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::Serialize;
 
 use super::load::Dataset;
-use crate::record::Direction;
-use crate::types::{Class, Group};
+use crate::types::{Class, Direction, Group};
 
 /// Largest size ratio between a target and a control it is compared with.
 pub const SIZE_FACTOR: f64 = 2.0;

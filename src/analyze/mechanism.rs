@@ -17,7 +17,7 @@ use super::load::Dataset;
 use super::timeline::TraceCollector;
 use super::verdict::Row;
 use super::{Mechanism, VerdictKind};
-use crate::record::Window;
+use crate::types::Window;
 
 pub(super) fn needs(r: &Row) -> bool {
     matches!(

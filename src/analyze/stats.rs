@@ -1,7 +1,8 @@
 //! Small, allocation-conscious statistics used by the verdicts.
 //!
 //! - [`percentile`]/[`median`] on sorted slices (linear interpolation, the
-//!   "type 7" definition R, NumPy and DuckDB's `quantile_cont` use);
+//!   "type 7" definition R, NumPy and DuckDB's `quantile_cont` use): the
+//!   crate's one definition, from [`crate::types::stats`], re-exported here;
 //! - [`Pool`]: a sorted sample with its tie term, so that many target samples
 //!   can be tested against one control pool in `O(n_t log n_c)`;
 //! - [`mann_whitney`]: one-sided Mann–Whitney U, normal approximation with
@@ -13,43 +14,14 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::types::stats::{interp, select_median};
+pub use crate::types::stats::{median, percentile, sort};
+
 /// Bootstrap replicates per sample.
 pub const BOOTSTRAP_B: usize = 1000;
 /// Above this sample size the bootstrap median is drawn from its asymptotic
 /// distribution instead of resampling `n` values (see [`bootstrap_medians`]).
 pub const RESAMPLE_MAX_N: usize = 1000;
-
-/// Percentile `q` in `[0, 1]` of an ascending slice, linear interpolation.
-pub fn percentile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        1 => sorted[0],
-        n => interp(sorted, q.clamp(0.0, 1.0) * (n - 1) as f64),
-    }
-}
-
-/// Median of an ascending slice (NaN when empty).
-pub fn median(sorted: &[f64]) -> f64 {
-    percentile(sorted, 0.5)
-}
-
-/// Value at fractional 0-based position `pos` of an ascending slice.
-fn interp(sorted: &[f64], pos: f64) -> f64 {
-    let pos = pos.clamp(0.0, (sorted.len() - 1) as f64);
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let f = pos - lo as f64;
-    if f == 0.0 {
-        sorted[lo]
-    } else {
-        sorted[lo] + (sorted[hi] - sorted[lo]) * f
-    }
-}
-
-/// Sort a vector of finite floats ascending.
-pub fn sort(v: &mut [f64]) {
-    v.sort_unstable_by(|a, b| a.total_cmp(b));
-}
 
 /// `Σ (t³ − t)` over the tie groups of an ascending slice.
 fn tie_term(sorted: &[f64]) -> f64 {
@@ -381,20 +353,6 @@ fn rand_distr_standard_normal() -> impl rand::distributions::Distribution<f64> {
     BoxMuller
 }
 
-/// Median of an unsorted buffer (reorders it).
-fn select_median(buf: &mut [f64]) -> f64 {
-    let n = buf.len();
-    let mid = n / 2;
-    let (lower, m, _) = buf.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
-    let hi = *m;
-    if n % 2 == 1 {
-        hi
-    } else {
-        let lo = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (lo + hi) / 2.0
-    }
-}
-
 /// The exact bootstrap distribution of the median of a small sorted sample
 /// (n ≤ [`ORDER_STAT_MAX_N`]) as atoms (value, probability): the limit that
 /// B resampled medians approach, from the order-statistic CDFs.
@@ -473,15 +431,6 @@ pub fn ratio_ci(num: &[f64], den: &[f64]) -> Option<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles() {
-        let v = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(median(&v), 2.5);
-        assert_eq!(percentile(&v, 0.0), 1.0);
-        assert_eq!(percentile(&v, 1.0), 4.0);
-        assert!((percentile(&v, 0.25) - 1.75).abs() < 1e-12);
-    }
 
     #[test]
     fn mw_matches_reference() {

@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use super::inference::median_of;
 use super::output::fmt_bps;
 use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
-use crate::record::Direction;
-use crate::types::Class;
+use crate::types::{Class, Direction};
 
 /// `image`, `image upload`, `unknown class`.
 fn class_name(class: Option<Class>, dir: Direction) -> String {

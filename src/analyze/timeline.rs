@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use super::fastcsv::fnum;
 use super::load::{Dataset, TimelineSrc};
-use crate::record::{Direction, Window};
+use crate::types::{Direction, Window};
 
 /// One timeline sample; missing values are NaN.
 #[derive(Debug, Clone, Copy)]

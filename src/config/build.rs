@@ -13,8 +13,7 @@ use super::options::{duration_value, size_value, PartialOptions};
 use super::parse::parse_url;
 use super::Campaign;
 use crate::plan::Schedule;
-use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
-use crate::types::{hostname, UnknownName};
+use crate::types::{hostname, FetchOptions, FetchSpec, Group, Method, UnknownName};
 
 /// Reads a `[[list]]` file (the disk, or memory in tests and fuzzing).
 pub type ReadList<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;

@@ -10,8 +10,7 @@ use toml::Spanned;
 
 use super::error::{ConfigError, Source};
 use super::file::RawUrl;
-use crate::probe::spec::FetchSpec;
-use crate::types::Group;
+use crate::types::{FetchSpec, Group};
 
 /// Validate every `control` key. `specs` starts with the `[[url]]` tables, in
 /// the order of `urls`.

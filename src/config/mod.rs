@@ -34,8 +34,8 @@ pub use parse::{parse_connect_to, parse_duration, parse_resolve, parse_size, par
 pub use reflector::VARIANTS as AB_VARIANTS;
 
 pub use crate::plan::Schedule;
-use crate::probe::spec::FetchSpec;
 pub use crate::types::hostname;
+use crate::types::FetchSpec;
 
 /// A validated campaign (also what goes into `campaign.json`).
 #[derive(Debug, Clone, Serialize)]

@@ -14,7 +14,7 @@ use super::bounds::{check_fetch_time, check_size, check_window};
 use super::error::{ConfigError, Source};
 use super::file::{RawOptions, RawSize};
 use super::parse::{parse_connect_to, parse_duration, parse_resolve, parse_size};
-use crate::probe::spec::{ConnectTo, FetchOptions, Resolve};
+use crate::types::{ConnectTo, FetchOptions, Resolve};
 
 /// One validated layer of options; `None` means "not set here".
 #[derive(Debug, Clone, Default)]

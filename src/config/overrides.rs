@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::Campaign;
-use crate::probe::spec::{ConnectTo, Resolve};
+use crate::types::{ConnectTo, Resolve};
 
 /// Flags of `slowlane run` that override the campaign file. Flags apply to
 /// every URL. Relative paths here are relative to the current directory (they

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::Uri;
 
-use crate::probe::spec::{ConnectTo, Resolve};
+use crate::types::{ConnectTo, Resolve};
 
 /// A duration in humantime syntax: `"20s"`, `"100ms"`, `"5m"`, `"1h 30m"`, `"0"`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

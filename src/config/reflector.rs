@@ -17,9 +17,7 @@ use super::error::{ConfigError, Source};
 use super::file::{RawReflector, RawSize};
 use super::options::{size_value, PartialOptions};
 use super::parse::parse_url;
-use crate::probe::spec::{FetchOptions, FetchSpec, Group, Method};
-use crate::probe::tls::Pin;
-use crate::types::Class;
+use crate::types::{Class, FetchOptions, FetchSpec, Group, Method, Pin};
 
 /// The evasion variants, as written in `evasion = [...]` and in the
 /// `variant` column (`plain` is every name's unmodified fetch).

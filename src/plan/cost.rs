@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Campaign;
+use crate::types::stats::median_of;
 use crate::types::Direction;
 
 /// Estimated bytes per fresh TCP+TLS connection and HTTP exchange that are
@@ -196,11 +197,17 @@ pub fn earlier_sizes(fetches_csv: &Path) -> anyhow::Result<Sizes> {
         }
         by_url.entry(row.url).or_default().push(row.body_bytes);
     }
+    // The crate's one median (the mean of the middle two for an even count,
+    // as the analyzer reports it), rounded up to a whole byte: a plan of a
+    // traffic quota should not round down. It used to be the upper middle
+    // value, which for an even count overstated a URL by half the gap
+    // between its two middle sizes and disagreed with the analyzer's
+    // median of the same fetches.
     Ok(by_url
         .into_iter()
-        .map(|(u, mut v)| {
-            v.sort_unstable();
-            (u, v[v.len() / 2])
+        .filter_map(|(u, v)| {
+            let m = median_of(v.iter().map(|&b| b as f64))?;
+            Some((u, m.ceil() as u64))
         })
         .collect())
 }
@@ -268,5 +275,31 @@ mod tests {
         assert_eq!(makespan(&[s(5), s(1), s(1), s(1)], 2), s(5));
         assert_eq!(makespan(&[s(3)], 8), s(3));
         assert_eq!(makespan(&[], 4), Duration::ZERO);
+    }
+
+    #[test]
+    fn earlier_sizes_take_the_median_of_uncapped_fetches() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("fetches.csv");
+        std::fs::write(
+            &csv,
+            "url,body_bytes,capped,error\n\
+             a,100,,\n\
+             a,201,,\n\
+             a,9999,time,\n\
+             b,5,,\n\
+             b,1,,\n\
+             b,3,,\n\
+             b,0,,reset\n",
+        )
+        .unwrap();
+        let s = earlier_sizes(&csv).unwrap();
+        // Even count: the mean of the middle two (150.5), rounded up.
+        assert_eq!(s["a"], 151);
+        assert_eq!(s["b"], 3);
+        assert_eq!(s.len(), 2);
+        assert!(earlier_sizes(&dir.path().join("none.csv"))
+            .unwrap()
+            .is_empty());
     }
 }

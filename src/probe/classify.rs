@@ -1,6 +1,6 @@
 //! Deciding a URL's content class when the campaign does not say.
 
-use super::spec::Class;
+use crate::types::Class;
 
 /// From the response Content-Type, else the URL path's extension.
 pub fn infer(content_type: Option<&str>, path: &str) -> Class {

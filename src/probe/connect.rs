@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 use super::failure::{classify_dns, classify_io, Failure};
-use super::spec::FetchOptions;
-use crate::record::Phase;
+use crate::types::{FetchOptions, Phase};
 
 /// Where to connect, and how we learned it.
 #[derive(Debug, Clone)]
@@ -89,7 +88,7 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, F
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::spec::{ConnectTo, Resolve};
+    use crate::types::{ConnectTo, Resolve};
 
     #[tokio::test]
     async fn overrides_skip_dns_and_are_noted() {

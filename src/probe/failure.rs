@@ -8,7 +8,7 @@
 use std::error::Error as StdError;
 use std::io;
 
-use crate::record::Phase;
+use crate::types::Phase;
 
 /// A fetch failure: the OONI failure string and the phase it happened in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,11 +17,10 @@ use tokio::time::sleep_until;
 
 use super::failure::Failure;
 use super::meter::Meter;
-use super::spec::Method;
 use super::tcpinfo::TcpInfoSource;
 use super::upload::{head_bytes, RandomBody, UploadProgress};
 use super::Prepared;
-use crate::record::{Capped, FetchRecord, Ms, Phase};
+use crate::types::{Capped, FetchRecord, Method, Ms, Phase};
 
 /// Response header in which a `slowlane serve` reflector echoes the SNI.
 pub const SNI_HEADER: &str = "x-slowlane-sni";

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::tcpinfo::{TcpInfo, TcpInfoSource};
 use super::timeline::{self, Timeline, WindowSample};
 use super::upload::UploadProgress;
-use crate::record::{Direction, FetchRecord, Ms, Window};
+use crate::types::{Direction, FetchRecord, Ms, Window};
 
 /// The acknowledgement side of an upload.
 struct UpMeter {

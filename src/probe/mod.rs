@@ -27,10 +27,9 @@ use std::time::{Instant, SystemTime};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
-use crate::record::{Capped, FetchRecord, Ms, Phase};
+use crate::types::{Capped, FetchRecord, FetchSpec, Method, Ms, Phase};
 use failure::Failure;
 pub use http::SNI_HEADER;
-use spec::{FetchSpec, Method};
 
 /// A URL ready to be fetched many times: its spec plus the TLS config built
 /// from it (built once; loading trust roots per fetch would be wasted work).

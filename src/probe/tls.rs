@@ -20,7 +20,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use super::spec::FetchOptions;
+use crate::types::{FetchOptions, Pin};
 
 /// What a client config is built from: every option `build_client_config`
 /// reads, or two URLs with different trust would share one config.
@@ -53,20 +53,17 @@ fn build_client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Ar
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
-    let mut config = if let Some(pin) = opts.pin {
+    let no_ca = match (opts.pin, opts.insecure) {
         // A pinned reflector: its certificate is checked against the pin,
         // not against any CA or name (it answers every SNI with one cert).
+        (Some(pin), _) => Some(Accept::Pinned(pin)),
+        (None, true) => Some(Accept::Any),
+        (None, false) => None,
+    };
+    let mut config = if let Some(accept) = no_ca {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinVerifier {
-                pin,
-                provider: provider.clone(),
-            }))
-            .with_no_client_auth()
-    } else if opts.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoCaVerifier { accept, provider }))
             .with_no_client_auth()
     } else {
         let mut roots = RootCertStore::empty();
@@ -108,69 +105,29 @@ pub fn server_name(name: &str) -> anyhow::Result<ServerName<'static>> {
     ServerName::try_from(trimmed.to_string()).with_context(|| format!("invalid TLS name {name:?}"))
 }
 
-/// A certificate pin: the SHA-256 of the server's leaf certificate (DER),
-/// written `sha256:<64 hex digits>` as `slowlane serve` prints it. Check by
-/// hand with `openssl x509 -in cert.pem -outform der | sha256sum`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Pin(pub [u8; 32]);
-
-impl Pin {
-    /// The pin of a certificate.
-    pub fn of(cert: &CertificateDer<'_>) -> Pin {
-        let d = ring::digest::digest(&ring::digest::SHA256, cert.as_ref());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        Pin(out)
-    }
-}
-
-impl std::fmt::Display for Pin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("sha256:")?;
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
-    }
-}
-
-impl std::fmt::Debug for Pin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
-impl std::str::FromStr for Pin {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Pin, String> {
-        let bad = || {
-            format!("bad pin {s:?}: expected sha256:<64 hex digits>, as `slowlane serve` prints it")
-        };
-        let hex = s.trim().strip_prefix("sha256:").ok_or_else(bad)?;
-        if hex.len() != 64 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return Err(bad());
-        }
-        let mut out = [0u8; 32];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-        }
-        Ok(Pin(out))
-    }
-}
-
-impl serde::Serialize for Pin {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// Accepts exactly the pinned certificate (whatever its names and dates);
-/// handshake signatures are still verified, so the peer must hold its key.
+/// Which certificate a [`NoCaVerifier`] accepts.
 #[derive(Debug)]
-struct PinVerifier {
-    pin: Pin,
+enum Accept {
+    /// `insecure = true`: any certificate. Measuring a neutral server with a
+    /// foreign SNI needs this.
+    Any,
+    /// A pinned reflector: exactly this certificate, whatever its names and
+    /// dates.
+    Pinned(Pin),
+}
+
+/// A verifier that checks no CA and no name, only which certificate is
+/// accepted ([`Accept`]). Handshake signatures are still verified with the
+/// provider's algorithms, so the peer must hold the certificate's key and
+/// the handshake is a real one; that part is the same for both uses, hence
+/// one type.
+#[derive(Debug)]
+struct NoCaVerifier {
+    accept: Accept,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinVerifier {
+impl ServerCertVerifier for NoCaVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -179,56 +136,14 @@ impl ServerCertVerifier for PinVerifier {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if Pin::of(end_entity) == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::ApplicationVerificationFailure,
-            ))
+        match self.accept {
+            Accept::Pinned(pin) if Pin::of(end_entity) != pin => {
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+            Accept::Any | Accept::Pinned(_) => Ok(ServerCertVerified::assertion()),
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnything(self.provider.clone()).verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        AcceptAnything(self.provider.clone()).verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// `insecure = true`: accept any certificate. Measuring a neutral server with a
-/// foreign SNI needs this; signatures are still checked so the handshake is a
-/// real one.
-#[derive(Debug)]
-struct AcceptAnything(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnything {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -241,7 +156,7 @@ impl ServerCertVerifier for AcceptAnything {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -255,33 +170,49 @@ impl ServerCertVerifier for AcceptAnything {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
 #[cfg(test)]
-mod pin_tests {
-    use super::Pin;
+mod tests {
+    use super::*;
 
     #[test]
-    fn pin_round_trips_and_rejects_garbage() {
-        let text = format!("sha256:{}", "ab".repeat(32));
-        let p: Pin = text.parse().unwrap();
-        assert_eq!(p.to_string(), text);
-        assert_eq!(p, format!("sha256:{}", "AB".repeat(32)).parse().unwrap());
-        for bad in [
-            "",
-            "sha256:",
-            "ab".repeat(32).as_str(),
-            "sha256:zz",
-            "md5:00",
-        ] {
-            assert!(bad.parse::<Pin>().is_err(), "{bad}");
-        }
+    fn no_ca_verifier_accepts_by_policy_only() {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let (a, b) = (
+            CertificateDer::from(vec![1u8, 2, 3]),
+            CertificateDer::from(vec![4u8, 5, 6]),
+        );
+        let name = ServerName::try_from("example.com").unwrap();
+        let check = |accept, cert: &CertificateDer<'_>| {
+            let v = NoCaVerifier {
+                accept,
+                provider: provider.clone(),
+            };
+            v.verify_server_cert(cert, &[], &name, &[], UnixTime::now())
+                .is_ok()
+        };
+        assert!(check(Accept::Any, &a));
+        assert!(check(Accept::Pinned(Pin::of(&a)), &a));
+        assert!(!check(Accept::Pinned(Pin::of(&a)), &b));
+        let v = NoCaVerifier {
+            accept: Accept::Any,
+            provider: provider.clone(),
+        };
+        assert_eq!(
+            v.supported_verify_schemes(),
+            provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        );
     }
 }

@@ -28,8 +28,7 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
 
-use crate::record::FetchRecord;
-use crate::types::{Class, Direction, Group};
+use crate::types::{Class, Direction, FetchRecord, Group};
 
 /// Metric names, in output order; the first five are µs, the rest bit/s.
 pub const METRICS: [&str; 8] = [
@@ -93,7 +92,7 @@ pub struct Histograms {
     by_vantage: HashMap<String, BTreeMap<Key, Pair>>,
 }
 
-fn us(ms: Option<crate::record::Ms>) -> Option<u64> {
+fn us(ms: Option<crate::types::Ms>) -> Option<u64> {
     ms.filter(|m| m.0.is_finite() && m.0 >= 0.0)
         .map(|m| (m.0 * 1000.0).round() as u64)
 }
@@ -302,7 +301,7 @@ mod tests {
             class: Some(Class::Image),
             group: Some(Group::Target),
             direction,
-            ttfb_ms: Some(crate::record::Ms(5.0)),
+            ttfb_ms: Some(crate::types::Ms(5.0)),
             goodput_bps: Some(goodput),
             upload_bps: upload,
             ..FetchRecord::default()

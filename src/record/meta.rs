@@ -123,8 +123,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// campaign (every URL with its resolved options, the schedule, the
 /// concurrency, the seed as given) as JSON, leaving out where the file and
 /// the output are (the same campaign may be started from another directory).
-/// `[[list]]` files are part of it through their URLs.
-pub fn campaign_hash(c: &crate::config::Campaign) -> String {
+/// `[[list]]` files are part of it through their URLs. Takes the campaign
+/// as anything serialisable (`config::Campaign`), so that `record` does not
+/// depend on `config`; `source` and `out` are its field names.
+pub fn campaign_hash(c: &impl Serialize) -> String {
     let mut v = serde_json::to_value(c).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.remove("source");

@@ -1,9 +1,11 @@
-//! The result of one fetch and where it is written.
+//! Where the result of a fetch is written: `fetches.csv` and `timeline.csv`
+//! (one writer thread, [`sink`]), `rounds.csv`, `histograms.csv` and
+//! `campaign.json`.
 //!
-//! [`FetchRecord`] is the one result type of the pipeline: `probe` fills it,
-//! `record::sink` appends it to `fetches.csv`/`timeline.csv`, `analyze` reads
-//! those files back. Field order here *is* the CSV column order; every column is
-//! documented in `docs/csv.md`.
+//! The row types themselves ([`crate::types::FetchRecord`],
+//! [`crate::types::Window`]) live in the bottom layer, so this module
+//! depends on nothing but `types`: not on `probe` (which fills them) nor on
+//! `config`.
 
 pub mod histograms;
 pub mod lines;
@@ -12,145 +14,6 @@ pub mod repair;
 pub mod rounds;
 pub mod sink;
 
-use serde::{Deserialize, Serialize};
-
-pub use crate::types::Direction;
-use crate::types::{Class, Group};
-
-/// A duration in milliseconds, written with microsecond precision (`12.345`).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Deserialize)]
-#[serde(transparent)]
-pub struct Ms(pub f64);
-
-impl Ms {
-    pub fn from_duration(d: std::time::Duration) -> Ms {
-        Ms(d.as_secs_f64() * 1000.0)
-    }
-}
-
-impl Serialize for Ms {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Rounded to the microsecond: finer digits would be clock noise. A
-        // number (not a string) so JSON output stays numeric; the shortest
-        // representation is written, e.g. `12.345`, `0.5`, `0.0`.
-        s.serialize_f64((self.0 * 1000.0).round() / 1000.0)
-    }
-}
-
-/// Which limit ended a fetch that did not end by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Capped {
-    Time,
-    Bytes,
-    /// Cut by a stop request (SIGTERM, SIGHUP, Ctrl-C) after the grace
-    /// period: what was measured until then is kept, like a time cap.
-    Stop,
-}
-
-/// The phase a failure happened in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Dns,
-    Tcp,
-    Tls,
-    Request,
-    Headers,
-    Body,
-}
-
-/// One row of `fetches.csv`. `None` is an empty cell: "unknown", never 0.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct FetchRecord {
-    pub campaign: String,
-    pub vantage: String,
-    pub run_id: String,
-    pub round: u32,
-    pub fetch_id: String,
-    pub started_at: String,
-    pub url: String,
-    pub host: String,
-    pub sni: String,
-    pub addr: Option<String>,
-    pub addrs: String,
-    pub dns_override: Option<String>,
-    pub class: Option<Class>,
-    pub group: Option<Group>,
-    pub label: String,
-    /// Labels of the control URLs this URL is to be compared with
-    /// (campaign `control = [...]`), `;`-separated; empty: automatic choice.
-    pub controls: String,
-    pub method: String,
-    /// `down` (GET: judged by body bytes) or `up` (POST: judged by the
-    /// acknowledged upload bytes).
-    pub direction: Direction,
-    pub status: Option<u16>,
-    pub location: Option<String>,
-    pub content_type: Option<String>,
-    pub error: Option<String>,
-    pub error_phase: Option<Phase>,
-    pub http_version: Option<String>,
-    pub tls_version: Option<String>,
-    pub alpn: Option<String>,
-    pub cipher: Option<String>,
-    pub body_bytes: u64,
-    pub upload_bytes: u64,
-    /// The size the fetch set out to move: response `Content-Length` for a
-    /// download (empty when none was sent), the configured body size for an
-    /// upload. Lets the analyzer match targets with controls of similar size
-    /// even when a fetch was cut short.
-    pub object_bytes: Option<u64>,
-    pub capped: Option<Capped>,
-    pub dns_ms: Option<Ms>,
-    pub tcp_ms: Option<Ms>,
-    pub tls_ms: Option<Ms>,
-    pub ttfb_ms: Option<Ms>,
-    pub transfer_ms: Option<Ms>,
-    pub total_ms: Option<Ms>,
-    pub goodput_bps: Option<u64>,
-    pub steady_bps: Option<u64>,
-    pub peak_window_bps: Option<u64>,
-    pub upload_bps: Option<u64>,
-    pub tcp_rtt_ms: Option<Ms>,
-    pub tcp_min_rtt_ms: Option<Ms>,
-    pub tcp_rcv_rtt_ms: Option<Ms>,
-    pub tcp_retrans: Option<u32>,
-    pub tcp_ooo: Option<u32>,
-    pub tcp_bytes_received: Option<u64>,
-    pub tcp_bytes_acked: Option<u64>,
-    /// The `[[reflector]]` A/B test this fetch belongs to (its id); empty
-    /// for ordinary URLs.
-    pub ab: String,
-    /// The A/B variant: `plain`, `split-hello`, `trailing-dot`,
-    /// `upper-case`, `no-sni`; empty for ordinary URLs.
-    pub variant: String,
-    /// Upload body bytes the *server* received, from a reflector's
-    /// `/upload` answer.
-    pub server_upload_bytes: Option<u64>,
-    /// The server's plateau rate of the upload (the truth for uploads).
-    pub server_upload_bps: Option<u64>,
-    /// The SNI the server saw, as it arrived.
-    pub server_sni: Option<String>,
-    /// Per-window samples; written to `timeline.csv`, not to `fetches.csv`.
-    #[serde(skip)]
-    pub timeline: Vec<Window>,
-}
-
-/// One row of `timeline.csv`: what happened in one fixed window of a fetch.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Window {
-    pub fetch_id: String,
-    pub direction: Direction,
-    /// End of the window, ms since the request was sent.
-    pub t_ms: Ms,
-    pub bytes: u64,
-    pub cum_bytes: u64,
-    pub tcp_rtt_ms: Option<Ms>,
-    pub tcp_retrans: Option<u32>,
-    /// TCP-level cumulative bytes at the end of the window (TCP_INFO
-    /// `tcpi_bytes_received` for down, `tcpi_bytes_acked` for up). Unlike
-    /// `cum_bytes`, not quantised by TLS records: at 130 kbit/s a 16 KB
-    /// record takes a second, so only this shows a shaper's smooth arrival.
-    pub tcp_cum_bytes: Option<u64>,
-}
+/// Transitional: the row types moved to [`crate::types`]; these names keep
+/// the users not yet switched (parts of `analyze`, the tests) compiling.
+pub use crate::types::{Capped, Direction, FetchRecord, Ms, Phase, Window};

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::lines::{Fault, LineFile};
-use super::{FetchRecord, Window};
+use crate::types::{FetchRecord, Window};
 
 pub const FETCHES_CSV: &str = "fetches.csv";
 pub const TIMELINE_CSV: &str = "timeline.csv";
@@ -170,8 +170,8 @@ impl Default for Window {
     fn default() -> Self {
         Window {
             fetch_id: String::new(),
-            direction: super::Direction::Down,
-            t_ms: super::Ms(0.0),
+            direction: crate::types::Direction::Down,
+            t_ms: crate::types::Ms(0.0),
             bytes: 0,
             cum_bytes: 0,
             tcp_rtt_ms: None,

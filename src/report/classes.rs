@@ -10,8 +10,7 @@ use std::fmt::Write;
 
 use super::fmt_bps;
 use crate::analyze::stats;
-use crate::record::FetchRecord;
-use crate::types::{Class, Direction, Group};
+use crate::types::{Class, Direction, FetchRecord, Group};
 
 #[derive(Debug, Default, Clone)]
 struct ClassStats {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::fmt_bps;
-use crate::record::{Direction, FetchRecord, Ms};
+use crate::types::{Direction, FetchRecord, Ms};
 
 fn ms(v: Option<Ms>) -> String {
     v.map_or("-".into(), |m| format!("{:.3} ms", m.0))
@@ -136,7 +136,7 @@ fn capped(r: &FetchRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Phase;
+    use crate::types::Phase;
 
     #[test]
     fn failed_fetch_block_has_no_empty_fields() {

@@ -14,8 +14,8 @@ use super::progress::Progress;
 use crate::record::histograms::Histograms;
 use crate::record::rounds::{RoundEnd, RoundLog, RoundRow};
 use crate::record::sink::Sink;
-use crate::record::FetchRecord;
 use crate::report::classes::ClassTable;
+use crate::types::FetchRecord;
 
 /// What the scheduler sends the writer.
 #[derive(Debug)]

@@ -35,7 +35,7 @@ use log::RequestLog;
 use routes::ConnInfo;
 
 use crate::probe::tcpinfo::TcpInfoSource;
-use crate::probe::tls::Pin;
+use crate::types::Pin;
 
 /// How to run a reflector (the `serve` flags).
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
-use crate::probe::tls::Pin;
+use crate::types::Pin;
 
 /// File names inside `--state`.
 pub const CERT_FILE: &str = "cert.pem";

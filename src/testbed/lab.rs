@@ -13,7 +13,7 @@ use super::middlebox::{ConnLog, Middlebox, MiddleboxConfig};
 use super::origin::{OriginLimits, OriginServer};
 use super::scenario::Scenario;
 use super::tls::Pki;
-use crate::probe::spec::ConnectTo;
+use crate::types::ConnectTo;
 
 /// File name of the CA certificate inside the lab directory.
 pub const CA_FILE: &str = "testbed-ca.pem";

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::rules::{Rule, RuleSet, RuleToml};
 use super::units::Size;
-use crate::probe::spec::{Class, Group};
+use crate::types::{Class, Group};
 
 /// The scenarios shipped with slowlane, by name.
 const BUILTIN: &[(&str, &str)] = &[

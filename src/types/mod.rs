@@ -1,11 +1,23 @@
 //! The vocabulary every layer shares: content class, group, direction and
-//! method, plus the machine's host name (the default vantage).
+//! method, plus the machine's host name (the default vantage); what one
+//! fetch should do ([`FetchSpec`], [`spec`]), what it did ([`FetchRecord`],
+//! [`record`]), the certificate [`Pin`], and the one median ([`stats`]).
 //!
-//! This is the bottom layer: it imports nothing from the crate, so `record`
-//! and `analyze` can name a class without depending on `probe` or `config`.
-//! Each name has exactly one spelling table here: `as_str` writes it,
-//! `FromStr` reads it back (case-insensitively, surrounding spaces ignored),
-//! serde uses the same lowercase names (`Method`: uppercase).
+//! This is the bottom layer: it imports nothing from the crate outside
+//! itself, so `record` and `analyze` can name a class or read a row without
+//! depending on `probe` or `config`, and `plan` and `analyze` share one
+//! median. Each name has exactly one spelling table here: `as_str` writes
+//! it, `FromStr` reads it back (case-insensitively, surrounding spaces
+//! ignored), serde uses the same lowercase names (`Method`: uppercase).
+
+pub mod pin;
+pub mod record;
+pub mod spec;
+pub mod stats;
+
+pub use pin::Pin;
+pub use record::{Capped, FetchRecord, Ms, Phase, Window};
+pub use spec::{ConnectTo, FetchOptions, FetchSpec, Resolve};
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,0 +1,119 @@
+//! What one fetch should do: the fully resolved per-URL options.
+//!
+//! `config` builds these from a campaign file or `fetch` flags; `probe` only
+//! reads them. Keeping it one plain struct means the engine never needs to know
+//! where an option came from; keeping it here, in the bottom layer, means
+//! neither `config` nor `probe` owns it and `record` needs neither.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::Uri;
+use serde::Serialize;
+
+use super::{Class, Group, Method, Pin};
+
+/// `--resolve HOST:PORT:ADDR`: connect to ADDR instead of resolving HOST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolve {
+    pub host: String,
+    pub port: u16,
+    pub addr: std::net::IpAddr,
+}
+
+/// `--connect-to H1:P1:H2:P2`: for requests to H1:P1 open the TCP connection to
+/// H2:P2 instead (an empty H1/P1 matches any host/port, as in curl).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectTo {
+    pub from_host: String,
+    pub from_port: Option<u16>,
+    pub to_host: String,
+    pub to_port: u16,
+}
+
+/// The per-URL knobs that may be set in `[defaults]`, per `[[url]]`, or as flags.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchOptions {
+    #[serde(with = "humantime_serde_compat")]
+    pub max_time: Duration,
+    pub max_bytes: u64,
+    #[serde(with = "humantime_serde_compat")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub tls_timeout: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub ttfb_timeout: Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub window: Duration,
+    pub alpn: Vec<String>,
+    pub cacert: Vec<PathBuf>,
+    pub insecure: bool,
+    pub resolve: Vec<Resolve>,
+    pub connect_to: Vec<ConnectTo>,
+    /// Verify the server by this certificate pin instead of CAs and names
+    /// (a `slowlane serve` reflector).
+    pub pin: Option<Pin>,
+    /// Send the ClientHello in two TCP segments split inside the SNI
+    /// (`probe::split`): a DPI box that does not reassemble misses the name.
+    pub split_hello: bool,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            max_time: Duration::from_secs(20),
+            max_bytes: 16 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            tls_timeout: Duration::from_secs(10),
+            ttfb_timeout: Duration::from_secs(10),
+            window: Duration::from_millis(100),
+            alpn: vec!["h2".into(), "http/1.1".into()],
+            cacert: Vec::new(),
+            insecure: false,
+            resolve: Vec::new(),
+            connect_to: Vec::new(),
+            pin: None,
+            split_hello: false,
+        }
+    }
+}
+
+/// One URL to fetch, with everything needed to fetch it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchSpec {
+    #[serde(serialize_with = "ser_uri")]
+    pub url: Uri,
+    /// `None`: decide from the response Content-Type, else the URL extension.
+    pub class: Option<Class>,
+    pub group: Group,
+    /// `None`: the URL host. `Some("")`: send no SNI at all.
+    pub sni: Option<String>,
+    /// Host header / `:authority` override.
+    pub host: Option<String>,
+    pub method: Method,
+    /// POST body size in bytes (random, incompressible data).
+    pub upload: u64,
+    pub label: String,
+    /// Labels of the control URLs this target is to be compared with
+    /// (campaign `control = [...]`); empty: the analyzer chooses.
+    pub controls: Vec<String>,
+    pub options: FetchOptions,
+    /// The `[[reflector]]` A/B test this fetch belongs to (its id); empty
+    /// for ordinary URLs.
+    pub ab: String,
+    /// Its variant: `plain`, `split-hello`, `trailing-dot`, `upper-case`,
+    /// `no-sni`; empty for ordinary URLs.
+    pub variant: String,
+}
+
+fn ser_uri<S: serde::Serializer>(u: &Uri, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&u.to_string())
+}
+
+/// Durations serialise as humantime strings ("20s") in campaign.json.
+mod humantime_serde_compat {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
