@@ -16,6 +16,7 @@ pub mod model;
 pub mod page;
 mod plot;
 pub mod svg_cdf;
+pub mod svg_chart;
 pub mod svg_phases;
 pub mod svg_rounds;
 pub mod svg_timeline;
