@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
+use super::ab::{self, AbView};
 use super::agg::{quantiles, round_medians, Agg, Cell};
 use super::matrix::{self, Matrix};
 use super::svg_cdf::{self, CdfData};
@@ -51,6 +52,8 @@ pub struct VantageView {
     pub rows: Vec<RowView>,
     /// Rows about controls checked against the other controls.
     pub control_rows: Vec<RowView>,
+    /// The A/B tests section (None: no A/B row).
+    pub ab: Option<AbView>,
     pub cdfs: Vec<Figure>,
     pub traces: Vec<Figure>,
     pub phases: Vec<Figure>,
@@ -297,8 +300,12 @@ pub fn build(
         }
         let mut rows: Vec<&Verdict> = by_vantage.get(name.as_str()).cloned().unwrap_or_default();
         rows.sort_by_key(|v| rank(v.verdict));
+        // The selective summary of the class rows; A/B rows carry their
+        // own sentence, shown in the A/B section.
         let sentence = rows
             .iter()
+            .filter(|v| v.scope == Scope::Class)
+            .chain(&rows)
             .find(|v| !v.summary.is_empty())
             .map(|v| v.summary.clone())
             .unwrap_or_default();
@@ -352,6 +359,7 @@ pub fn build(
                 .filter(|v| v.control)
                 .map(|v| row_view(v))
                 .collect(),
+            ab: ab::view(&rows),
             cdfs,
             traces: Vec::new(),
             phases,
