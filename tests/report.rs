@@ -288,6 +288,16 @@ fn ab_tests_section_states_what_each_pair_found() {
             "{name}: {line}"
         );
     }
+    // One plateau mark: the URL row's fit, not again the A/B row's median.
+    let cdf = std::fs::read_to_string(out.join("v0-cdf-image-down.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&cdf).unwrap();
+    let marks: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .filter_map(|n| n.text())
+        .filter(|t| t.trim_start().starts_with("plateau "))
+        .collect();
+    assert_eq!(marks.len(), 1, "plateau marks on the CDF: {marks:?}");
     // The vantage's sentence is the one `slowlane analyze` prints.
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
         .arg("analyze")

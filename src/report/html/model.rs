@@ -246,12 +246,15 @@ fn rounds_figure(
 }
 
 /// Plateau marks of one column: the throttled/partial rows' plateaus, one
-/// mark per value within 2% of another.
+/// mark per value within 2% of another. A/B rows are left out: their
+/// "plateau" is the median rate of fetches whose URL rows already give a
+/// fitted one.
 fn plateaus(rows: &[&Verdict], class: &str, d: Direction) -> Vec<f64> {
     let mut out: Vec<f64> = Vec::new();
     for v in rows {
         let loud = matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Partial);
-        if !loud || v.control || class_str(v.class) != class || v.direction != d {
+        let ab = v.scope == Scope::Ab;
+        if !loud || ab || v.control || class_str(v.class) != class || v.direction != d {
             continue;
         }
         if let Some(p) = v.plateau_bps.filter(|p| *p > 0.0) {
