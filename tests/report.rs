@@ -336,3 +336,52 @@ fn ab_tests_section_states_what_each_pair_found() {
         "an A/B sentence in a run without A/B rows"
     );
 }
+
+#[test]
+fn long_runs_get_a_median_rate_per_hour() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 12 rounds over four hours (three rounds an hour), from 12:00 UTC.
+    let mut recs = campaign(7, "vm", 12, &twitter_urls());
+    for r in &mut recs {
+        let hour = 12 + (r.round - 1) / 3;
+        r.started_at = format!("2021-03-10T{hour}:{:02}:00Z", r.round * 4);
+    }
+    let dir = tmp.path().join("long");
+    write_dir(&dir, &recs);
+    let out = tmp.path().join("report");
+    let r = html::build(std::slice::from_ref(&dir), &ReportOptions::default()).unwrap();
+    let index = html::page::write(&r, &out).unwrap();
+    let svg = std::fs::read_to_string(out.join("v0-hours-image-down.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    // One point per hour on each side's line.
+    for colour in [TARGET, CONTROL] {
+        let line = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "polyline" && n.attribute("stroke") == Some(colour))
+            .unwrap_or_else(|| panic!("no {colour} line"));
+        let points = line.attribute("points").unwrap().split_whitespace().count();
+        assert_eq!(points, 4, "{colour}");
+    }
+    for tick in ["03-10 12h", "03-10 15h", "hour the fetch started (UTC)"] {
+        assert!(svg.contains(tick), "no {tick:?} in the panel");
+    }
+    assert!(std::fs::read_to_string(index)
+        .unwrap()
+        .contains("Median rate per hour (UTC): image down"));
+
+    // A run within one hour has per-round panels only.
+    let one = twitter_dir(tmp.path());
+    let r = html::build(std::slice::from_ref(&one), &ReportOptions::default()).unwrap();
+    let out = tmp.path().join("report-one");
+    html::page::write(&r, &out).unwrap();
+    let files = svgs(&out);
+    assert!(files
+        .iter()
+        .any(|f| f.to_string_lossy().contains("-rounds-")));
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("-hours-")),
+        "{files:?}"
+    );
+}
