@@ -259,20 +259,27 @@ fn ab_dir(root: &Path) -> PathBuf {
     dir
 }
 
+/// The report of one input with the default options, written to `out`:
+/// the report, its index.html and its report.md.
+fn report_of(dir: &Path, out: &Path) -> (html::Report, String, String) {
+    let r = html::build(&[dir.to_path_buf()], &ReportOptions::default()).unwrap();
+    let index = html::page::write(&r, out).unwrap();
+    let page = std::fs::read_to_string(index).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    (r, page, md)
+}
+
 #[test]
 fn ab_tests_section_states_what_each_pair_found() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = ab_dir(tmp.path());
     let out = tmp.path().join("report");
-    let r = html::build(std::slice::from_ref(&dir), &ReportOptions::default()).unwrap();
+    let (r, page, md) = report_of(&dir, &out);
     // The report holds the A/B rows `slowlane analyze` finds.
     assert!(
         r.vantages[0].rows.iter().any(|x| x.scope == "ab"),
         "no A/B row in the report"
     );
-    let index = html::page::write(&r, &out).unwrap();
-    let page = std::fs::read_to_string(index).unwrap();
-    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     // The pair's sentence: trigger, rate, direction and the evasion.
     let pair = "pbs.twimg.com vs example.com, example.net on reflector lab: \
                 SNI-triggered: pbs.twimg.com name throttled to ~";
@@ -326,10 +333,7 @@ fn ab_tests_section_states_what_each_pair_found() {
 
     // A run without A/B rows has no such section.
     let plain = twitter_dir(tmp.path());
-    let r = html::build(std::slice::from_ref(&plain), &ReportOptions::default()).unwrap();
-    let out = tmp.path().join("report-plain");
-    let page = std::fs::read_to_string(html::page::write(&r, &out).unwrap()).unwrap();
-    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let (_, page, md) = report_of(&plain, &tmp.path().join("report-plain"));
     assert!(!page.contains("A/B tests") && !md.contains("A/B tests"));
     assert!(
         !page.contains("SNI"),
@@ -349,8 +353,7 @@ fn long_runs_get_a_median_rate_per_hour() {
     let dir = tmp.path().join("long");
     write_dir(&dir, &recs);
     let out = tmp.path().join("report");
-    let r = html::build(std::slice::from_ref(&dir), &ReportOptions::default()).unwrap();
-    let index = html::page::write(&r, &out).unwrap();
+    let (_, page, _) = report_of(&dir, &out);
     let svg = std::fs::read_to_string(out.join("v0-hours-image-down.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
     // One point per hour on each side's line.
@@ -365,15 +368,12 @@ fn long_runs_get_a_median_rate_per_hour() {
     for tick in ["03-10 12h", "03-10 15h", "hour the fetch started (UTC)"] {
         assert!(svg.contains(tick), "no {tick:?} in the panel");
     }
-    assert!(std::fs::read_to_string(index)
-        .unwrap()
-        .contains("Median rate per hour (UTC): image down"));
+    assert!(page.contains("Median rate per hour (UTC): image down"));
 
     // A run within one hour has per-round panels only.
     let one = twitter_dir(tmp.path());
-    let r = html::build(std::slice::from_ref(&one), &ReportOptions::default()).unwrap();
     let out = tmp.path().join("report-one");
-    html::page::write(&r, &out).unwrap();
+    report_of(&one, &out);
     let files = svgs(&out);
     assert!(files
         .iter()
