@@ -211,3 +211,177 @@ fn report_command_writes_into_the_input_directory() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--out"));
 }
+
+/// A same-server SNI A/B test on reflector `lab`: pbs.twimg.com policed
+/// when its name is sent plainly, fast when the ClientHello is split;
+/// example.com and example.net are the control names.
+fn ab_dir(root: &Path) -> PathBuf {
+    use slowlane::probe::spec::{Class::Image, Group::*};
+    let urls = [
+        url(
+            "https://pbs.twimg.com/bytes/400000",
+            Image,
+            Target,
+            400_000,
+            Path_::Policed(POLICE_BPS),
+        ),
+        url(
+            "https://pbs.twimg.com/bytes/400000?split",
+            Image,
+            Target,
+            400_000,
+            Path_::Fast(20e6),
+        ),
+        url(
+            "https://example.com/bytes/400000",
+            Image,
+            Control,
+            400_000,
+            Path_::Fast(20e6),
+        ),
+        url(
+            "https://example.net/bytes/400000",
+            Image,
+            Control,
+            400_000,
+            Path_::Fast(20e6),
+        ),
+    ];
+    let variants = ["plain", "split-hello", "plain", "plain"];
+    let mut recs = campaign(11, "vm", 12, &urls);
+    // `campaign` writes every URL once per round, in order.
+    for (i, r) in recs.iter_mut().enumerate() {
+        r.ab = "lab".into();
+        r.variant = variants[i % urls.len()].into();
+    }
+    let dir = root.join("ab");
+    write_dir(&dir, &recs);
+    dir
+}
+
+/// The report of one input with the default options, written to `out`:
+/// the report, its index.html and its report.md.
+fn report_of(dir: &Path, out: &Path) -> (html::Report, String, String) {
+    let r = html::build(&[dir.to_path_buf()], &ReportOptions::default()).unwrap();
+    let index = html::page::write(&r, out).unwrap();
+    let page = std::fs::read_to_string(index).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    (r, page, md)
+}
+
+#[test]
+fn ab_tests_section_states_what_each_pair_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = ab_dir(tmp.path());
+    let out = tmp.path().join("report");
+    let (r, page, md) = report_of(&dir, &out);
+    // The report holds the A/B rows `slowlane analyze` finds.
+    assert!(
+        r.vantages[0].rows.iter().any(|x| x.scope == "ab"),
+        "no A/B row in the report"
+    );
+    // The pair's sentence: trigger, rate, direction and the evasion.
+    let pair = "pbs.twimg.com vs example.com, example.net on reflector lab: \
+                SNI-triggered: pbs.twimg.com name throttled to ~";
+    for (name, text) in [("index.html", &page), ("report.md", &md)] {
+        assert!(text.contains("A/B tests"), "{name}: no A/B section");
+        let at = text
+            .find(pair)
+            .unwrap_or_else(|| panic!("{name}: no pair sentence"));
+        let rest = &text[at..];
+        let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+        assert!(
+            line.contains("kbit/s downloads; split ClientHello evades"),
+            "{name}: {line}"
+        );
+    }
+    // One plateau mark: the URL row's fit, not again the A/B row's median.
+    let cdf = std::fs::read_to_string(out.join("v0-cdf-image-down.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&cdf).unwrap();
+    let marks: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "text")
+        .filter_map(|n| n.text())
+        .filter(|t| t.trim_start().starts_with("plateau "))
+        .collect();
+    assert_eq!(marks.len(), 1, "plateau marks on the CDF: {marks:?}");
+    // The vantage's sentence is the one `slowlane analyze` prints.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
+        .arg("analyze")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let said = text
+        .lines()
+        .skip_while(|l| l.trim() != "SNI A/B")
+        .nth(1)
+        .and_then(|l| l.trim().strip_prefix("vm: "))
+        .unwrap_or_else(|| panic!("no SNI A/B line in analyze's output:\n{text}"));
+    assert!(
+        said.starts_with("SNI-triggered: pbs.twimg.com name"),
+        "{said}"
+    );
+    assert!(
+        page.contains(said),
+        "analyze's sentence {said:?} not in the page"
+    );
+    assert!(
+        md.contains(said),
+        "analyze's sentence {said:?} not in report.md"
+    );
+
+    // A run without A/B rows has no such section.
+    let plain = twitter_dir(tmp.path());
+    let (_, page, md) = report_of(&plain, &tmp.path().join("report-plain"));
+    assert!(!page.contains("A/B tests") && !md.contains("A/B tests"));
+    assert!(
+        !page.contains("SNI"),
+        "an A/B sentence in a run without A/B rows"
+    );
+}
+
+#[test]
+fn long_runs_get_a_median_rate_per_hour() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 12 rounds over four hours (three rounds an hour), from 12:00 UTC.
+    let mut recs = campaign(7, "vm", 12, &twitter_urls());
+    for r in &mut recs {
+        let hour = 12 + (r.round - 1) / 3;
+        r.started_at = format!("2021-03-10T{hour}:{:02}:00Z", r.round * 4);
+    }
+    let dir = tmp.path().join("long");
+    write_dir(&dir, &recs);
+    let out = tmp.path().join("report");
+    let (_, page, _) = report_of(&dir, &out);
+    let svg = std::fs::read_to_string(out.join("v0-hours-image-down.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    // One point per hour on each side's line.
+    for colour in [TARGET, CONTROL] {
+        let line = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "polyline" && n.attribute("stroke") == Some(colour))
+            .unwrap_or_else(|| panic!("no {colour} line"));
+        let points = line.attribute("points").unwrap().split_whitespace().count();
+        assert_eq!(points, 4, "{colour}");
+    }
+    for tick in ["03-10 12h", "03-10 15h", "hour the fetch started (UTC)"] {
+        assert!(svg.contains(tick), "no {tick:?} in the panel");
+    }
+    assert!(page.contains("Median rate per hour (UTC): image down"));
+
+    // A run within one hour has per-round panels only.
+    let one = twitter_dir(tmp.path());
+    let out = tmp.path().join("report-one");
+    report_of(&one, &out);
+    let files = svgs(&out);
+    assert!(files
+        .iter()
+        .any(|f| f.to_string_lossy().contains("-rounds-")));
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("-hours-")),
+        "{files:?}"
+    );
+}

@@ -423,55 +423,69 @@ pub fn sentences(rows: &[Verdict]) -> Vec<(String, String)> {
     for v in rows.iter().filter(|v| v.scope == Scope::Ab) {
         by.entry(v.vantage.as_str()).or_default().push(v);
     }
-    let mut out = Vec::new();
-    for (vantage, vs) in by {
-        let triggers: Vec<&&Verdict> = vs.iter().filter(|v| v.trigger == "sni").collect();
-        if triggers.is_empty() {
-            out.push((
-                vantage.to_string(),
-                "SNI A/B: no name throttled against the control names".to_string(),
-            ));
+    by.into_iter()
+        .map(|(vantage, vs)| (vantage.to_string(), sentence(&vs)))
+        .collect()
+}
+
+/// What a set of A/B rows found, in one sentence: the trigger names, their
+/// rate and directions, and how each evasion fared (`sentences` gives it per
+/// vantage; the report also per reflector and name).
+pub fn sentence(vs: &[&Verdict]) -> String {
+    let triggers: Vec<&&Verdict> = vs.iter().filter(|v| v.trigger == "sni").collect();
+    if triggers.is_empty() {
+        return "SNI A/B: no name throttled against the control names".to_string();
+    }
+    let hosts: Vec<&str> = triggers.iter().map(|v| v.host.as_str()).collect();
+    let one = hosts.iter().all(|h| *h == hosts[0]);
+    let names = name_list(hosts);
+    let down = triggers.iter().any(|v| v.direction == Direction::Down);
+    let up = triggers.iter().any(|v| v.direction == Direction::Up);
+    let dirs = match (down, up) {
+        (true, true) => "both directions",
+        (true, false) => "downloads",
+        _ => "uploads",
+    };
+    let mut rates: Vec<f64> = triggers.iter().filter_map(|v| v.median_bps).collect();
+    sort(&mut rates);
+    let mut s = format!(
+        "SNI-triggered: {names} {} throttled to ~{} {dirs}",
+        if one { "name" } else { "names" },
+        fmt_bps(median(&rates))
+    );
+    for variant in crate::config::AB_VARIANTS {
+        let results: Vec<&str> = vs
+            .iter()
+            .filter(|v| v.label.ends_with(&format!(" {variant}")))
+            .map(|v| v.evasion_result.as_str())
+            .filter(|r| !r.is_empty())
+            .collect();
+        if results.is_empty() {
             continue;
         }
-        let names = name_list(triggers.iter().map(|v| v.host.as_str()).collect());
-        let down = triggers.iter().any(|v| v.direction == Direction::Down);
-        let up = triggers.iter().any(|v| v.direction == Direction::Up);
-        let dirs = match (down, up) {
-            (true, true) => "both directions",
-            (true, false) => "downloads",
-            _ => "uploads",
+        let all = |x: &str| results.iter().all(|r| *r == x);
+        let word = if all("evades") {
+            "evades"
+        } else if all("does_not_evade") {
+            "does not"
+        } else if results.contains(&"evades") {
+            "evades for some names"
+        } else {
+            "inconclusive"
         };
-        let mut rates: Vec<f64> = triggers.iter().filter_map(|v| v.median_bps).collect();
-        sort(&mut rates);
-        let mut s = format!(
-            "SNI-triggered: {names} names throttled to ~{} {dirs}",
-            fmt_bps(median(&rates))
-        );
-        for variant in crate::config::AB_VARIANTS {
-            let results: Vec<&str> = vs
-                .iter()
-                .filter(|v| v.label.ends_with(&format!(" {variant}")))
-                .map(|v| v.evasion_result.as_str())
-                .filter(|r| !r.is_empty())
-                .collect();
-            if results.is_empty() {
-                continue;
-            }
-            let all = |x: &str| results.iter().all(|r| *r == x);
-            let word = if all("evades") {
-                "evades"
-            } else if all("does_not_evade") {
-                "does not"
-            } else if results.contains(&"evades") {
-                "evades for some names"
-            } else {
-                "inconclusive"
-            };
-            s += &format!("; {} {word}", evasion_text(variant));
-        }
-        out.push((vantage.to_string(), s));
+        s += &format!("; {} {word}", evasion_text(variant));
     }
-    out
+    s
+}
+
+/// The reflector id of an A/B row (its label is `{id}: {name} {variant}`,
+/// and neither name nor variant holds a space).
+pub fn reflector(v: &Verdict) -> &str {
+    v.label
+        .rsplitn(3, ' ')
+        .nth(2)
+        .and_then(|id| id.strip_suffix(':'))
+        .unwrap_or("")
 }
 
 /// The WHAT cell of an A/B row in the text table.
@@ -500,4 +514,18 @@ pub fn text_block(rows: &[Verdict]) -> String {
         out += &format!("  {vantage}: {sentence}\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflector_id_comes_back_from_the_label() {
+        let mut v = empty_verdict();
+        v.label = "vps: eu-1: pbs.twimg.com split-hello".into();
+        assert_eq!(reflector(&v), "vps: eu-1");
+        v.label = "no id".into();
+        assert_eq!(reflector(&v), "");
+    }
 }

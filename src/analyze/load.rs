@@ -453,6 +453,7 @@ impl Dataset {
                 run_id: rec.run_id.as_bytes(),
                 round,
                 fetch_id: rec.fetch_id.as_bytes(),
+                started_at: rec.started_at.as_bytes(),
                 url: rec.url.as_bytes(),
                 host: rec.host.as_bytes(),
                 sni: rec.sni.as_bytes(),

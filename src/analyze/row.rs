@@ -30,6 +30,8 @@ pub struct Row<'a> {
     pub run_id: &'a [u8],
     pub round: Option<u64>,
     pub fetch_id: &'a [u8],
+    /// RFC 3339 UTC wall-clock start (the report's per-hour view).
+    pub started_at: &'a [u8],
     pub url: &'a [u8],
     pub host: &'a [u8],
     pub sni: &'a [u8],

@@ -32,6 +32,9 @@ pub struct Cell {
     pub ttfb_ms: Vec<f32>,
     /// (round, rate) of every fetch with a rate and a round.
     pub rounds: Vec<(u32, f32)>,
+    /// (hour since the Unix epoch, rate) of every fetch with a rate and a
+    /// readable `started_at`.
+    pub hours: Vec<(u32, f32)>,
     /// Sources (input files) the cell's rows came from.
     pub sources: Vec<u32>,
 }
@@ -118,6 +121,7 @@ impl Agg {
             tls_ms: Vec::new(),
             ttfb_ms: Vec::new(),
             rounds: Vec::new(),
+            hours: Vec::new(),
             sources: Vec::new(),
         });
         self.cell_index
@@ -170,6 +174,9 @@ impl Agg {
         if let (Some(round), Some(rate)) = (r.round, rate) {
             cell.rounds
                 .push((round.min(u32::MAX as u64) as u32, rate as f32));
+        }
+        if let (Some(hour), Some(rate)) = (rate.and_then(|_| hour_of(r.started_at)), rate) {
+            cell.hours.push((hour, rate as f32));
         }
         let (Some(rate), false) = (rate, r.fetch_id.is_empty()) else {
             return;
@@ -225,6 +232,7 @@ impl RowSink for Agg {
                     t.tls_ms.extend_from_slice(&c.tls_ms);
                     t.ttfb_ms.extend_from_slice(&c.ttfb_ms);
                     t.rounds.extend_from_slice(&c.rounds);
+                    t.hours.extend_from_slice(&c.hours);
                     for s in &c.sources {
                         if !t.sources.contains(s) {
                             t.sources.push(*s);
@@ -279,8 +287,16 @@ pub fn quantiles(v: &mut [f32], n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// Median of each round, rounds ascending (sorts `v`).
-pub fn round_medians(v: &mut [(u32, f32)]) -> Vec<(u32, f64)> {
+/// Whole hours since the Unix epoch of an RFC 3339 UTC time (`started_at`
+/// as the probe writes it); None for an empty or unreadable cell.
+pub fn hour_of(started_at: &[u8]) -> Option<u32> {
+    let t = humantime::parse_rfc3339(std::str::from_utf8(started_at).ok()?).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    u32::try_from(secs / 3600).ok()
+}
+
+/// Median of each key (a round or an hour), keys ascending (sorts `v`).
+pub fn medians_by_key(v: &mut [(u32, f32)]) -> Vec<(u32, f64)> {
     v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
     v.chunk_by(|a, b| a.0 == b.0)
         .map(|chunk| {
@@ -309,7 +325,19 @@ mod tests {
     #[test]
     fn round_medians_per_round() {
         let mut v = vec![(2, 10.0), (1, 3.0), (1, 1.0), (2, 30.0), (2, 20.0)];
-        assert_eq!(round_medians(&mut v), vec![(1, 2.0), (2, 20.0)]);
+        assert_eq!(medians_by_key(&mut v), vec![(1, 2.0), (2, 20.0)]);
+    }
+
+    #[test]
+    fn hour_of_started_at() {
+        // 2021-03-10T12:00:00Z is 1615377600 s after the epoch.
+        assert_eq!(hour_of(b"2021-03-10T12:59:59.5Z"), Some(1615377600 / 3600));
+        assert_eq!(
+            hour_of(b"2021-03-10T13:00:00Z"),
+            Some(1615377600 / 3600 + 1)
+        );
+        assert_eq!(hour_of(b""), None);
+        assert_eq!(hour_of(b"yesterday"), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! fetch ([`model`]); a few fetches' timelines are read for the
 //! bytes-over-time panels ([`timelines`]); [`page`] renders the templates.
 
+mod ab;
 pub mod agg;
 mod facts;
 pub mod matrix;
@@ -16,6 +17,7 @@ pub mod model;
 pub mod page;
 mod plot;
 pub mod svg_cdf;
+pub mod svg_chart;
 pub mod svg_phases;
 pub mod svg_rounds;
 pub mod svg_timeline;
@@ -124,7 +126,10 @@ pub fn aggregate(paths: &[PathBuf]) -> Result<agg::Agg> {
 pub fn build(paths: &[PathBuf], opts: &ReportOptions) -> Result<Report> {
     let mut both = Both::default();
     read_inputs(&mut both, paths)?;
-    let (verdicts, mut warnings) = analyze::analyze_dataset(&both.ds, &AnalyzeOptions::default())?;
+    let opts_a = AnalyzeOptions::default();
+    let (mut verdicts, mut warnings) = analyze::analyze_dataset(&both.ds, &opts_a)?;
+    // The A/B rows, as `slowlane analyze` adds them.
+    verdicts.extend(analyze::ab::from_paths(paths, &opts_a)?);
     if both.agg.bad_rows > 0 {
         warnings.push(format!(
             "{} unusable input row(s) skipped (`slowlane analyze` lists them)",

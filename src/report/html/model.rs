@@ -8,11 +8,13 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::agg::{quantiles, round_medians, Agg, Cell};
+use super::ab::{self, AbView};
+use super::agg::{medians_by_key, quantiles, Agg, Cell};
 use super::matrix::{self, Matrix};
 use super::svg_cdf::{self, CdfData};
 use super::svg_phases::{self, five, Phase};
-use super::{facts, svg_rounds, timelines, ReportOptions};
+use super::svg_rounds::{self, Over};
+use super::{facts, timelines, ReportOptions};
 use crate::analyze::output::{fmt_bps, fmt_p, fmt_ratio};
 use crate::analyze::{class_str, Scope, Verdict, VerdictKind};
 use crate::types::{Direction, Group};
@@ -51,9 +53,12 @@ pub struct VantageView {
     pub rows: Vec<RowView>,
     /// Rows about controls checked against the other controls.
     pub control_rows: Vec<RowView>,
+    /// The A/B tests section (None: no A/B row).
+    pub ab: Option<AbView>,
     pub cdfs: Vec<Figure>,
     pub traces: Vec<Figure>,
     pub phases: Vec<Figure>,
+    /// Median rate per round, and per hour when the fetches span hours.
     pub rounds: Vec<Figure>,
     /// One (label, value) list per run recorded in campaign.json.
     pub runs: Vec<Vec<(String, String)>>,
@@ -218,37 +223,54 @@ fn phase_figure(
     }))
 }
 
-fn rounds_figure(
+/// The median rate per round, or per hour when `over` is `Hours` (drawn
+/// only when the targets' fetches fall in three hours or more: a short run
+/// that merely crosses an hour boundary gets none).
+fn over_time_figure(
     i: usize,
     col: (&str, Direction),
     cells: &mut [Cell],
     by: &HashMap<CellKey, usize>,
+    over: Over,
 ) -> Result<Option<Figure>> {
     let (class, d) = col;
     let mut med = |g: Group| {
         by.get(&(class, d, g))
-            .map(|&c| round_medians(&mut cells[c].rounds))
+            .map(|&c| {
+                let cell = &mut cells[c];
+                medians_by_key(match over {
+                    Over::Rounds => &mut cell.rounds,
+                    Over::Hours => &mut cell.hours,
+                })
+            })
             .unwrap_or_default()
     };
     let (t, c) = (med(Group::Target), med(Group::Control));
-    if t.is_empty() {
+    let (least, per, name) = match over {
+        Over::Rounds => (1, "round", "rounds"),
+        Over::Hours => (3, "hour (UTC)", "hours"),
+    };
+    if t.len() < least {
         return Ok(None);
     }
-    let caption = format!("Median rate per round: {}", matrix::column_name(class, d));
+    let caption = format!("Median rate per {per}: {}", matrix::column_name(class, d));
     Ok(Some(Figure {
-        file: format!("v{i}-rounds-{}-{d}.svg", slug(class)),
-        svg: svg_rounds::render(&t, &c, &caption)?,
+        file: format!("v{i}-{name}-{}-{d}.svg", slug(class)),
+        svg: svg_rounds::render(&t, &c, over, &caption)?,
         caption,
     }))
 }
 
 /// Plateau marks of one column: the throttled/partial rows' plateaus, one
-/// mark per value within 2% of another.
+/// mark per value within 2% of another. A/B rows are left out: their
+/// "plateau" is the median rate of fetches whose URL rows already give a
+/// fitted one.
 fn plateaus(rows: &[&Verdict], class: &str, d: Direction) -> Vec<f64> {
     let mut out: Vec<f64> = Vec::new();
     for v in rows {
         let loud = matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Partial);
-        if !loud || v.control || class_str(v.class) != class || v.direction != d {
+        let ab = v.scope == Scope::Ab;
+        if !loud || ab || v.control || class_str(v.class) != class || v.direction != d {
             continue;
         }
         if let Some(p) = v.plateau_bps.filter(|p| *p > 0.0) {
@@ -297,8 +319,12 @@ pub fn build(
         }
         let mut rows: Vec<&Verdict> = by_vantage.get(name.as_str()).cloned().unwrap_or_default();
         rows.sort_by_key(|v| rank(v.verdict));
+        // The selective summary of the class rows; A/B rows carry their
+        // own sentence, shown in the A/B section.
         let sentence = rows
             .iter()
+            .filter(|v| v.scope == Scope::Class)
+            .chain(&rows)
             .find(|v| !v.summary.is_empty())
             .map(|v| v.summary.clone())
             .unwrap_or_default();
@@ -314,7 +340,9 @@ pub fn build(
             let p = plateaus(&rows, col.0, col.1);
             cdfs.extend(cdf_figure(i, col, &mut agg.cells, &by, p)?);
             phases.extend(phase_figure(i, col, &mut agg.cells, &by)?);
-            rounds.extend(rounds_figure(i, col, &mut agg.cells, &by)?);
+            for over in [Over::Rounds, Over::Hours] {
+                rounds.extend(over_time_figure(i, col, &mut agg.cells, &by, over)?);
+            }
         }
         let mut sources: Vec<u32> = by
             .values()
@@ -352,6 +380,7 @@ pub fn build(
                 .filter(|v| v.control)
                 .map(|v| row_view(v))
                 .collect(),
+            ab: ab::view(&rows),
             cdfs,
             traces: Vec::new(),
             phases,

@@ -76,6 +76,12 @@ fn for_markdown(r: &Report) -> Report {
                 *s = md_text(s);
             }
         }
+        if let Some(ab) = &mut v.ab {
+            ab.sentence = md_text(&ab.sentence);
+            for s in &mut ab.pairs {
+                *s = md_text(s);
+            }
+        }
         v.cdfs = fig(&v.cdfs);
         v.traces = fig(&v.traces);
         v.phases = fig(&v.phases);

@@ -65,3 +65,8 @@ where
         .draw()
         .map_err(err)
 }
+
+/// A legend entry's key: a short line in the series' colour.
+pub fn line_key(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
+}

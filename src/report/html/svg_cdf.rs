@@ -6,6 +6,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::plot::{self, CONTROL, PLATEAU, TARGET};
+use super::svg_chart::{self, Axis, Frame};
 use crate::analyze::output::fmt_bps;
 
 /// What one CDF panel shows: quantiles (evenly spaced probabilities, min to
@@ -33,25 +34,20 @@ fn points(q: &[f64], floor: f64) -> Vec<(f64, f64)> {
 pub fn render(d: &CdfData, caption: &str) -> Result<String> {
     let all = d.target.iter().chain(&d.control).chain(&d.plateaus);
     let (lo, hi) = plot::log_range(all.copied(), 1e3, 1e9);
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (640, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot::err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d((lo..hi).log_scale(), 0f64..1f64)
-            .map_err(plot::err)?;
-        chart
-            .configure_mesh()
-            .x_desc("rate (log scale)")
-            .y_desc("share of fetches ≤ rate")
-            .x_label_formatter(&|x| fmt_bps(*x))
-            .x_labels(8)
-            .draw()
-            .map_err(plot::err)?;
+    let frame = Frame {
+        x: Axis {
+            desc: Some("rate (log scale)"),
+            labels: Some(8),
+            format: Some(&|x| fmt_bps(*x)),
+        },
+        y: Axis {
+            desc: Some("share of fetches ≤ rate"),
+            ..Axis::default()
+        },
+        legend: Some(SeriesLabelPosition::UpperLeft),
+        ..Frame::new(caption, 360, 50)
+    };
+    svg_chart::render(&frame, (lo..hi).log_scale(), 0f64..1f64, |chart| {
         for &p in &d.plateaus {
             chart
                 .draw_series(LineSeries::new(
@@ -60,7 +56,7 @@ pub fn render(d: &CdfData, caption: &str) -> Result<String> {
                 ))
                 .map_err(plot::err)?
                 .label(format!("plateau {}", fmt_bps(p)))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], PLATEAU.stroke_width(2)));
+                .legend(plot::line_key(PLATEAU));
         }
         for (q, n, color, name) in [
             (&d.control, d.n_control, CONTROL, "control"),
@@ -73,12 +69,8 @@ pub fn render(d: &CdfData, caption: &str) -> Result<String> {
                 .draw_series(LineSeries::new(points(q, lo), color.stroke_width(2)))
                 .map_err(plot::err)?
                 .label(format!("{name} (n={n})"))
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
-                });
+                .legend(plot::line_key(color));
         }
-        plot::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-        root.present().map_err(plot::err)?;
-    }
-    Ok(out)
+        Ok(())
+    })
 }

@@ -8,6 +8,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::plot::{self, CONTROL, TARGET};
+use super::svg_chart::{self, Axis, Frame};
 use crate::analyze::output::fmt_ms;
 
 /// p5, p25, p50, p75, p95 of one phase on one side (ms).
@@ -39,26 +40,20 @@ pub fn render(phases: &[Phase], caption: &str) -> Result<String> {
         .iter()
         .flat_map(|p| [format!("{} target", p.name), format!("{} control", p.name)])
         .collect();
-    let mut out = String::new();
-    {
-        let h = 80 + 36 * rows as u32;
-        let root = SVGBackend::with_string(&mut out, (640, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot::err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(10)
-            .build_cartesian_2d((lo..hi).log_scale(), 0f64..rows as f64)
-            .map_err(plot::err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc("time (log scale)")
-            .x_label_formatter(&|x| fmt_ms(*x))
-            .y_labels(0)
-            .draw()
-            .map_err(plot::err)?;
+    let frame = Frame {
+        x: Axis {
+            desc: Some("time (log scale)"),
+            format: Some(&|x| fmt_ms(*x)),
+            ..Axis::default()
+        },
+        y: Axis {
+            labels: Some(0),
+            ..Axis::default()
+        },
+        y_mesh: false,
+        ..Frame::new(caption, 80 + 36 * rows as u32, 10)
+    };
+    svg_chart::render(&frame, (lo..hi).log_scale(), 0f64..rows as f64, |chart| {
         for (k, p) in phases.iter().enumerate() {
             for (j, (f, color)) in [(p.target, TARGET), (p.control, CONTROL)]
                 .into_iter()
@@ -88,7 +83,6 @@ pub fn render(phases: &[Phase], caption: &str) -> Result<String> {
                     .map_err(plot::err)?;
             }
         }
-        root.present().map_err(plot::err)?;
-    }
-    Ok(out)
+        Ok(())
+    })
 }

@@ -8,6 +8,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::plot::{self, BURST, CONTROL, PLATEAU, TARGET};
+use super::svg_chart::{self, Axis, Frame};
 use crate::analyze::output::fmt_bps;
 
 /// One fetch's cumulative bytes and its fitted plateau.
@@ -34,24 +35,20 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
     } else {
         b_max * 1.3
     };
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (640, 360)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot::err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 16))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..t_max, 0f64..b_max)
-            .map_err(plot::err)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the request")
-            .y_desc("cumulative bytes")
-            .y_label_formatter(&|y| bytesize::ByteSize(*y as u64).to_string())
-            .draw()
-            .map_err(plot::err)?;
+    let frame = Frame {
+        x: Axis {
+            desc: Some("seconds since the request"),
+            ..Axis::default()
+        },
+        y: Axis {
+            desc: Some("cumulative bytes"),
+            format: Some(&|y| bytesize::ByteSize(*y as u64).to_string()),
+            ..Axis::default()
+        },
+        legend: Some(SeriesLabelPosition::UpperLeft),
+        ..Frame::new(caption, 360, 70)
+    };
+    svg_chart::render(&frame, 0f64..t_max, 0f64..b_max, |chart| {
         if let Some(c) = control {
             let (t_end, b_end) = c.points.last().copied().unwrap_or_default();
             let mut pts = vec![(0.0, 0.0)];
@@ -63,7 +60,7 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
                     "control fetch: {} in {t_end:.2} s",
                     bytesize::ByteSize(b_end as u64)
                 ))
-                .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], CONTROL.stroke_width(2)));
+                .legend(plot::line_key(CONTROL));
         }
         for (i, c) in targets.iter().enumerate() {
             let color = TARGET.mix(1.0 - 0.25 * i as f64);
@@ -71,9 +68,7 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
                 .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
                 .map_err(plot::err)?;
             if i == 0 {
-                s.label("target fetches").legend(|(x, y)| {
-                    PathElement::new([(x, y), (x + 16, y)], TARGET.stroke_width(2))
-                });
+                s.label("target fetches").legend(plot::line_key(TARGET));
             }
             if let Some((t0, b0, slope)) = c.plateau {
                 let t_end = c.points.last().map_or(t_max, |p| p.0);
@@ -91,9 +86,7 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
                     .map_err(plot::err)?;
                 if i == 0 {
                     s.label(format!("plateau fit {}", fmt_bps(slope * 8.0)))
-                        .legend(|(x, y)| {
-                            PathElement::new([(x, y), (x + 16, y)], PLATEAU.stroke_width(2))
-                        });
+                        .legend(plot::line_key(PLATEAU));
                 }
             }
             if let Some(p) = c.settle {
@@ -106,10 +99,8 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
                 }
             }
         }
-        plot::legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
-        root.present().map_err(plot::err)?;
-    }
-    Ok(out)
+        Ok(())
+    })
 }
 
 /// The points of a curve up to where it crosses `top` (interpolated there).
