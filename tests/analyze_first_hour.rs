@@ -1,15 +1,15 @@
 //! Issue 11 (the first hour of a new user), analyzer side: SNI A/B rows told
 //! apart, pooled campaigns warned about, JSON carrying the same data as CSV.
 
-mod analyze_support;
+mod support;
 
-use analyze_support::*;
 use slowlane::analyze::{
     analyze_paths, analyze_paths_full, render, write_verdicts_csv, AnalyzeOptions, Format, Scope,
     Verdict, VerdictKind,
 };
 use slowlane::probe::spec::{Class, Group};
 use slowlane::record::FetchRecord;
+use support::analyze::*;
 
 fn opts() -> AnalyzeOptions {
     AnalyzeOptions::default()

@@ -2,11 +2,11 @@
 //! a name prefix) without pooling their fetches, so a group table never
 //! changes a vantage's own verdict.
 
-mod analyze_support;
+mod support;
 
 use std::process::Command;
 
-use analyze_support::*;
+use support::analyze::*;
 
 fn clean_urls() -> Vec<Url> {
     twitter_urls()

@@ -4,9 +4,8 @@
 //! uploads — plus properties of the comparison (adding unlike controls or
 //! permuting rows changes nothing).
 
-mod analyze_support;
+mod support;
 
-use analyze_support::*;
 use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -16,6 +15,8 @@ use slowlane::analyze::{
 };
 use slowlane::probe::spec::{Class, Group};
 use slowlane::record::{Direction, Ms, Phase};
+use support::analyze::paths::*;
+use support::analyze::*;
 
 fn opts() -> AnalyzeOptions {
     AnalyzeOptions::default()

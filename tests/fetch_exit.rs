@@ -1,11 +1,11 @@
 //! `slowlane fetch` exit codes (curl's numbers per failure family) and
 //! `--timeline=FILE`, through the binary, against loopback servers only.
 
-mod common;
+mod support;
 
 use std::process::{Command, Output};
 
-use common::{Mode, TestServer};
+use support::server::{Mode, TestServer};
 
 const NAMES: &[&str] = &["localhost"];
 

@@ -2,13 +2,12 @@
 //! from the files is escaped, and a thousand vantages render (the timing of
 //! that is `scripts/bench-report`, not a test).
 
-#[path = "analyze_support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
 
 use slowlane::report::html::{self, ReportOptions};
-use support::*;
+use support::analyze::*;
 
 const TARGET: &str = "#D62728";
 const CONTROL: &str = "#1F77B4";
