@@ -428,8 +428,7 @@ fn table_columns_say_one_thing() {
 #[test]
 fn analyze_cli_warns_and_by_run_splits() {
     let (_d, paths) = two_runs("other-scenario", |_| true);
-    let bin = env!("CARGO_BIN_EXE_slowlane");
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .arg("analyze")
         .args(&paths)
         .output()
@@ -440,7 +439,7 @@ fn analyze_cli_warns_and_by_run_splits() {
         err.contains("warning: vantage \"lab\" pools 2 runs of different campaigns"),
         "{err}"
     );
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .args(["analyze", "--by-run"])
         .args(&paths)
         .output()

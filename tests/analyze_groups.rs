@@ -3,9 +3,6 @@
 //! changes a vantage's own verdict.
 
 mod support;
-
-use std::process::Command;
-
 use support::analyze::*;
 
 fn clean_urls() -> Vec<Url> {
@@ -21,7 +18,7 @@ fn clean_urls() -> Vec<Url> {
 }
 
 fn analyze(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    support::bin::slowlane()
         .arg("analyze")
         .args(args)
         .output()

@@ -341,14 +341,13 @@ fn unusable_rows_are_counted_with_line_numbers() {
         assert!(d.contains(needle), "{needle}: {d}");
     }
     // --strict turns them into exit 2; without it they are a warning.
-    let bin = env!("CARGO_BIN_EXE_slowlane");
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .args(["analyze", "--strict"])
         .arg(&path)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .arg("analyze")
         .arg(&path)
         .args(["--only", "throttled,partial"])

@@ -3,23 +3,18 @@
 
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
+use support::bin::slowlane;
 use support::server::{Mode, TestServer};
 
 const NAMES: &[&str] = &["localhost"];
 
 /// Run the binary off the async runtime (the test server lives on it).
 async fn fetch(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_slowlane"))
-            .arg("fetch")
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || slowlane().arg("fetch").args(&args).output().unwrap())
+        .await
+        .unwrap()
 }
 
 fn args(list: &[&str]) -> Vec<String> {

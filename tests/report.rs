@@ -187,7 +187,7 @@ fn one_pass_gives_the_verdicts_of_analyze() {
 fn report_command_writes_into_the_input_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = twitter_dir(tmp.path());
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    let o = support::bin::slowlane()
         .args(["report", "--title", "T"])
         .arg(&dir)
         .output()
@@ -202,7 +202,7 @@ fn report_command_writes_into_the_input_directory() {
         .unwrap()
         .contains("<title>T</title>"));
     // Two inputs and no --out: a usage error (exit 2), nothing written.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    let o = support::bin::slowlane()
         .arg("report")
         .args([&dir, &dir])
         .output()
