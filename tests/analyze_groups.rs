@@ -3,6 +3,7 @@
 //! changes a vantage's own verdict.
 
 mod support;
+
 use support::analyze::*;
 
 fn clean_urls() -> Vec<Url> {
