@@ -1,15 +1,15 @@
 //! Issue 11 (the first hour of a new user), analyzer side: SNI A/B rows told
 //! apart, pooled campaigns warned about, JSON carrying the same data as CSV.
 
-mod analyze_support;
+mod support;
 
-use analyze_support::*;
 use slowlane::analyze::{
     analyze_paths, analyze_paths_full, render, write_verdicts_csv, AnalyzeOptions, Format, Scope,
     Verdict, VerdictKind,
 };
 use slowlane::probe::spec::{Class, Group};
 use slowlane::record::FetchRecord;
+use support::analyze::*;
 
 fn opts() -> AnalyzeOptions {
     AnalyzeOptions::default()
@@ -428,8 +428,7 @@ fn table_columns_say_one_thing() {
 #[test]
 fn analyze_cli_warns_and_by_run_splits() {
     let (_d, paths) = two_runs("other-scenario", |_| true);
-    let bin = env!("CARGO_BIN_EXE_slowlane");
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .arg("analyze")
         .args(&paths)
         .output()
@@ -440,7 +439,7 @@ fn analyze_cli_warns_and_by_run_splits() {
         err.contains("warning: vantage \"lab\" pools 2 runs of different campaigns"),
         "{err}"
     );
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .args(["analyze", "--by-run"])
         .args(&paths)
         .output()

@@ -2,11 +2,9 @@
 //! a name prefix) without pooling their fetches, so a group table never
 //! changes a vantage's own verdict.
 
-mod analyze_support;
+mod support;
 
-use std::process::Command;
-
-use analyze_support::*;
+use support::analyze::*;
 
 fn clean_urls() -> Vec<Url> {
     twitter_urls()
@@ -21,7 +19,7 @@ fn clean_urls() -> Vec<Url> {
 }
 
 fn analyze(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    support::bin::slowlane()
         .arg("analyze")
         .args(args)
         .output()

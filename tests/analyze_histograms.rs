@@ -1,14 +1,14 @@
 //! record::histograms: the interval log reads back, summary.csv is right.
 
-mod analyze_support;
+mod support;
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use analyze_support::*;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use slowlane::record::histograms::Histograms;
+use support::analyze::*;
 
 fn exact_percentile(v: &mut [u64], q: f64) -> u64 {
     v.sort_unstable();

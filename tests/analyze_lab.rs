@@ -1,13 +1,15 @@
 //! Issue-4 acceptance on the lab: real campaigns through the middlebox, the
 //! real runner, then `analyze`. Not timed; asserts verdicts only.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use slowlane::analyze::{analyze_paths, AnalyzeOptions, Mechanism, Scope, Verdict, VerdictKind};
 use slowlane::probe::spec::Class;
-use slowlane::run::{run_campaign, RunOptions};
-use slowlane::testbed::{write_demo_campaign, Lab, Scenario};
+use slowlane::testbed::Scenario;
+use support::lab::run_lab_campaign;
 
 /// The lab tests take turns: each measures rates and times on a 2-core
 /// machine, and three at once would measure each other's CPU load.
@@ -21,24 +23,8 @@ async fn lab_run(
     seed: u64,
     vantage: &str,
 ) -> Vec<Verdict> {
-    let lab = Lab::start(scenario, "127.0.0.1:0".parse().unwrap(), out)
-        .await
-        .unwrap();
-    let path = write_demo_campaign(scenario, &lab, out, Some(rounds)).unwrap();
-    let mut c = slowlane::config::load_campaign(&path).unwrap();
-    c.vantage = vantage.into();
-    c.seed = Some(seed);
-    let o = run_campaign(
-        c,
-        RunOptions {
-            quiet: true,
-            ..RunOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let o = run_lab_campaign(scenario, out, Some(rounds), seed, vantage).await;
     assert_eq!(o.rounds, rounds);
-    drop(lab);
     analyze_paths(&[out.to_path_buf()], &AnalyzeOptions::default()).unwrap()
 }
 

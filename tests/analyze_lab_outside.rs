@@ -3,36 +3,22 @@
 //! a congested shared link, a partial policy, a deep shared queue, uploads —
 //! then `analyze`. Asserts verdicts only; not timed.
 
+mod support;
+
 use std::path::Path;
 
 use slowlane::analyze::{
     analyze_paths, render, AnalyzeOptions, Format, Mechanism, Scope, Test, Verdict, VerdictKind,
 };
 use slowlane::record::Direction;
-use slowlane::run::{run_campaign, RunOptions};
-use slowlane::testbed::{write_demo_campaign, Lab, Scenario};
+use slowlane::testbed::Scenario;
+use support::lab::run_lab_campaign;
 
 /// Lab campaigns take turns: each measures rates on a 2-core machine.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn lab_run(s: &Scenario, out: &Path, rounds: Option<u32>, seed: u64) -> Vec<Verdict> {
-    let lab = Lab::start(s, "127.0.0.1:0".parse().unwrap(), out)
-        .await
-        .unwrap();
-    let path = write_demo_campaign(s, &lab, out, rounds).unwrap();
-    let mut c = slowlane::config::load_campaign(&path).unwrap();
-    c.vantage = "lab".into();
-    c.seed = Some(seed);
-    run_campaign(
-        c,
-        RunOptions {
-            quiet: true,
-            ..RunOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    drop(lab);
+    run_lab_campaign(s, out, rounds, seed, "lab").await;
     analyze_paths(&[out.to_path_buf()], &AnalyzeOptions::default()).unwrap()
 }
 

@@ -1,10 +1,10 @@
 //! The parallel fetches.csv reader gives what the sequential one gives,
 //! including with quoted fields holding commas, quotes and newlines.
 
-mod analyze_support;
+mod support;
 
-use analyze_support::*;
 use slowlane::analyze::load::Dataset;
+use support::analyze::*;
 
 #[test]
 fn parallel_split_matches_sequential() {

@@ -4,9 +4,8 @@
 //! uploads — plus properties of the comparison (adding unlike controls or
 //! permuting rows changes nothing).
 
-mod analyze_support;
+mod support;
 
-use analyze_support::*;
 use proptest::prelude::*;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -16,6 +15,8 @@ use slowlane::analyze::{
 };
 use slowlane::probe::spec::{Class, Group};
 use slowlane::record::{Direction, Ms, Phase};
+use support::analyze::paths::*;
+use support::analyze::*;
 
 fn opts() -> AnalyzeOptions {
     AnalyzeOptions::default()
@@ -340,14 +341,13 @@ fn unusable_rows_are_counted_with_line_numbers() {
         assert!(d.contains(needle), "{needle}: {d}");
     }
     // --strict turns them into exit 2; without it they are a warning.
-    let bin = env!("CARGO_BIN_EXE_slowlane");
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .args(["analyze", "--strict"])
         .arg(&path)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = std::process::Command::new(bin)
+    let out = support::bin::slowlane()
         .arg("analyze")
         .arg(&path)
         .args(["--only", "throttled,partial"])

@@ -1,13 +1,13 @@
 //! Verdicts, fingerprints and the selective summary on synthetic campaigns.
 
-mod analyze_support;
+mod support;
 
-use analyze_support::*;
 use slowlane::analyze::{
     analyze_paths, analyze_records, render, write_verdicts_csv, AnalyzeOptions, Format, Mechanism,
     Scope, Verdict, VerdictKind,
 };
 use slowlane::probe::spec::{Class, Group};
+use support::analyze::*;
 
 fn opts() -> AnalyzeOptions {
     AnalyzeOptions::default()

@@ -1,14 +1,12 @@
 //! `slowlane run` end to end: the real binary against a loopback server.
 
-mod common;
+mod support;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{Mode, TestServer};
 use slowlane::record::FetchRecord;
-
-const BIN: &str = env!("CARGO_BIN_EXE_slowlane");
+use support::bin::{in_background, run, run_cmd, slowlane, Background};
+use support::server::{Mode, TestServer};
 
 fn write_campaign(dir: &Path, srv: &TestServer, rounds: u32, extra: &str) -> std::path::PathBuf {
     let port = srv.addr.port();
@@ -21,11 +19,7 @@ concurrency = 2
 seed = 7
 out = "out"
 {extra}
-[defaults]
-max_time = "5s"
-cacert = ["{ca}"]
-resolve = ["pbs.twimg.com:{port}:127.0.0.1", "example.org:{port}:127.0.0.1"]
-
+{defaults}
 [[url]]
 url = "https://pbs.twimg.com:{port}/bytes/20000"
 class = "image"
@@ -42,23 +36,20 @@ class = "text"
 group = "control"
 label = "small"
 "#,
-        ca = srv.ca_pem.display()
+        defaults = srv.campaign_defaults("5s")
     );
     let path = dir.join("campaign.toml");
     std::fs::write(&path, text).unwrap();
     path
 }
 
-/// A test server for the synchronous tests (which run the binary): the
-/// runtime must outlive the test, so it is returned too.
-fn blocking_server() -> (tokio::runtime::Runtime, TestServer) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(
+/// A test server for the synchronous tests (which run the binary).
+fn blocking_server() -> Background<TestServer> {
+    in_background(TestServer::start(
         Mode::Normal,
         &["pbs.twimg.com", "example.org"],
         &["h2"],
-    ));
-    (rt, srv)
+    ))
 }
 
 fn read_rows(path: &Path) -> Vec<FetchRecord> {
@@ -76,16 +67,9 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 10, "");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .arg("run")
-            .arg(&campaign)
-            .arg("--quiet")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = tokio::task::spawn_blocking(move || run(&campaign, &[], &[]))
+        .await
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -141,11 +125,7 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
 
     // A second run appends; the header is still written once.
     let campaign = dir.path().join("campaign.toml");
-    let out = Command::new(BIN)
-        .args(["run", "--quiet", "--rounds", "1"])
-        .arg(&campaign)
-        .output()
-        .unwrap();
+    let out = run(&campaign, &["--rounds", "1"], &[]);
     assert!(out.status.success());
     let text = std::fs::read_to_string(&fetches).unwrap();
     assert_eq!(text.matches("campaign,vantage").count(), 1);
@@ -171,7 +151,7 @@ fn order_of(dir: &Path) -> Vec<String> {
 
 #[test]
 fn order_is_shuffled_reproducibly_from_the_seed() {
-    let (_rt, srv) = blocking_server();
+    let srv = blocking_server();
     let mut orders = Vec::new();
     for seed in [7, 7, 8] {
         let dir = tempfile::tempdir().unwrap();
@@ -179,11 +159,7 @@ fn order_is_shuffled_reproducibly_from_the_seed() {
         let text = std::fs::read_to_string(&campaign).unwrap();
         let text = text.replace("concurrency = 2", "concurrency = 1");
         std::fs::write(&campaign, text).unwrap();
-        let out = Command::new(BIN)
-            .args(["run", "--quiet", "--seed", &seed.to_string()])
-            .arg(&campaign)
-            .output()
-            .unwrap();
+        let out = run(&campaign, &["--seed", &seed.to_string()], &[]);
         assert!(out.status.success());
         orders.push(order_of(dir.path()));
     }
@@ -204,7 +180,7 @@ fn unknown_key_exits_2_naming_key_and_line() {
         "name = \"x\"\nrounds = 1\nfrobnicate = true\n[[url]]\nurl = \"https://example.org/\"\n",
     )
     .unwrap();
-    let out = Command::new(BIN).arg("run").arg(&path).output().unwrap();
+    let out = slowlane().arg("run").arg(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("frobnicate"), "{err}");
@@ -213,17 +189,12 @@ fn unknown_key_exits_2_naming_key_and_line() {
 
 #[test]
 fn unwritable_output_exits_1() {
-    let (_rt, srv) = blocking_server();
+    let srv = blocking_server();
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 1, "");
     // A file where the output directory should be.
     std::fs::write(dir.path().join("out"), "not a dir").unwrap();
-    let out = Command::new(BIN)
-        .arg("run")
-        .arg(&campaign)
-        .arg("--quiet")
-        .output()
-        .unwrap();
+    let out = run(&campaign, &[], &[]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -234,12 +205,10 @@ fn unwritable_output_exits_1() {
 
 #[test]
 fn ctrl_c_finishes_in_flight_flushes_and_exits_130() {
-    let (_rt, srv) = blocking_server();
+    let srv = blocking_server();
     let dir = tempfile::tempdir().unwrap();
     let campaign = write_campaign(dir.path(), &srv, 1000, "");
-    let child = Command::new(BIN)
-        .args(["run", "--quiet"])
-        .arg(&campaign)
+    let child = run_cmd(&campaign, &[])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -277,11 +246,7 @@ vantage = "test-vantage"
 rounds = 2
 seed = 3
 out = "out"
-[defaults]
-max_time = "5s"
-cacert = ["{ca}"]
-resolve = ["pbs.twimg.com:{port}:127.0.0.1", "example.org:{port}:127.0.0.1"]
-
+{defaults}
 [[url]]
 url = "https://pbs.twimg.com:{port}/upload"
 class = "image"
@@ -307,20 +272,13 @@ class = "image"
 group = "control"
 label = "ctl down"
 "#,
-        ca = srv.ca_pem.display()
+        defaults = srv.campaign_defaults("5s")
     );
     let campaign = dir.path().join("campaign.toml");
     std::fs::write(&campaign, text).unwrap();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(BIN)
-            .arg("run")
-            .arg(&campaign)
-            .arg("--quiet")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = tokio::task::spawn_blocking(move || run(&campaign, &[], &[]))
+        .await
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

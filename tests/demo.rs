@@ -1,14 +1,17 @@
 //! `slowlane demo` end to end: the lab, the real `run` path, the CSV output.
 
-use std::process::Command;
+mod support;
+
+use std::path::Path;
 
 use slowlane::record::FetchRecord;
+use support::bin::{quick_demo, slowlane};
 
 #[test]
 fn demo_twitter_2021_writes_throttled_media_and_free_controls() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let o = Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    let o = slowlane()
         .args(["demo", "--rounds", "2", "--quiet", "--out"])
         .arg(&out)
         .output()
@@ -57,15 +60,19 @@ fn demo_twitter_2021_writes_throttled_media_and_free_controls() {
     }
 }
 
-fn slowlane_in(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_slowlane"))
+fn slowlane_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    slowlane().current_dir(cwd).args(args).output().unwrap()
+}
+
+/// [`quick_demo`] in `cwd`.
+fn quick_demo_in(cwd: &Path, out: Option<&str>) -> std::process::Output {
+    quick_demo(out.map(Path::new))
         .current_dir(cwd)
-        .args(args)
         .output()
         .unwrap()
 }
 
-fn fetch_rows(dir: &std::path::Path) -> usize {
+fn fetch_rows(dir: &Path) -> usize {
     csv::Reader::from_path(dir.join("fetches.csv"))
         .unwrap()
         .records()
@@ -78,19 +85,7 @@ fn fetch_rows(dir: &std::path::Path) -> usize {
 #[test]
 fn demo_relative_out_is_written_where_asked_and_analyzes() {
     let cwd = tempfile::tempdir().unwrap();
-    let o = slowlane_in(
-        cwd.path(),
-        &[
-            "demo",
-            "--scenario",
-            "clean-fast",
-            "--rounds",
-            "1",
-            "--quiet",
-            "--out",
-            "reltest",
-        ],
-    );
+    let o = quick_demo_in(cwd.path(), Some("reltest"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("written to reltest\n"), "{stdout}");
@@ -113,17 +108,7 @@ fn demo_relative_out_is_written_where_asked_and_analyzes() {
 #[test]
 fn demo_default_out_is_not_doubled() {
     let cwd = tempfile::tempdir().unwrap();
-    let o = slowlane_in(
-        cwd.path(),
-        &[
-            "demo",
-            "--scenario",
-            "clean-fast",
-            "--rounds",
-            "1",
-            "--quiet",
-        ],
-    );
+    let o = quick_demo_in(cwd.path(), None);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = cwd.path().join("slowlane-out/demo-clean-fast");
     assert!(fetch_rows(&out) > 0);
@@ -140,19 +125,7 @@ fn demo_default_out_is_not_doubled() {
 fn demo_campaign_reruns_into_its_own_folder_from_another_directory() {
     let first = tempfile::tempdir().unwrap();
     let elsewhere = tempfile::tempdir().unwrap();
-    let o = slowlane_in(
-        first.path(),
-        &[
-            "demo",
-            "--scenario",
-            "clean-fast",
-            "--rounds",
-            "1",
-            "--quiet",
-            "--out",
-            "d",
-        ],
-    );
+    let o = quick_demo_in(first.path(), Some("d"));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = first.path().join("d");
     let before = fetch_rows(&out);

@@ -1,14 +1,15 @@
 //! Fetch engine tests against in-process HTTPS servers on loopback.
 
-mod common;
+mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Mode, TestServer};
 use slowlane::probe::spec::{FetchOptions, FetchSpec, Group, Method, Resolve};
 use slowlane::probe::{fetch, Prepared};
 use slowlane::record::{Capped, Direction, FetchRecord, Phase};
+use support::client::client_config;
+use support::engine::fetch_one;
+use support::server::{Mode, TestServer};
 
 const NAMES: &[&str] = &["localhost", "pbs.twimg.com", "example.org"];
 
@@ -22,26 +23,12 @@ fn spec(srv: &TestServer, host: &str, path: &str) -> FetchSpec {
         port: srv.addr.port(),
         addr: srv.addr.ip(),
     });
-    FetchSpec {
-        url: format!("https://{host}:{}{path}", srv.addr.port())
-            .parse()
-            .unwrap(),
-        class: None,
-        group: Group::Target,
-        sni: None,
-        host: None,
-        method: Method::Get,
-        upload: 0,
-        label: String::new(),
-        controls: Vec::new(),
-        options,
-        ab: String::new(),
-        variant: String::new(),
-    }
+    let url = format!("https://{host}:{}{path}", srv.addr.port());
+    support::engine::spec(&url, 0, options)
 }
 
 async fn run(s: FetchSpec) -> FetchRecord {
-    fetch(&Prepared::new(s).unwrap()).await
+    fetch_one(s).await
 }
 
 #[tokio::test]
@@ -135,20 +122,9 @@ async fn connection_refused_is_classified() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     drop(l);
-    let s = FetchSpec {
-        url: format!("https://127.0.0.1:{port}/").parse().unwrap(),
-        class: None,
-        group: Group::Control,
-        sni: None,
-        host: None,
-        method: Method::Get,
-        upload: 0,
-        label: String::new(),
-        controls: Vec::new(),
-        options: FetchOptions::default(),
-        ab: String::new(),
-        variant: String::new(),
-    };
+    let url = format!("https://127.0.0.1:{port}/");
+    let mut s = support::engine::spec(&url, 0, FetchOptions::default());
+    s.group = Group::Control;
     let r = run(s).await;
     assert_eq!(r.error.as_deref(), Some("connection_refused"));
     assert_eq!(r.error_phase, Some(Phase::Tcp));
@@ -238,19 +214,8 @@ async fn every_fetch_is_a_full_handshake() {
 
     // Control: a client that allows resumption does resume against this
     // server, so the assertion above could fail.
-    let mut roots = rustls::RootCertStore::empty();
-    let pem = std::fs::read(&srv.ca_pem).unwrap();
-    for c in rustls_pemfile::certs(&mut &pem[..]) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let cfg = client_config(srv.pki.root_store(), &["h2"], true);
+    let connector = tokio_rustls::TlsConnector::from(cfg);
     for _ in 0..2 {
         use tokio::io::AsyncReadExt;
         let tcp = tokio::net::TcpStream::connect(srv.addr).await.unwrap();

@@ -3,11 +3,12 @@
 //! finds the policed photo and prints a progress line per round on a
 //! non-terminal stderr.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
+mod support;
 
-use slowlane::testbed::{Lab, Scenario};
+use std::path::Path;
+
+use support::bin::slowlane;
+use support::lab::{background_lab, slowlane_via};
 
 fn example() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/lab.toml"))
@@ -30,26 +31,15 @@ fn lab_example_loads() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lab_example_runs_against_the_testbed_with_round_lines() {
+#[test]
+fn lab_example_runs_against_the_testbed_with_round_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = Scenario::builtin("twitter-2021").unwrap();
-    let lab = Lab::start(
-        &scenario,
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        &dir.path().join("lab"),
-    )
-    .await
-    .unwrap();
+    let lab = background_lab("twitter-2021", &dir.path().join("lab"));
     let out = dir.path().join("run");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slowlane"));
-    cmd.arg("run").arg(example()).arg("--out").arg(&out);
-    cmd.arg("--cacert").arg(lab.ca_path());
-    for ct in lab.connect_to() {
-        cmd.arg("--connect-to").arg(ct); // the lab's ephemeral port, not 8443
-    }
-    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
+    let (example, o_dir) = (example().to_str().unwrap(), out.to_str().unwrap());
+    // --connect-to: the lab's ephemeral port, not 8443.
+    let o = slowlane_via(&lab, &["run", example, "--out", o_dir])
+        .output()
         .unwrap();
     drop(lab);
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -92,7 +82,7 @@ fn quiet_run_prints_no_round_lines() {
         .port();
     let ct = format!(":443:127.0.0.1:{port}");
     let run = |quiet: bool| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_slowlane"));
+        let mut cmd = slowlane();
         cmd.arg("run")
             .arg(example())
             .args(["--rounds", "1", "--connect-to", &ct]);

@@ -1,25 +1,20 @@
 //! `slowlane fetch` exit codes (curl's numbers per failure family) and
 //! `--timeline=FILE`, through the binary, against loopback servers only.
 
-mod common;
+mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{Mode, TestServer};
+use support::bin::slowlane;
+use support::server::{Mode, TestServer};
 
 const NAMES: &[&str] = &["localhost"];
 
 /// Run the binary off the async runtime (the test server lives on it).
 async fn fetch(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_slowlane"))
-            .arg("fetch")
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || slowlane().arg("fetch").args(&args).output().unwrap())
+        .await
+        .unwrap()
 }
 
 fn args(list: &[&str]) -> Vec<String> {

@@ -2,11 +2,12 @@
 //! moves (within 5%), measured against the lab; and its bounds are honest
 //! when sizes are unknown.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Command;
+mod support;
 
-use slowlane::testbed::{Lab, Scenario};
+use std::path::Path;
+
+use support::bin::slowlane;
+use support::lab::{background_lab, slowlane_via};
 
 const CAMPAIGN: &str = r#"
 name = "plan-check"
@@ -34,15 +35,6 @@ upload = "200KiB"
 class = "image"
 "#;
 
-fn slowlane(args: &[&str], lab: &Lab) -> std::process::Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_slowlane"));
-    cmd.args(args).arg("--cacert").arg(lab.ca_path());
-    for ct in lab.connect_to() {
-        cmd.arg("--connect-to").arg(ct);
-    }
-    cmd.output().unwrap()
-}
-
 fn json(o: &std::process::Output) -> serde_json::Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout).unwrap()
@@ -67,50 +59,27 @@ fn within_5pct(planned: u64, actual: u64) -> bool {
     (planned as f64 - actual as f64).abs() <= 0.05 * actual as f64
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plan_matches_what_a_run_transfers() {
+#[test]
+fn plan_matches_what_a_run_transfers() {
     let dir = tempfile::tempdir().unwrap();
-    let scenario = Scenario::builtin("clean").unwrap();
-    let lab = Lab::start(
-        &scenario,
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        &dir.path().join("lab"),
-    )
-    .await
-    .unwrap();
+    let lab = background_lab("clean", &dir.path().join("lab"));
     let file = dir.path().join("c.toml");
     std::fs::write(&file, CAMPAIGN).unwrap();
     let out = dir.path().join("out");
     let (f, o) = (file.to_str().unwrap(), out.to_str().unwrap());
+    let at_lab = |args: &[&str]| slowlane_via(&lab, args).output().unwrap();
 
-    let lab = std::sync::Arc::new(lab);
-    let l = lab.clone();
-    let (before, probed, after) = {
-        let (f, o) = (f.to_string(), o.to_string());
-        tokio::task::spawn_blocking(move || {
-            let before = json(&slowlane(
-                &["plan", &f, "--out", &o, "--format", "json"],
-                &l,
-            ));
-            let probed = json(&slowlane(
-                &["plan", &f, "--out", &o, "--format", "json", "--probe"],
-                &l,
-            ));
-            let run = slowlane(&["run", &f, "--out", &o, "--quiet"], &l);
-            assert!(
-                run.status.success(),
-                "{}",
-                String::from_utf8_lossy(&run.stderr)
-            );
-            let after = json(&slowlane(
-                &["plan", &f, "--out", &o, "--format", "json"],
-                &l,
-            ));
-            (before, probed, after)
-        })
-        .await
-        .unwrap()
-    };
+    let before = json(&at_lab(&["plan", f, "--out", o, "--format", "json"]));
+    let probed = json(&at_lab(&[
+        "plan", f, "--out", o, "--format", "json", "--probe",
+    ]));
+    let run = at_lab(&["run", f, "--out", o, "--quiet"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let after = json(&at_lab(&["plan", f, "--out", o, "--format", "json"]));
 
     // Without sizes, downloads count at the 16 MiB cap: an upper bound, said so.
     assert_eq!(before["upper_bound"], true);
@@ -168,7 +137,7 @@ url = "https://c.example/z"
 "#,
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    let o = slowlane()
         .args(["plan", file.to_str().unwrap(), "--format", "json"])
         .output()
         .unwrap();
@@ -178,7 +147,7 @@ url = "https://c.example/z"
     assert_eq!(v["down_bytes_per_round"], 3 * 1024 * 1024);
     // Three 30 s caps on two slots: 60 s at worst.
     assert_eq!(v["max_round_ms"], 60_000);
-    let text = Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    let text = slowlane()
         .args(["plan", file.to_str().unwrap()])
         .output()
         .unwrap();

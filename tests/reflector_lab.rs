@@ -3,15 +3,17 @@
 //! campaign run through the real `run` path, then `scope = ab` analysis.
 //! Loopback only.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::path::Path;
 
 use slowlane::analyze::{analyze_paths, AnalyzeOptions, Scope, Verdict, VerdictKind};
-use slowlane::run::{run_campaign, RunOptions};
 use slowlane::serve::{Limits, Reflector, ServeConfig};
 use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
 use slowlane::testbed::{Pattern, RuleSet, Scenario};
 use slowlane::types::Direction;
+use support::engine::run_quiet;
 
 const POLICE_BPS: f64 = 131_072.0;
 
@@ -73,15 +75,7 @@ async fn campaign(dir: &Path, refl: &Reflector, mb: &Middlebox, body: &str) -> V
     let path = dir.join("campaign.toml");
     std::fs::write(&path, toml).unwrap();
     let c = slowlane::config::load_campaign(&path).unwrap();
-    let o = run_campaign(
-        c,
-        RunOptions {
-            quiet: true,
-            ..RunOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let o = run_quiet(c).await;
     let rows = analyze_paths(&[o.out], &AnalyzeOptions::default()).unwrap();
     // Shown when a test fails: the whole table.
     let ab: Vec<Verdict> = rows.into_iter().filter(|v| v.scope == Scope::Ab).collect();

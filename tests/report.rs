@@ -2,13 +2,12 @@
 //! from the files is escaped, and a thousand vantages render (the timing of
 //! that is `scripts/bench-report`, not a test).
 
-#[path = "analyze_support/mod.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
 
 use slowlane::report::html::{self, ReportOptions};
-use support::*;
+use support::analyze::*;
 
 const TARGET: &str = "#D62728";
 const CONTROL: &str = "#1F77B4";
@@ -188,7 +187,7 @@ fn one_pass_gives_the_verdicts_of_analyze() {
 fn report_command_writes_into_the_input_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = twitter_dir(tmp.path());
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    let o = support::bin::slowlane()
         .args(["report", "--title", "T"])
         .arg(&dir)
         .output()
@@ -203,7 +202,7 @@ fn report_command_writes_into_the_input_directory() {
         .unwrap()
         .contains("<title>T</title>"));
     // Two inputs and no --out: a usage error (exit 2), nothing written.
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_slowlane"))
+    let o = support::bin::slowlane()
         .arg("report")
         .args([&dir, &dir])
         .output()

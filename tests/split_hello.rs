@@ -1,11 +1,13 @@
 //! `--split-hello` on the wire: the ClientHello arrives in two parts, cut
 //! inside the server name, the second part after the pause. Loopback only.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use slowlane::probe::spec::{FetchOptions, FetchSpec, Group, Method};
-use slowlane::probe::{fetch, Prepared};
+use slowlane::probe::spec::FetchOptions;
 use slowlane::testbed::{parse_client_hello, HelloError};
+use support::engine::{fetch_one, spec};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -40,21 +42,9 @@ async fn the_hello_leaves_in_two_parts_cut_inside_the_name() {
         pin: Some(format!("sha256:{}", "00".repeat(32)).parse().unwrap()),
         ..FetchOptions::default()
     };
-    let spec = FetchSpec {
-        url: format!("https://{addr}/bytes/10").parse().unwrap(),
-        class: None,
-        group: Group::Target,
-        sni: Some("pbs.twimg.com".into()),
-        host: None,
-        method: Method::Get,
-        upload: 0,
-        label: String::new(),
-        controls: Vec::new(),
-        options,
-        ab: String::new(),
-        variant: String::new(),
-    };
-    let client = tokio::spawn(async move { fetch(&Prepared::new(spec).unwrap()).await });
+    let mut spec = spec(&format!("https://{addr}/bytes/10"), 0, options);
+    spec.sni = Some("pbs.twimg.com".into());
+    let client = tokio::spawn(fetch_one(spec));
     let (first, all, gap) = server.await.unwrap();
     client.abort();
     // The first part alone is not a hello: a box reading one segment sees no name.

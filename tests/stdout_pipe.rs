@@ -3,13 +3,12 @@
 //! command keeps its own exit code; another write error is exit 1 with a
 //! message. The lab runs on loopback (`demo`).
 
+mod support;
+
 use std::fs::File;
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn slowlane() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_slowlane"))
-}
+use support::bin::{quick_demo, slowlane};
 
 /// Run with stdout a pipe whose read end is closed before anything is written.
 fn into_closed_pipe(mut cmd: Command) -> Output {
@@ -28,21 +27,6 @@ fn into_dev_full(mut cmd: Command) -> Output {
         .expect("run slowlane")
 }
 
-fn demo(out: &Path) -> Command {
-    let mut c = slowlane();
-    c.args([
-        "demo",
-        "--scenario",
-        "clean-fast",
-        "--rounds",
-        "1",
-        "--quiet",
-    ])
-    .arg("--out")
-    .arg(out);
-    c
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -51,7 +35,7 @@ fn stderr(o: &Output) -> String {
 fn run_into_closed_pipe_exits_with_its_own_code() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("d");
-    let o = into_closed_pipe(demo(&out));
+    let o = into_closed_pipe(quick_demo(Some(&out)));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -65,7 +49,7 @@ fn run_into_closed_pipe_exits_with_its_own_code() {
 fn run_into_dev_full_exits_1_with_a_message() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("d");
-    let o = into_dev_full(demo(&out));
+    let o = into_dev_full(quick_demo(Some(&out)));
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("cannot write to stdout"), "{err}");
@@ -76,7 +60,7 @@ fn run_into_dev_full_exits_1_with_a_message() {
 fn analyze_and_fetch_into_closed_pipe_and_dev_full() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("d");
-    let o = demo(&out).output().unwrap();
+    let o = quick_demo(Some(&out)).output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
 
     let analyze = || {
@@ -128,5 +112,8 @@ fn stderr_into_closed_pipe_keeps_the_exit_code() {
     assert_eq!(closed_both(bad).code(), Some(2));
 
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(closed_both(demo(&dir.path().join("d"))).code(), Some(0));
+    assert_eq!(
+        closed_both(quick_demo(Some(&dir.path().join("d")))).code(),
+        Some(0)
+    );
 }

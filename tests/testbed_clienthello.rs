@@ -1,6 +1,6 @@
 //! ClientHello parsing on real captures, split, truncated and garbage input.
 
-mod testbed_support;
+mod support;
 
 use rand::{Rng, SeedableRng};
 use slowlane::testbed::sniff::{sniff, Sniff};
@@ -152,7 +152,7 @@ async fn capture_rustls_hello() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let client = tokio::spawn(async move {
-        let tcp = testbed_support::tcp(addr).await;
+        let tcp = support::client::tcp(addr).await;
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

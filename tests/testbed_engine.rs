@@ -1,31 +1,17 @@
 //! slowlane's own engine through the lab's middlebox: the rates, failure
 //! strings and byte counts a researcher would see in fetches.csv.
 
+mod support;
+
 use std::time::Duration;
 
-use slowlane::probe::spec::{FetchOptions, FetchSpec, Group, Method};
-use slowlane::probe::{fetch, Prepared};
+use slowlane::probe::spec::FetchOptions;
 use slowlane::record::{Capped, Direction, FetchRecord, Phase};
 use slowlane::testbed::{Lab, Scenario};
+use support::engine::{fetch_one, spec};
+use support::lab::{lab, scenario, via_lab};
 
 const POLICE_BPS: f64 = 131072.0;
-
-fn scenario(rules: &str) -> Scenario {
-    Scenario::parse(&format!(
-        "name = \"t\"\ndescription = \"t\"\n{rules}\n[campaign]\nrounds = 1\nconcurrency = 1\nmax_time = \"2s\"\n\
-         [[campaign.url]]\nurl = \"https://pbs.twimg.com/image/1000.jpg\"\n\
-         class = \"image\"\ngroup = \"target\"\nlabel = \"t\"\n"
-    ))
-    .unwrap()
-}
-
-async fn lab(s: &Scenario) -> (Lab, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let lab = Lab::start(s, "127.0.0.1:0".parse().unwrap(), dir.path())
-        .await
-        .unwrap();
-    (lab, dir)
-}
 
 async fn get(lab: &Lab, url: &str, max_time: Duration, upload: u64) -> FetchRecord {
     get_with(
@@ -60,29 +46,11 @@ async fn get_sni(
         max_time,
         ttfb_timeout,
         tls_timeout: Duration::from_secs(2),
-        cacert: vec![lab.ca_path().to_path_buf()],
-        connect_to: lab.connect_to_specs(),
-        ..FetchOptions::default()
+        ..via_lab(lab)
     };
-    let spec = FetchSpec {
-        url: url.parse().unwrap(),
-        class: None,
-        group: Group::Target,
-        sni: sni.map(str::to_string),
-        host: None,
-        method: if upload > 0 {
-            Method::Post
-        } else {
-            Method::Get
-        },
-        upload,
-        label: String::new(),
-        controls: Vec::new(),
-        options,
-        ab: String::new(),
-        variant: String::new(),
-    };
-    fetch(&Prepared::new(spec).unwrap()).await
+    let mut spec = spec(url, upload, options);
+    spec.sni = sni.map(str::to_string);
+    fetch_one(spec).await
 }
 
 fn within(measured: u64, want: f64, tol: f64) -> bool {
@@ -166,7 +134,7 @@ async fn no_sni_fetch_takes_the_access_link_not_the_name_rule() {
 #[tokio::test]
 async fn shaped_download_steady_rate_within_5_percent() {
     let (lab, _d) = lab(&scenario(
-        "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"shape\", rate = \"1Mbit\", queue = \"64KiB\" }",
+        "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"shape\", rate = \"1Mbit\", queue = \"64KiB\" }", false,
     ))
     .await;
     let r = get(
@@ -185,7 +153,7 @@ async fn shaped_download_steady_rate_within_5_percent() {
 #[tokio::test]
 async fn policed_upload_is_capped_not_a_timeout_and_rated_by_acknowledged_bytes() {
     let (lab, _d) = lab(&scenario(
-        "[[rule]]\nmatch = \"up.twimg.com\"\nup = { action = \"police\", rate = 131072, burst = \"4KiB\" }",
+        "[[rule]]\nmatch = \"up.twimg.com\"\nup = { action = \"police\", rate = 131072, burst = \"4KiB\" }", false,
     ))
     .await;
     // 600 KB at 131 kbit/s needs ~37 s: the body is handed to the socket
@@ -318,6 +286,7 @@ async fn freeze_reset_and_blackhole_become_classified_rows() {
     // reset mid-body keeps the bytes received before it.
     let (lab3, _d3) = lab(&scenario(
         "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"reset_after\", bytes = 40000 }",
+        false,
     ))
     .await;
     let r = get(
@@ -338,6 +307,7 @@ async fn freeze_reset_and_blackhole_become_classified_rows() {
     // blackhole: the handshake never completes.
     let (lab4, _d4) = lab(&scenario(
         "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"blackhole\" }",
+        false,
     ))
     .await;
     let r = get(
@@ -354,7 +324,7 @@ async fn freeze_reset_and_blackhole_become_classified_rows() {
 #[tokio::test]
 async fn delay_shows_in_the_engines_tls_and_ttfb_times() {
     let (lab, _d) = lab(&scenario(
-        "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"pass\", delay = \"40ms\" }\nup = { action = \"pass\", delay = \"40ms\" }",
+        "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"pass\", delay = \"40ms\" }\nup = { action = \"pass\", delay = \"40ms\" }", false,
     ))
     .await;
     let ms = |m: Option<slowlane::record::Ms>| m.expect("timed phase").0;

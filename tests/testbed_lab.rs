@@ -1,7 +1,7 @@
 //! The lab as a whole: the generated campaign, the description, and both
 //! HTTP versions through the middlebox.
 
-mod testbed_support;
+mod support;
 
 use std::time::Duration;
 
@@ -9,7 +9,8 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use slowlane::testbed::{demo_campaign, write_demo_campaign, Scenario};
-use testbed_support::*;
+use support::client::*;
+use support::lab::*;
 
 #[tokio::test]
 async fn demo_campaign_points_at_the_lab() {
@@ -60,15 +61,9 @@ async fn demo_campaign_points_at_the_lab() {
 async fn h2_and_plain_http_pass_through_the_middlebox() {
     let (lab, _dir) = lab(&Scenario::builtin("clean").unwrap()).await;
     // h2 by ALPN, through the middlebox, with a name from the scenario.
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(lab.pki().root_store())
-        .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let cfg = client_config(lab.pki().root_store(), &["h2", "http/1.1"], true);
     let name = rustls::pki_types::ServerName::try_from("video.twimg.com").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+    let tls = tokio_rustls::TlsConnector::from(cfg)
         .connect(name, tcp(lab.middlebox_addr()).await)
         .await
         .unwrap();

@@ -1,13 +1,14 @@
 //! The middlebox end to end: rates, failure modes and split hellos, measured
 //! by a plain tokio(-rustls) client on loopback.
 
-mod testbed_support;
+mod support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use slowlane::testbed::{Action, Scenario};
-use testbed_support::*;
+use support::client::*;
+use support::lab::*;
 
 const POLICE_BPS: f64 = 131072.0;
 

@@ -2,13 +2,14 @@
 //! by many connections (`shared`), and one-way delay (`delay`), measured
 //! through the middlebox by a plain client on loopback.
 
-mod testbed_support;
+mod support;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use slowlane::testbed::{Action, Deck, Share};
-use testbed_support::*;
+use support::client::*;
+use support::lab::*;
 use tokio::time::Instant;
 
 const PARTIAL: &str = r#"[[rule]]

@@ -2,17 +2,18 @@
 //! deep-queue) and twitter-2021's uploads: each parses, and its rules do
 //! what its description says, checked through a lab.
 
-mod testbed_support;
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use slowlane::probe::spec::{Class, FetchOptions, FetchSpec, Group, Method};
-use slowlane::probe::{fetch, Prepared};
+use slowlane::probe::spec::{Class, FetchOptions, Group};
 use slowlane::record::{Capped, FetchRecord, Phase};
 use slowlane::testbed::{Action, Lab, Rate, Scenario, Size};
-use testbed_support::*;
+use support::client::*;
+use support::engine::{fetch_one, spec};
+use support::lab::*;
 use tokio::time::Instant;
 
 const POLICE_BPS: f64 = 131072.0;
@@ -66,31 +67,9 @@ async fn get(
     upload: u64,
     tune: impl FnOnce(&mut FetchOptions),
 ) -> FetchRecord {
-    let mut options = FetchOptions {
-        cacert: vec![lab.ca_path().to_path_buf()],
-        connect_to: lab.connect_to_specs(),
-        ..FetchOptions::default()
-    };
+    let mut options = via_lab(lab);
     tune(&mut options);
-    let spec = FetchSpec {
-        url: url.parse().unwrap(),
-        class: None,
-        group: Group::Target,
-        sni: None,
-        host: None,
-        method: if upload > 0 {
-            Method::Post
-        } else {
-            Method::Get
-        },
-        upload,
-        label: String::new(),
-        controls: Vec::new(),
-        options,
-        ab: String::new(),
-        variant: String::new(),
-    };
-    fetch(&Prepared::new(spec).unwrap()).await
+    fetch_one(spec(url, upload, options)).await
 }
 
 #[tokio::test]

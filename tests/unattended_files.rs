@@ -3,14 +3,17 @@
 //! inside a fetch becomes a row. Every scenario ends with the files whole
 //! and, after `--resume`, the run complete with no duplicate `fetch_id`.
 
-mod unattended_support;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use unattended_support::*;
+use support::bin::*;
+use support::engine::run_quiet;
+use support::server::{Mode, TestServer};
+use support::unattended::*;
 
 const FAST: [&str; 3] = ["/bytes/20000", "/bytes/30000", "/bytes/3000"];
 
@@ -40,7 +43,7 @@ fn assert_latest_run_complete(out: &Path, rounds: u32) {
 
 #[test]
 fn disk_full_exits_1_with_whole_files_and_resume_completes_the_run() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 3", FAST);
     let out = dir.path().join("out");
@@ -67,7 +70,7 @@ fn disk_full_exits_1_with_whole_files_and_resume_completes_the_run() {
 
 #[test]
 fn abort_at_row_writes_then_resume_loses_and_duplicates_nothing() {
-    let (_rt, srv) = server();
+    let srv = server();
     let seed: u64 = rand::random();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut aborted = 0;
@@ -97,7 +100,7 @@ fn abort_at_row_writes_then_resume_loses_and_duplicates_nothing() {
 
 #[test]
 fn kill_9_at_random_moments_then_resume() {
-    let (_rt, srv) = server();
+    let srv = server();
     let seed: u64 = rand::random();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     // ~0.5 s per fetch, 4 rounds: about 2 s of run to kill into.
@@ -111,10 +114,7 @@ fn kill_9_at_random_moments_then_resume() {
         let camp = campaign(dir.path(), &srv, "rounds = 4", slow);
         let out = dir.path().join("out");
         let ms = rng.gen_range(50..2200);
-        let mut child = std::process::Command::new(BIN)
-            .arg("run")
-            .arg(&camp)
-            .arg("--quiet")
+        let mut child = run_cmd(&camp, &[])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -134,7 +134,7 @@ fn kill_9_at_random_moments_then_resume() {
 
 #[test]
 fn torn_tails_are_cut_before_appending() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 1", FAST);
     let out = dir.path().join("out");
@@ -164,7 +164,7 @@ fn torn_tails_are_cut_before_appending() {
         "unattended,v,\"torn la\n"
     );
     // analyze reads the repaired directory without complaint.
-    let a = std::process::Command::new(BIN)
+    let a = slowlane()
         .args(["analyze", "--strict"])
         .arg(&out)
         .output()
@@ -174,7 +174,7 @@ fn torn_tails_are_cut_before_appending() {
 
 #[test]
 fn unreadable_campaign_json_is_set_aside_not_a_permanent_block() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 1", FAST);
     let out = dir.path().join("out");
@@ -212,11 +212,7 @@ async fn a_panic_inside_a_fetch_becomes_a_row_and_counts_as_an_internal_error() 
     // Past what the config accepts: `Instant + max_time` overflows (a
     // panic) inside the fetch of this one URL.
     c.targets[0].options.max_time = Duration::MAX;
-    let opts = slowlane::run::RunOptions {
-        quiet: true,
-        ..Default::default()
-    };
-    let o = slowlane::run::run_campaign(c, opts).await.unwrap();
+    let o = run_quiet(c).await;
     assert_eq!(o.internal_errors, 2);
     assert_eq!(o.fetches, 6);
     let rows = check_whole(&dir.path().join("out"));

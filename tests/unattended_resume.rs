@@ -2,12 +2,13 @@
 //! rounds numbered on), refuses a changed campaign, starts anew (saying so)
 //! when there is nothing to continue, and one directory has one writer.
 
-mod unattended_support;
+mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
-use unattended_support::*;
+use support::bin::*;
+use support::unattended::*;
 
 const FAST: [&str; 3] = ["/bytes/20000", "/bytes/30000", "/bytes/3000"];
 
@@ -19,7 +20,7 @@ fn runs_in(out: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn once_runs_one_round_per_invocation_and_numbers_rounds_across_them() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     // `rounds = 1` is ignored by --once: the caller schedules.
     let camp = campaign(dir.path(), &srv, "rounds = 1\ninterval = \"1h\"", FAST);
@@ -61,25 +62,18 @@ fn once_runs_one_round_per_invocation_and_numbers_rounds_across_them() {
 
 #[test]
 fn resume_after_a_stop_runs_only_the_remaining_rounds() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     // ~2 s per round.
     let slow = ["/bytes/200000?rate=100000"; 3];
     let camp = campaign(dir.path(), &srv, "rounds = 3", slow);
     let out = dir.path().join("out");
-    let child = Command::new(BIN)
-        .arg("run")
-        .arg(&camp)
-        .args(["--quiet", "--grace", "0s"])
+    let child = run_cmd(&camp, &["--grace", "0s"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    while !out.join("campaign.json").exists() {
-        assert!(t.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_campaign_json(&out);
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let st = child.wait_with_output().unwrap().status;
@@ -117,7 +111,7 @@ fn resume_after_a_stop_runs_only_the_remaining_rounds() {
 
 #[test]
 fn resume_is_refused_when_the_campaign_changed() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 2", FAST);
     let out = dir.path().join("out");
@@ -145,7 +139,7 @@ fn resume_is_refused_when_the_campaign_changed() {
 
 #[test]
 fn resume_with_nothing_to_resume_starts_a_new_run_and_says_so() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 1", FAST);
     let o = run(&camp, &["--resume"], &[]);
@@ -160,24 +154,17 @@ fn resume_with_nothing_to_resume_starts_a_new_run_and_says_so() {
 
 #[test]
 fn a_second_run_into_a_busy_directory_is_refused() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let slow = ["/bytes/300000?rate=100000"; 3];
     let camp = campaign(dir.path(), &srv, "rounds = 1", slow);
     let out = dir.path().join("out");
-    let mut child = Command::new(BIN)
-        .arg("run")
-        .arg(&camp)
-        .arg("--quiet")
+    let mut child = run_cmd(&camp, &[])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t = Instant::now();
-    while !out.join("campaign.json").exists() {
-        assert!(t.elapsed() < Duration::from_secs(20));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_campaign_json(&out);
     let o = run(&camp, &["--once"], &[]);
     let _ = child.kill();
     let _ = child.wait();

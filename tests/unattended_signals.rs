@@ -2,14 +2,15 @@
 //! flight: they get a grace period, then are cut and written with
 //! `capped = stop`; verdicts are written; the exit code names the signal.
 
-mod unattended_support;
+mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use slowlane::record::Capped;
-use unattended_support::*;
+use support::bin::*;
+use support::unattended::*;
 
 /// 20 s per fetch at 100 kB/s: still running whenever the signal comes.
 const SLOW: [&str; 3] = [
@@ -19,11 +20,7 @@ const SLOW: [&str; 3] = [
 ];
 
 fn spawn(camp: &Path, args: &[&str]) -> Child {
-    Command::new(BIN)
-        .arg("run")
-        .arg(camp)
-        .arg("--quiet")
-        .args(args)
+    run_cmd(camp, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -33,11 +30,7 @@ fn spawn(camp: &Path, args: &[&str]) -> Child {
 /// Wait until the run has started its fetches (campaign.json written, then
 /// a moment for the connections), bounded.
 fn wait_started(out: &Path) {
-    let t = Instant::now();
-    while !out.join("campaign.json").exists() {
-        assert!(t.elapsed() < Duration::from_secs(20), "run never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_campaign_json(out);
     std::thread::sleep(Duration::from_millis(700));
 }
 
@@ -61,7 +54,7 @@ fn finish(mut child: Child, limit: Duration) -> Output {
 
 #[test]
 fn sigterm_cuts_in_flight_fetches_after_the_grace_and_writes_their_rows() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 5", SLOW);
     let out = dir.path().join("out");
@@ -92,7 +85,7 @@ fn sigterm_cuts_in_flight_fetches_after_the_grace_and_writes_their_rows() {
 
 #[test]
 fn fetches_that_finish_within_the_grace_are_not_cut() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     // ~1.5 s per fetch; the signal comes ~0.7 s in, the grace is 10 s.
     let paths = ["/bytes/150000?rate=100000"; 3];
@@ -113,7 +106,7 @@ fn fetches_that_finish_within_the_grace_are_not_cut() {
 
 #[test]
 fn a_second_sigint_cuts_at_once_and_still_writes_the_rows() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 5", SLOW);
     let out = dir.path().join("out");
@@ -134,7 +127,7 @@ fn a_second_sigint_cuts_at_once_and_still_writes_the_rows() {
 
 #[test]
 fn sighup_stops_like_sigterm_with_exit_129() {
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 5", SLOW);
     let out = dir.path().join("out");
@@ -151,7 +144,7 @@ fn sighup_stops_like_sigterm_with_exit_129() {
 #[test]
 fn a_signal_during_the_final_analysis_ends_the_run_at_once() {
     use rand::{Rng, SeedableRng};
-    let (_rt, srv) = server();
+    let srv = server();
     let dir = tempfile::tempdir().unwrap();
     let camp = campaign(dir.path(), &srv, "rounds = 1", ["/bytes/2000"; 3]);
     let out = dir.path().join("out");

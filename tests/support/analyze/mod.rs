@@ -1,6 +1,6 @@
 //! Synthetic campaigns for the analyze tests: FetchRecords with timelines
 //! shaped like what each throttle does to a transfer (100 ms windows).
-#![allow(dead_code)]
+//! [`paths`] has the path models of the issue-7 tests.
 
 use std::path::Path;
 
@@ -12,8 +12,6 @@ use slowlane::record::{Capped, Direction, FetchRecord, Ms, Phase, Window};
 pub const POLICE_BPS: f64 = 131_072.0;
 
 pub mod paths;
-#[allow(unused_imports)]
-pub use paths::*;
 
 /// What the path does to one URL's fetches.
 #[derive(Debug, Clone, Copy)]

@@ -4,8 +4,8 @@
 //! HTTP/1.1 (by ALPN), and has raw modes for faults hyper would not produce:
 //! a reset after N body bytes and a stall before headers. It records what
 //! each connection presented (SNI, Host/:authority, handshake kind) so tests
-//! can check the client sent what it was told to.
-#![allow(dead_code)]
+//! can check the client sent what it was told to. Its certificate chain is
+//! a [`Pki`], the lab's.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,8 +18,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use slowlane::testbed::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -50,6 +49,9 @@ pub struct Seen {
 pub struct TestServer {
     pub addr: SocketAddr,
     pub ca_pem: PathBuf,
+    pub pki: Pki,
+    /// The names it was started for, in order.
+    pub names: Vec<String>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
@@ -61,36 +63,18 @@ impl Drop for TestServer {
     }
 }
 
-/// A CA and a leaf for `names`, signed by it.
-pub fn make_certs(names: &[&str]) -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let leaf = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    (ca.pem(), leaf.der().clone(), key)
-}
-
 impl TestServer {
-    /// Start on 127.0.0.1 with a certificate for `names`, ALPN `alpn`.
+    /// Start on 127.0.0.1 with a certificate for `names` (and, as every
+    /// [`Pki`] leaf, `localhost`), ALPN `alpn`.
     pub async fn start(mode: Mode, names: &[&str], alpn: &[&str]) -> TestServer {
-        let (ca_pem, cert, key) = make_certs(names);
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let pki = Pki::generate(&names).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let ca_path = dir.path().join("ca.pem");
-        std::fs::write(&ca_path, ca_pem).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert], key)
-            .unwrap();
+        pki.write_ca(&ca_path).unwrap();
+        let mut cfg = (*pki.server_config().unwrap()).clone();
+        // Full-size TLS records: the lab's small ones are for its policers.
+        cfg.max_fragment_size = None;
         // The server *offers* resumption, so a client that resumed would show.
         cfg.ticketer = rustls::crypto::ring::Ticketer::new().unwrap();
         cfg.alpn_protocols = alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
@@ -142,6 +126,8 @@ impl TestServer {
         TestServer {
             addr,
             ca_pem: ca_path,
+            pki,
+            names,
             seen,
             _dir: dir,
             task,
@@ -150,6 +136,22 @@ impl TestServer {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// A campaign's `[defaults]` table: `max_time`, this server's CA, and
+    /// each of its names resolved to it.
+    pub fn campaign_defaults(&self, max_time: &str) -> String {
+        let (ip, port) = (self.addr.ip(), self.addr.port());
+        let resolve: Vec<String> = self
+            .names
+            .iter()
+            .map(|n| format!("\"{n}:{port}:{ip}\""))
+            .collect();
+        format!(
+            "[defaults]\nmax_time = \"{max_time}\"\ncacert = [\"{}\"]\nresolve = [{}]\n",
+            self.ca_pem.display(),
+            resolve.join(", ")
+        )
     }
 }
 

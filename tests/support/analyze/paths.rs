@@ -1,7 +1,6 @@
 //! Path models and record builders for the issue-7 tests: a TCP-ish path
 //! (slow start, congestion), partial policies, crowd-style rate files,
 //! uploads.
-#![allow(dead_code)]
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};

@@ -1,6 +1,6 @@
-//! Helpers for the testbed tests: a tiny measured HTTP/1.1 client over
-//! TLS or TCP, and the same steady-rate estimator the engine uses.
-#![allow(dead_code)]
+//! A tiny measured HTTP/1.1 client over TLS or TCP for the testbed tests,
+//! with the same steady-rate estimator the engine uses, and the rustls
+//! client configs of the in-process clients.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,16 +17,23 @@ use tokio::time::{Instant, Sleep};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-/// A client config trusting only `roots`, no resumption, http/1.1 only.
-pub fn client_config(roots: RootCertStore) -> Arc<rustls::ClientConfig> {
+/// A client config trusting only `roots`, offering `alpn`; with rustls's
+/// default session resumption when `resume`, else none.
+pub fn client_config(
+    roots: RootCertStore,
+    alpn: &[&str],
+    resume: bool,
+) -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    cfg.resumption = rustls::client::Resumption::disabled();
+    cfg.alpn_protocols = alpn.iter().map(|a| a.as_bytes().to_vec()).collect();
+    if !resume {
+        cfg.resumption = rustls::client::Resumption::disabled();
+    }
     Arc::new(cfg)
 }
 
@@ -36,13 +43,13 @@ pub async fn tcp(addr: SocketAddr) -> TcpStream {
     s
 }
 
-/// TLS over `io` with the given SNI.
+/// TLS over `io` with the given SNI: http/1.1, no resumption.
 pub async fn tls<S>(io: S, sni: &str, roots: RootCertStore) -> io::Result<TlsStream<S>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let name = ServerName::try_from(sni.to_string()).unwrap();
-    TlsConnector::from(client_config(roots))
+    TlsConnector::from(client_config(roots, &["http/1.1"], false))
         .connect(name, io)
         .await
 }
@@ -315,33 +322,4 @@ pub fn small_sndbuf(s: &TcpStream, bytes: i32) {
             std::mem::size_of::<i32>() as libc::socklen_t,
         );
     }
-}
-
-/// A scenario with the given `[[rule]]` TOML and a one-URL campaign.
-pub fn scenario(rules: &str, reassemble: bool) -> slowlane::testbed::Scenario {
-    slowlane::testbed::Scenario::parse(&format!(
-        "name = \"test\"\ndescription = \"test\"\nreassemble = {reassemble}\n{rules}\n\
-         [campaign]\nrounds = 1\nconcurrency = 1\nmax_time = \"2s\"\n\
-         [[campaign.url]]\nurl = \"https://pbs.twimg.com/image/1000.jpg\"\n\
-         class = \"image\"\ngroup = \"target\"\nlabel = \"t\"\n"
-    ))
-    .unwrap()
-}
-
-/// A lab for `s` on loopback, with its CA in a fresh temp dir.
-pub async fn lab(s: &slowlane::testbed::Scenario) -> (slowlane::testbed::Lab, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let lab = slowlane::testbed::Lab::start(s, "127.0.0.1:0".parse().unwrap(), dir.path())
-        .await
-        .unwrap();
-    (lab, dir)
-}
-
-/// The middlebox's record of the connection from `local`.
-pub fn conn_of(lab: &slowlane::testbed::Lab, local: SocketAddr) -> slowlane::testbed::ConnLog {
-    lab.connections()
-        .into_iter()
-        .rev()
-        .find(|c| c.peer == local)
-        .expect("middlebox saw the connection")
 }

@@ -1,30 +1,23 @@
 //! Shared by the `unattended_*` tests: a loopback HTTPS server, a campaign
-//! pointed at it, the built binary, and the checks that output files are
-//! whole (every line parses, no duplicate `fetch_id`, every fetch row has
-//! its timeline).
-#![allow(dead_code)]
-
-#[path = "../common/mod.rs"]
-mod common;
+//! pointed at it, and the checks that output files are whole (every line
+//! parses, no duplicate `fetch_id`, every fetch row has its timeline).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
-pub use common::{Mode, TestServer};
 use slowlane::record::{FetchRecord, Window};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_slowlane");
+use super::bin::{in_background, Background};
+use super::server::{Mode, TestServer};
 
 /// A server on its own runtime (the tests run the binary synchronously).
-pub fn server() -> (tokio::runtime::Runtime, TestServer) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let srv = rt.block_on(TestServer::start(
+pub fn server() -> Background<TestServer> {
+    in_background(TestServer::start(
         Mode::Normal,
         &["a.test", "b.test"],
         &["h2"],
-    ));
-    (rt, srv)
+    ))
 }
 
 /// A campaign of three URLs on `srv`: `paths` are the three `/bytes/...`
@@ -40,11 +33,7 @@ concurrency = 3
 seed = 11
 out = "out"
 
-[defaults]
-max_time = "30s"
-cacert = ["{ca}"]
-resolve = ["a.test:{port}:127.0.0.1", "b.test:{port}:127.0.0.1"]
-
+{defaults}
 [[url]]
 url = "https://a.test:{port}{p0}"
 class = "image"
@@ -60,7 +49,7 @@ url = "https://b.test:{port}{p2}"
 class = "text"
 group = "control"
 "#,
-        ca = srv.ca_pem.display(),
+        defaults = srv.campaign_defaults("30s"),
         p0 = paths[0],
         p1 = paths[1],
         p2 = paths[2],
@@ -70,18 +59,13 @@ group = "control"
     path
 }
 
-/// `slowlane run CAMPAIGN --quiet ARGS…` with `env`, to completion.
-pub fn run(campaign: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("run").arg(campaign).arg("--quiet").args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
+/// Waits (at most 20 s) until a spawned run has written `out/campaign.json`.
+pub fn wait_for_campaign_json(out: &Path) {
+    let t = Instant::now();
+    while !out.join("campaign.json").exists() {
+        assert!(t.elapsed() < Duration::from_secs(20), "run never started");
+        std::thread::sleep(Duration::from_millis(20));
     }
-    cmd.output().unwrap()
-}
-
-pub fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Every line of `fetches.csv` and `timeline.csv` parses as a row of the
