@@ -7,8 +7,8 @@ use slowlane::analyze::{
     analyze_paths, analyze_paths_full, render, write_verdicts_csv, AnalyzeOptions, Format, Scope,
     Verdict, VerdictKind,
 };
-use slowlane::probe::spec::{Class, Group};
-use slowlane::record::FetchRecord;
+use slowlane::types::FetchRecord;
+use slowlane::types::{Class, Group};
 use support::analyze::*;
 
 fn opts() -> AnalyzeOptions {

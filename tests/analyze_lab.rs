@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use slowlane::analyze::{analyze_paths, AnalyzeOptions, Mechanism, Scope, Verdict, VerdictKind};
-use slowlane::probe::spec::Class;
 use slowlane::testbed::Scenario;
+use slowlane::types::Class;
 use support::lab::run_lab_campaign;
 
 /// The lab tests take turns: each measures rates and times on a 2-core
@@ -61,7 +61,7 @@ async fn twitter_2021_media_throttled_text_and_controls_ok() {
     )
     .await;
     // Downloads here; uploads in analyze_lab_outside.rs.
-    for r in urls(&v).filter(|r| r.direction == slowlane::record::Direction::Down) {
+    for r in urls(&v).filter(|r| r.direction == slowlane::types::Direction::Down) {
         let media =
             r.url.contains("twimg.com") && matches!(r.class, Some(Class::Image | Class::Video));
         if media {
@@ -101,7 +101,7 @@ async fn twitter_2021_media_throttled_text_and_controls_ok() {
     ] {
         let row = class_rows
             .iter()
-            .find(|r| r.class == Some(class) && r.direction == slowlane::record::Direction::Down)
+            .find(|r| r.class == Some(class) && r.direction == slowlane::types::Direction::Down)
             .expect("class row");
         assert_eq!(row.verdict, want, "{class:?}: {}", row.reason);
     }

@@ -10,8 +10,8 @@ use std::path::Path;
 use slowlane::analyze::{
     analyze_paths, render, AnalyzeOptions, Format, Mechanism, Scope, Test, Verdict, VerdictKind,
 };
-use slowlane::record::Direction;
 use slowlane::testbed::Scenario;
+use slowlane::types::Direction;
 use support::lab::run_lab_campaign;
 
 /// Lab campaigns take turns: each measures rates on a 2-core machine.

@@ -13,8 +13,8 @@ use slowlane::analyze::{
     analyze_paths, analyze_paths_checked, analyze_records, render, AnalyzeOptions, ComparedWith,
     Format, Mechanism, Metric, Scope, Test, Verdict, VerdictKind,
 };
-use slowlane::probe::spec::{Class, Group};
-use slowlane::record::{Direction, Ms, Phase};
+use slowlane::types::{Class, Group};
+use slowlane::types::{Direction, Ms, Phase};
 use support::analyze::paths::*;
 use support::analyze::*;
 

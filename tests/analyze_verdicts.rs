@@ -6,7 +6,7 @@ use slowlane::analyze::{
     analyze_paths, analyze_records, render, write_verdicts_csv, AnalyzeOptions, Format, Mechanism,
     Scope, Verdict, VerdictKind,
 };
-use slowlane::probe::spec::{Class, Group};
+use slowlane::types::{Class, Group};
 use support::analyze::*;
 
 fn opts() -> AnalyzeOptions {
@@ -396,7 +396,7 @@ fn text_is_judged_by_time() {
 /// reported, not judged, so it cannot make the row inconclusive either.
 #[test]
 fn small_text_rate_noise_does_not_decide() {
-    use slowlane::record::{FetchRecord, Ms};
+    use slowlane::types::{FetchRecord, Ms};
     let mk = |url: &str, group: Group, i: usize, bps: u64| FetchRecord {
         vantage: "v".into(),
         fetch_id: format!("{url}-{i}"),

@@ -4,7 +4,7 @@ mod support;
 
 use std::path::Path;
 
-use slowlane::record::FetchRecord;
+use slowlane::types::FetchRecord;
 use support::bin::{in_background, run, run_cmd, slowlane, Background};
 use support::server::{Mode, TestServer};
 
@@ -88,7 +88,7 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
     }
     // Every fetch id is unique and has timeline rows that add up to its body.
     let mut tl = csv::Reader::from_path(dir.path().join("out/timeline.csv")).unwrap();
-    let windows: Vec<slowlane::record::Window> = tl.deserialize().map(|x| x.unwrap()).collect();
+    let windows: Vec<slowlane::types::Window> = tl.deserialize().map(|x| x.unwrap()).collect();
     for r in &rows {
         let sum: u64 = windows
             .iter()

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use slowlane::config::{parse_campaign, Campaign, ConfigError};
-use slowlane::probe::spec::{Class, Group, Method};
+use slowlane::types::{Class, Group, Method};
 
 fn parse(text: &str) -> Result<Campaign, ConfigError> {
     parse_campaign(text, Path::new("/tmp/c/campaign.toml"))

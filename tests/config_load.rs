@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use slowlane::config::{self, load_campaign, parse_campaign, CliOverrides};
-use slowlane::probe::spec::{Class, Group, Method};
+use slowlane::types::{Class, Group, Method};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use slowlane::config::{parse_campaign, ConfigError};
-use slowlane::probe::spec::{Group, Method};
+use slowlane::types::{Group, Method};
 
 const PIN: &str = "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 

@@ -4,7 +4,7 @@ mod support;
 
 use std::path::Path;
 
-use slowlane::record::FetchRecord;
+use slowlane::types::FetchRecord;
 use support::bin::{quick_demo, slowlane};
 
 #[test]

@@ -4,9 +4,9 @@ mod support;
 
 use std::time::Duration;
 
-use slowlane::probe::spec::{FetchOptions, FetchSpec, Group, Method, Resolve};
 use slowlane::probe::{fetch, Prepared};
-use slowlane::record::{Capped, Direction, FetchRecord, Phase};
+use slowlane::types::{Capped, Direction, FetchRecord, Phase};
+use slowlane::types::{FetchOptions, FetchSpec, Group, Method, Resolve};
 use support::client::client_config;
 use support::engine::fetch_one;
 use support::server::{Mode, TestServer};

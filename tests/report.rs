@@ -215,7 +215,7 @@ fn report_command_writes_into_the_input_directory() {
 /// when its name is sent plainly, fast when the ClientHello is split;
 /// example.com and example.net are the control names.
 fn ab_dir(root: &Path) -> PathBuf {
-    use slowlane::probe::spec::{Class::Image, Group::*};
+    use slowlane::types::{Class::Image, Group::*};
     let urls = [
         url(
             "https://pbs.twimg.com/bytes/400000",

@@ -10,9 +10,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use slowlane::probe::spec::FetchOptions;
 use slowlane::probe::tls::client_config;
 use slowlane::serve::{Limits, Reflector, ServeConfig};
+use slowlane::types::FetchOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

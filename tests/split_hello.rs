@@ -5,8 +5,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use slowlane::probe::spec::FetchOptions;
 use slowlane::testbed::{parse_client_hello, HelloError};
+use slowlane::types::FetchOptions;
 use support::engine::{fetch_one, spec};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;

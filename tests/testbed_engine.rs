@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use slowlane::probe::spec::FetchOptions;
-use slowlane::record::{Capped, Direction, FetchRecord, Phase};
 use slowlane::testbed::{Lab, Scenario};
+use slowlane::types::FetchOptions;
+use slowlane::types::{Capped, Direction, FetchRecord, Phase};
 use support::engine::{fetch_one, spec};
 use support::lab::{lab, scenario, via_lab};
 
@@ -327,7 +327,7 @@ async fn delay_shows_in_the_engines_tls_and_ttfb_times() {
         "[[rule]]\nmatch = \"*.twimg.com\"\ndown = { action = \"pass\", delay = \"40ms\" }\nup = { action = \"pass\", delay = \"40ms\" }", false,
     ))
     .await;
-    let ms = |m: Option<slowlane::record::Ms>| m.expect("timed phase").0;
+    let ms = |m: Option<slowlane::types::Ms>| m.expect("timed phase").0;
     let (mut tls_d, mut ttfb_d, mut tls_0, mut ttfb_0) = (f64::MAX, f64::MAX, f64::MAX, f64::MAX);
     for _ in 0..3 {
         let d = get(

@@ -120,7 +120,7 @@ fn builtin_scenarios_load_and_say_what_they_claim() {
         let urls = &s.campaign.urls;
         assert!(urls
             .iter()
-            .any(|u| u.group == slowlane::probe::spec::Group::Control));
+            .any(|u| u.group == slowlane::types::Group::Control));
         assert!(
             s.campaign.max_time.as_secs() <= 5,
             "{name}: demo must stay short"

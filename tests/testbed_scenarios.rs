@@ -8,9 +8,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use slowlane::probe::spec::{Class, FetchOptions, Group};
-use slowlane::record::{Capped, FetchRecord, Phase};
 use slowlane::testbed::{Action, Lab, Rate, Scenario, Size};
+use slowlane::types::{Capped, FetchRecord, Phase};
+use slowlane::types::{Class, FetchOptions, Group};
 use support::client::*;
 use support::engine::{fetch_one, spec};
 use support::lab::*;

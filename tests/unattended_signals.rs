@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use slowlane::record::Capped;
+use slowlane::types::Capped;
 use support::bin::*;
 use support::unattended::*;
 
@@ -155,7 +155,7 @@ fn a_signal_during_the_final_analysis_ends_the_run_at_once() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     for i in 0..60_000u32 {
         let u = i % 1000;
-        let rec = slowlane::record::FetchRecord {
+        let rec = slowlane::types::FetchRecord {
             campaign: "old".into(),
             vantage: "test-vantage".into(),
             run_id: "old".into(),
@@ -173,8 +173,8 @@ fn a_signal_during_the_final_analysis_ends_the_run_at_once() {
             status: Some(200),
             body_bytes: 100_000,
             object_bytes: Some(100_000),
-            ttfb_ms: Some(slowlane::record::Ms(rng.gen_range(5.0..50.0))),
-            total_ms: Some(slowlane::record::Ms(rng.gen_range(50.0..500.0))),
+            ttfb_ms: Some(slowlane::types::Ms(rng.gen_range(5.0..50.0))),
+            total_ms: Some(slowlane::types::Ms(rng.gen_range(50.0..500.0))),
             goodput_bps: Some(rng.gen_range(1_000_000..50_000_000)),
             ..Default::default()
         };
@@ -199,7 +199,7 @@ fn a_signal_during_the_final_analysis_ends_the_run_at_once() {
     assert_eq!(o.status.code(), Some(143), "{err}");
     assert!(err.contains("stopped during the final analysis"), "{err}");
     let mut r = csv::Reader::from_path(out.join("fetches.csv")).unwrap();
-    let rows: Vec<slowlane::record::FetchRecord> = r.deserialize().map(|x| x.unwrap()).collect();
+    let rows: Vec<slowlane::types::FetchRecord> = r.deserialize().map(|x| x.unwrap()).collect();
     assert_eq!(rows.len(), 60_003, "the run's rows are on disk");
 }
 

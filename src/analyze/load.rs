@@ -17,8 +17,8 @@ use super::badrows::{BadKind, BadRows};
 use super::fastcsv::{self, RowSink};
 pub use super::row::{direction_of, fetch_rate, RateSrc, Row, TIMEOUT};
 use super::stats::{median, sort};
-use crate::record::{Direction, FetchRecord};
 use crate::types::{Class, Group};
+use crate::types::{Direction, FetchRecord};
 
 /// One failure string seen in a series, with the bytes those fetches got.
 #[derive(Debug, Clone)]

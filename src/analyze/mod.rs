@@ -36,8 +36,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::record::{Direction, FetchRecord, Window};
 use crate::types::Class;
+use crate::types::{Direction, FetchRecord, Window};
 
 pub use badrows::{BadKind, BadRows};
 pub use compare::Test;

@@ -15,7 +15,7 @@ use super::load::{merge_failures, Dataset, Failure, RateSrc, Series};
 use super::matching::{ComparedWith, Controls, Match};
 use super::stats::seed_for;
 use super::{class_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
-use crate::record::Direction;
+use crate::types::Direction;
 use crate::types::{Class, Group};
 
 /// Downloads smaller than this (mean size) are judged by time only, whatever

@@ -13,7 +13,6 @@ pub mod failure;
 pub mod hello;
 mod http;
 mod meter;
-pub mod spec;
 pub mod split;
 pub mod tcpinfo;
 pub mod timeline;

@@ -13,7 +13,3 @@ pub mod meta;
 pub mod repair;
 pub mod rounds;
 pub mod sink;
-
-/// Transitional: the row types moved to [`crate::types`]; these names keep
-/// the users not yet switched (parts of `analyze`, the tests) compiling.
-pub use crate::types::{Capped, Direction, FetchRecord, Ms, Phase, Window};

@@ -2,10 +2,10 @@
 //! whole campaign, quietly.
 
 use slowlane::config::Campaign;
-use slowlane::probe::spec::{FetchOptions, FetchSpec, Group, Method};
 use slowlane::probe::{fetch, Prepared};
-use slowlane::record::FetchRecord;
 use slowlane::run::{run_campaign, RunOptions, RunOutcome};
+use slowlane::types::FetchRecord;
+use slowlane::types::{FetchOptions, FetchSpec, Group, Method};
 
 /// A target's GET of `url` with `options`, or a POST of `upload` bytes when
 /// `upload > 0`. Tests change the other fields after.

@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 
-use slowlane::probe::spec::FetchOptions;
 use slowlane::run::RunOutcome;
 use slowlane::testbed::{write_demo_campaign, ConnLog, Lab, Scenario};
+use slowlane::types::FetchOptions;
 
 use super::bin::{in_background, slowlane, Background};
 use super::engine::run_quiet;

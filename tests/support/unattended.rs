@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use slowlane::record::{FetchRecord, Window};
+use slowlane::types::{FetchRecord, Window};
 
 use super::bin::{in_background, Background};
 use super::server::{Mode, TestServer};

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use slowlane::probe::spec::{Class, Group};
-use slowlane::record::{Capped, Direction, FetchRecord, Ms, Phase, Window};
+use slowlane::types::{Capped, Direction, FetchRecord, Ms, Phase, Window};
+use slowlane::types::{Class, Group};
 
 pub const POLICE_BPS: f64 = 131_072.0;
 

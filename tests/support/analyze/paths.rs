@@ -4,8 +4,8 @@
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use slowlane::probe::spec::{Class, Group};
-use slowlane::record::{Capped, Direction, FetchRecord, Ms, Window};
+use slowlane::types::{Capped, Direction, FetchRecord, Ms, Window};
+use slowlane::types::{Class, Group};
 
 use super::{fetch, url, Path_, POLICE_BPS};
 
