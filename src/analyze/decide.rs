@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::compare::{Cmp, Test};
+use super::decimal::write_fixed;
 use super::inference::{benjamini_hochberg, median_of, wilson};
 use super::output::{Bps, P};
 use super::verdict::Row;
@@ -155,15 +156,9 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
     // vantages: the small strings of a format-and-concatenate were a
     // visible share of the run).
     let share_text = |s: &super::compare::Share, t: &mut String| {
-        let _ = write!(
-            t,
-            "slowed {}/{} fetches ({:.0}%) vs {}/{} controls",
-            s.slowed,
-            s.n,
-            100.0 * s.fraction().unwrap_or(0.0),
-            s.c_slowed,
-            s.n_c
-        );
+        let _ = write!(t, "slowed {}/{} fetches (", s.slowed, s.n);
+        let _ = write_fixed(t, 100.0 * s.fraction().unwrap_or(0.0), 0);
+        let _ = write!(t, "%) vs {}/{} controls", s.c_slowed, s.n_c);
         if let Some(p) = s.p {
             let _ = write!(t, ", fisher p={}", P(p));
             if let Some(q) = s.q {

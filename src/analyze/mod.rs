@@ -14,6 +14,7 @@ mod badrows;
 pub mod compare;
 mod ctlpool;
 mod decide;
+pub mod decimal;
 pub mod fastcsv;
 pub mod fingerprint;
 pub mod groups;

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use super::decimal::write_fixed;
 use super::{Verdict, VerdictKind};
 
 /// Output format of [`render`].
@@ -57,6 +58,20 @@ pub fn fmt_p(p: f64) -> String {
     P(p).to_string()
 }
 
+/// Write through `f`, padded when the caller asked for a width.
+fn padded(
+    f: &mut std::fmt::Formatter<'_>,
+    write: impl Fn(&mut dyn std::fmt::Write) -> std::fmt::Result,
+) -> std::fmt::Result {
+    if f.width().is_none() {
+        write(f)
+    } else {
+        let mut s = String::new();
+        write(&mut s)?;
+        f.pad(&s)
+    }
+}
+
 /// [`fmt_bps`] as a `Display`: reasons write it straight into their buffer.
 pub struct Bps(pub f64);
 
@@ -64,7 +79,7 @@ impl std::fmt::Display for Bps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let bps = self.0;
         if !bps.is_finite() {
-            return f.write_str("?");
+            return f.pad("?");
         }
         let (v, u) = if bps >= 1e9 {
             (bps / 1e9, "Gbit/s")
@@ -82,7 +97,11 @@ impl std::fmt::Display for Bps {
         } else {
             2
         };
-        write!(f, "{v:.digits$} {u}")
+        padded(f, |w| {
+            write_fixed(w, v, digits)?;
+            w.write_char(' ')?;
+            w.write_str(u)
+        })
     }
 }
 
@@ -93,13 +112,18 @@ impl std::fmt::Display for Ms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let ms = self.0;
         if !ms.is_finite() {
-            f.write_str("?")
+            f.pad("?")
         } else if ms >= 1000.0 {
-            write!(f, "{:.2} s", ms / 1000.0)
-        } else if ms >= 10.0 {
-            write!(f, "{ms:.0} ms")
+            padded(f, |w| {
+                write_fixed(w, ms / 1000.0, 2)?;
+                w.write_str(" s")
+            })
         } else {
-            write!(f, "{ms:.2} ms")
+            let d = if ms >= 10.0 { 0 } else { 2 };
+            padded(f, |w| {
+                write_fixed(w, ms, d)?;
+                w.write_str(" ms")
+            })
         }
     }
 }
@@ -111,13 +135,13 @@ impl std::fmt::Display for Ratio {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let r = self.0;
         if !r.is_finite() {
-            return write!(f, "{r}");
+            return f.pad(&r.to_string());
         }
         if r == 0.0 {
-            return f.write_str("0");
+            return f.pad("0");
         }
         let decimals = (1 - r.abs().log10().floor() as i32).clamp(2, 12) as usize;
-        write!(f, "{r:.decimals$}")
+        padded(f, |w| write_fixed(w, r, decimals))
     }
 }
 
@@ -128,9 +152,10 @@ impl std::fmt::Display for P {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let p = self.0;
         if p >= 0.001 {
-            write!(f, "{p:.3}")
+            padded(f, |w| write_fixed(w, p, 3))
         } else {
-            write!(f, "{p:.0e}")
+            let s = format!("{p:.0e}");
+            f.pad(&s)
         }
     }
 }
