@@ -148,8 +148,15 @@ impl CtlPool {
     /// How many control values are slowed against the pool itself.
     pub fn n_slowed(&self) -> usize {
         *self.slowed.get_or_init(|| {
-            let c = &self.sorted;
-            c.iter().filter(|&&v| slowed(self.kind, v, c)).count()
+            // `slowed` is monotone in the value (a rate below a cut; a time
+            // above one, by at least a margin): the slowed values of the
+            // ascending pool are a prefix (rates) or a suffix (times).
+            let (c, k) = (&self.sorted, self.kind);
+            if k.is_time() {
+                c.len() - c.partition_point(|&v| !slowed(k, v, c))
+            } else {
+                c.partition_point(|&v| slowed(k, v, c))
+            }
         })
     }
 }
@@ -362,6 +369,9 @@ mod tests {
         };
         prop_assert_eq!(rl(a), rl(b));
         prop_assert_eq!(a.n_slowed(), b.n_slowed());
+        let c = &a.sorted;
+        let count = c.iter().filter(|&&v| slowed(a.kind, v, c)).count();
+        prop_assert_eq!(a.n_slowed(), count);
         Ok(())
     }
 
