@@ -479,3 +479,50 @@ impl Share {
         (self.n_c > 0).then(|| self.c_slowed as f64 / self.n_c as f64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The control side without writing it out equals the pooled list
+        /// written out and sorted: every value, median and bootstrap (the
+        /// sizes cross the bootstrap's 64 and 1,000 thresholds).
+        #[test]
+        fn ctl_side_equals_the_list_written_out(
+            runs in prop::collection::vec(
+                (prop::collection::vec(0u8..40, 0..400), 1usize..5), 1..4),
+            seed in any::<u64>(),
+        ) {
+            let runs: Vec<(Vec<f64>, usize)> = runs
+                .into_iter()
+                .map(|(r, t)| {
+                    let mut r: Vec<f64> = r.into_iter().map(|v| f64::from(v) / 4.0).collect();
+                    sort(&mut r);
+                    (r, t)
+                })
+                .collect();
+            let slices: Vec<&[f64]> = runs.iter().map(|r| r.0.as_slice()).collect();
+            let times: Vec<usize> = runs.iter().map(|r| r.1).collect();
+            let side = CtlSide::new(&slices, &times);
+            let mut all: Vec<f64> = runs
+                .iter()
+                .flat_map(|(r, t)| std::iter::repeat_n(r.as_slice(), *t).flatten().copied())
+                .collect();
+            sort(&mut all);
+            prop_assert_eq!(side.len, all.len());
+            prop_assert_eq!(bits(&side.list()), bits(&all));
+            prop_assert_eq!(side.median().to_bits(), median(&all).to_bits());
+            prop_assert_eq!(
+                bits(&side.bootstrap_medians(seed)),
+                bits(&bootstrap_medians(&all, seed))
+            );
+        }
+    }
+}

@@ -404,6 +404,85 @@ mod tests {
         })
     }
 
+    /// `n` control URLs of one class (`with_target`: and a target), 30
+    /// rounds each, values with ties.
+    fn dataset(n: usize, with_target: bool) -> Dataset {
+        use crate::analyze::load::{Row, TimelineSrc};
+        use crate::types::{Class, Group};
+        let mut ds = Dataset::default();
+        let src = ds.add_source(TimelineSrc::None);
+        let mut x: u64 = 7;
+        for i in 0..n + usize::from(with_target) {
+            let url = format!("http://h/{i}");
+            let group = if i < n { Group::Control } else { Group::Target };
+            for round in 0..30 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = ((x >> 33) % 50) as f64;
+                ds.add(
+                    src,
+                    &Row {
+                        vantage: b"v",
+                        run_id: b"r",
+                        round: Some(round),
+                        url: url.as_bytes(),
+                        class: Some(Class::Text),
+                        group: Some(group),
+                        body_bytes: Some(1000),
+                        steady_bps: Some(1e6 + v * 1e4),
+                        total_ms: Some(20.0 + v),
+                        ..Row::default()
+                    },
+                );
+            }
+        }
+        ds
+    }
+
+    /// Through the cache: every leave-one-out set is derived (from the
+    /// target's set, or from a made-up one when no target has it), equals a
+    /// fresh build, and nothing is kept after the last release.
+    #[test]
+    fn cache_derives_leave_one_out_sets_and_forgets_them() {
+        for with_target in [true, false] {
+            let n = 6;
+            let ds = dataset(n, with_target);
+            assert_eq!(ds.series.len(), n + usize::from(with_target));
+            let ctl: Vec<usize> = (0..ds.series.len())
+                .filter(|&i| ds.series[i].group == crate::types::Group::Control)
+                .collect();
+            let mut sets: Vec<Vec<usize>> = ctl
+                .iter()
+                .map(|&i| ctl.iter().copied().filter(|&c| c != i).collect())
+                .collect();
+            if with_target {
+                sets.push(ctl.clone());
+            }
+            let mut cache = PoolCache::default();
+            for s in &sets {
+                cache.count_use(s);
+            }
+            for s in &sets {
+                for kind in [Kind::Rate, Kind::Total] {
+                    let got = cache.get(&ds, s, kind);
+                    let fresh = CtlPool::from_base(
+                        Base::of(s.iter().map(|&c| ds.series[c].obs.as_slice()), kind),
+                        s,
+                        kind,
+                    );
+                    same(&got, &fresh).unwrap();
+                    assert!(!got.sorted.is_empty());
+                }
+            }
+            assert_eq!(cache.links.len(), n, "every leave-one-out set is derived");
+            for s in &sets {
+                cache.release(s);
+            }
+            assert!(cache.sets.is_empty() && cache.links.is_empty());
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
