@@ -26,8 +26,8 @@ use super::ctlpool::{group_median, CtlPool};
 use super::inference::{median_of, signed_rank};
 use super::output::{Bps, Ms, Ratio, P};
 use super::stats::{
-    bootstrap_medians, exact_ratio_ci, mann_whitney_sorted, median, median_atoms, percentile,
-    ratio_ci, sort, Alternative, ORDER_STAT_MAX_N,
+    bootstrap_medians, bootstrap_medians_by, exact_ratio_ci, mann_whitney_sorted, median,
+    median_atoms, percentile, ratio_ci, sort, Alternative, ORDER_STAT_MAX_N,
 };
 use super::{AnalyzeOptions, Metric};
 
@@ -132,6 +132,112 @@ fn merged<'a>(runs: &[&'a [f64]]) -> Cow<'a, [f64]> {
     }
 }
 
+/// The control side of a comparison: every stratum's pool pooled, a pool
+/// counted once per stratum that uses it — as the ascending list of all of
+/// them, without writing it out. A host row of 500 like-sized URLs has one
+/// pool 500 times: 50M values (400 MB a metric, twice), sorted, for what is
+/// each value of the pool repeated 500 times.
+struct CtlSide<'a> {
+    /// The distinct values, ascending.
+    vals: Cow<'a, [f64]>,
+    reps: Reps,
+    len: usize,
+}
+
+enum Reps {
+    /// Every value this many times.
+    Each(usize),
+    /// Value `i` ends before position `ends[i]` of the whole list.
+    Ends(Vec<usize>),
+}
+
+impl<'a> CtlSide<'a> {
+    /// `runs[i]` counted `times[i]` times.
+    fn new(runs: &[&'a [f64]], times: &[usize]) -> CtlSide<'a> {
+        let len = runs.iter().zip(times).map(|(r, t)| r.len() * t).sum();
+        let k = times.first().copied().unwrap_or(1);
+        if times.iter().all(|&t| t == k) {
+            return CtlSide {
+                vals: merged(runs),
+                reps: Reps::Each(k),
+                len,
+            };
+        }
+        let mut w: Vec<(f64, usize)> = runs
+            .iter()
+            .zip(times)
+            .flat_map(|(r, &t)| r.iter().map(move |&v| (v, t)))
+            .collect();
+        w.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut end = 0;
+        let ends = w
+            .iter()
+            .map(|&(_, t)| {
+                end += t;
+                end
+            })
+            .collect();
+        CtlSide {
+            vals: Cow::Owned(w.into_iter().map(|p| p.0).collect()),
+            reps: Reps::Ends(ends),
+            len,
+        }
+    }
+
+    /// The value at position `p` of the whole ascending list.
+    fn at(&self, p: usize) -> f64 {
+        match &self.reps {
+            Reps::Each(k) => self.vals[p / k],
+            Reps::Ends(e) => self.vals[e.partition_point(|&x| x <= p)],
+        }
+    }
+
+    /// The whole list (written out unless every value is there once).
+    fn list(&self) -> Cow<'_, [f64]> {
+        match self.reps {
+            Reps::Each(1) => Cow::Borrowed(&self.vals),
+            _ => Cow::Owned((0..self.len).map(|p| self.at(p)).collect()),
+        }
+    }
+
+    /// `median` of the whole list: the same one or two order statistics
+    /// and the same interpolation (`median(&[a, b])` is `a + (b − a)·0.5`).
+    fn median(&self) -> f64 {
+        let n = self.len;
+        if let Reps::Each(1) = self.reps {
+            return median(&self.vals);
+        }
+        match n {
+            0 => f64::NAN,
+            _ if n % 2 == 1 => median(&[self.at(n / 2)]),
+            _ => median(&[self.at(n / 2 - 1), self.at(n / 2)]),
+        }
+    }
+
+    fn bootstrap_medians(&self, seed: u64) -> Vec<f64> {
+        match self.reps {
+            Reps::Each(1) => bootstrap_medians(&self.vals, seed),
+            _ => bootstrap_medians_by(self.len, |p| self.at(p), seed),
+        }
+    }
+}
+
+/// Each distinct pool of `used` (by identity) and how many strata use it,
+/// in first-use order.
+fn distinct<'p>(used: &[&'p CtlPool]) -> (Vec<&'p CtlPool>, Vec<usize>) {
+    let (mut pools, mut times): (Vec<&CtlPool>, Vec<usize>) = (Vec::new(), Vec::new());
+    for &p in used {
+        match pools.iter().position(|&q| std::ptr::eq(q, p)) {
+            Some(i) => times[i] += 1,
+            None => {
+                pools.push(p);
+                times.push(1);
+            }
+        }
+    }
+    (pools, times)
+}
+
 /// A time metric (total, TLS) only shows an *effect* when the target is also
 /// this much slower in absolute terms. On fast paths the times are a few ms
 /// and scheduling noise alone makes ratios like 1.2 ms vs 2.6 ms (0.45);
@@ -196,10 +302,11 @@ pub fn compare(
         used.push(p);
     }
     sort(&mut tn);
-    let norm: Vec<&[f64]> = used.iter().map(|p| p.norm_sorted.as_slice()).collect();
-    let cn = merged(&norm);
-    let raw: Vec<&[f64]> = used.iter().map(|p| p.sorted.as_slice()).collect();
-    let raw_c = merged(&raw);
+    let (pools, times) = distinct(&used);
+    let norm: Vec<&[f64]> = pools.iter().map(|p| p.norm_sorted.as_slice()).collect();
+    let cn = CtlSide::new(&norm, &times);
+    let raw: Vec<&[f64]> = pools.iter().map(|p| p.sorted.as_slice()).collect();
+    let raw_c = CtlSide::new(&raw, &times);
     let n_pairs = d.len();
     let rate = !kind.is_time();
     let (test, p) = if n_pairs >= paired_min(o) {
@@ -210,9 +317,9 @@ pub fn compare(
         } else {
             Alternative::Greater
         };
-        (Test::Unpaired, mann_whitney_sorted(&tn, &cn, alt))
+        (Test::Unpaired, mann_whitney_sorted(&tn, &cn.list(), alt))
     };
-    let (mt, mc) = (median(&tn), median(&cn));
+    let (mt, mc) = (median(&tn), cn.median());
     let ratio = if rate {
         (mc > 0.0).then(|| mt / mc)
     } else {
@@ -220,18 +327,18 @@ pub fn compare(
     };
     // (at most 2n atoms a side: up to ~4,000 ratios to sort)
     let small =
-        tn.len() <= ORDER_STAT_MAX_N && cn.len() <= ORDER_STAT_MAX_N && tn.len() * cn.len() <= 1024;
-    let ci = if tn.len() >= o.min_n && cn.len() >= o.min_n && small {
+        tn.len() <= ORDER_STAT_MAX_N && cn.len <= ORDER_STAT_MAX_N && tn.len() * cn.len <= 1024;
+    let ci = if tn.len() >= o.min_n && cn.len >= o.min_n && small {
         // Small samples: the exact bootstrap distribution, no resampling.
-        let (at, ac) = (median_atoms(&tn), median_atoms(&cn));
+        let (at, ac) = (median_atoms(&tn), median_atoms(&cn.list()));
         if rate {
             exact_ratio_ci(&at, &ac)
         } else {
             exact_ratio_ci(&ac, &at)
         }
-    } else if tn.len() >= o.min_n && cn.len() >= o.min_n {
+    } else if tn.len() >= o.min_n && cn.len >= o.min_n {
         let bt = bootstrap_medians(&tn, seed);
-        let bc = bootstrap_medians(&cn, ctl_seed);
+        let bc = cn.bootstrap_medians(ctl_seed);
         if rate {
             ratio_ci(&bt, &bc)
         } else {
@@ -244,9 +351,9 @@ pub fn compare(
         kind,
         metric,
         n: tn.len(),
-        n_c: cn.len(),
+        n_c: cn.len,
         med_t: median_of(raw_t).unwrap_or(f64::NAN),
-        med_c: median(&raw_c),
+        med_c: raw_c.median(),
         ratio: ratio.filter(|r| r.is_finite()),
         ci,
         p,
@@ -378,5 +485,52 @@ impl Share {
     }
     pub fn control_fraction(&self) -> Option<f64> {
         (self.n_c > 0).then(|| self.c_slowed as f64 / self.n_c as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The control side without writing it out equals the pooled list
+        /// written out and sorted: every value, median and bootstrap (the
+        /// sizes cross the bootstrap's 64 and 1,000 thresholds).
+        #[test]
+        fn ctl_side_equals_the_list_written_out(
+            runs in prop::collection::vec(
+                (prop::collection::vec(0u8..40, 0..400), 1usize..5), 1..4),
+            seed in any::<u64>(),
+        ) {
+            let runs: Vec<(Vec<f64>, usize)> = runs
+                .into_iter()
+                .map(|(r, t)| {
+                    let mut r: Vec<f64> = r.into_iter().map(|v| f64::from(v) / 4.0).collect();
+                    sort(&mut r);
+                    (r, t)
+                })
+                .collect();
+            let slices: Vec<&[f64]> = runs.iter().map(|r| r.0.as_slice()).collect();
+            let times: Vec<usize> = runs.iter().map(|r| r.1).collect();
+            let side = CtlSide::new(&slices, &times);
+            let mut all: Vec<f64> = runs
+                .iter()
+                .flat_map(|(r, t)| std::iter::repeat_n(r.as_slice(), *t).flatten().copied())
+                .collect();
+            sort(&mut all);
+            prop_assert_eq!(side.len, all.len());
+            prop_assert_eq!(bits(&side.list()), bits(&all));
+            prop_assert_eq!(side.median().to_bits(), median(&all).to_bits());
+            prop_assert_eq!(
+                bits(&side.bootstrap_medians(seed)),
+                bits(&bootstrap_medians(&all, seed))
+            );
+        }
     }
 }

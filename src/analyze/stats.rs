@@ -14,7 +14,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use statrs::distribution::{ContinuousCDF, Normal};
 
-use crate::types::stats::{interp, select_median};
+use crate::types::stats::{interp_by, select_median};
 pub use crate::types::stats::{median, percentile, sort};
 
 /// Bootstrap replicates per sample.
@@ -255,7 +255,13 @@ pub fn seed_for(seed: u64, parts: &[&[u8]]) -> u64 {
 /// 0-based position `(n−1)/2 + Z·√n/2`, `Z ~ N(0,1)` (the count of resampled
 /// values below `x_(k)` is Binomial(n, k/n)), which costs O(1) per replicate.
 pub fn bootstrap_medians(sorted: &[f64], seed: u64) -> Vec<f64> {
-    let n = sorted.len();
+    bootstrap_medians_by(sorted.len(), |i| sorted[i], seed)
+}
+
+/// [`bootstrap_medians`] of the ascending sequence of `n` values `at(0..n)`:
+/// a sample known by position, too large to write out (a host row's
+/// controls, one pool counted once per URL of the host).
+pub fn bootstrap_medians_by(n: usize, at: impl Fn(usize) -> f64, seed: u64) -> Vec<f64> {
     if n == 0 {
         return Vec::new();
     }
@@ -270,13 +276,13 @@ pub fn bootstrap_medians(sorted: &[f64], seed: u64) -> Vec<f64> {
             let u: f64 = rng.gen();
             let k1 = lo.partition_point(|&f| f < u).min(n - 1);
             let k2 = hi.partition_point(|&f| f < u).min(n - 1);
-            out.push((sorted[k1] + sorted[k2]) / 2.0);
+            out.push((at(k1) + at(k2)) / 2.0);
         }
     } else if n <= RESAMPLE_MAX_N {
         let mut buf = vec![0.0; n];
         for _ in 0..BOOTSTRAP_B {
             for slot in buf.iter_mut() {
-                *slot = sorted[rng.gen_range(0..n)];
+                *slot = at(rng.gen_range(0..n));
             }
             out.push(select_median(&mut buf));
         }
@@ -285,7 +291,7 @@ pub fn bootstrap_medians(sorted: &[f64], seed: u64) -> Vec<f64> {
         let centre = (n - 1) as f64 / 2.0;
         for _ in 0..BOOTSTRAP_B {
             let z: f64 = rng.sample(rand_distr_standard_normal());
-            out.push(interp(sorted, centre + z * half_sd));
+            out.push(interp_by(n, &at, centre + z * half_sd));
         }
     }
     out

@@ -50,14 +50,20 @@ pub fn select_median(buf: &mut [f64]) -> f64 {
 
 /// Value at fractional 0-based position `pos` of an ascending slice.
 pub fn interp(sorted: &[f64], pos: f64) -> f64 {
-    let pos = pos.clamp(0.0, (sorted.len() - 1) as f64);
+    interp_by(sorted.len(), |i| sorted[i], pos)
+}
+
+/// [`interp`] of the ascending sequence of `n` values `at(0..n)` (a pool
+/// kept as distinct values with repeat counts is read by position).
+pub fn interp_by(n: usize, at: impl Fn(usize) -> f64, pos: f64) -> f64 {
+    let pos = pos.clamp(0.0, (n - 1) as f64);
     let lo = pos.floor() as usize;
     let hi = pos.ceil() as usize;
     let f = pos - lo as f64;
     if f == 0.0 {
-        sorted[lo]
+        at(lo)
     } else {
-        sorted[lo] + (sorted[hi] - sorted[lo]) * f
+        at(lo) + (at(hi) - at(lo)) * f
     }
 }
 

@@ -113,11 +113,25 @@ fn read_inputs(both: &mut Both, paths: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// Aggregate the inputs' fetch rows (for verdicts computed elsewhere).
+/// Aggregate the inputs' fetch rows (for verdicts computed elsewhere): the
+/// aggregates alone, no analyzer dataset (the end of `run` has analysed
+/// already; filling a second dataset here cost time and memory for nothing).
 pub fn aggregate(paths: &[PathBuf]) -> Result<agg::Agg> {
-    let mut both = Both::default();
-    read_inputs(&mut both, paths)?;
-    Ok(both.agg)
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let mut agg = agg::Agg::default();
+    for (src, p) in paths.iter().enumerate() {
+        // Source numbers as `read_inputs` gives them: one per input, in order.
+        let (fetches, _) = files_of(p);
+        fastcsv::read(
+            &mut agg,
+            src as u32,
+            &fetches,
+            fastcsv::PARALLEL_MIN_BYTES,
+            threads,
+        )
+        .map_err(|e| anyhow::anyhow!("reading {}: {e:#}", fetches.display()))?;
+    }
+    Ok(agg)
 }
 
 /// Build the report of `paths` (output directories or fetches.csv files):
