@@ -125,8 +125,17 @@ async fn deep_queue_timeouts_are_evidence() {
         assert_ne!(t.verdict, VerdictKind::Inconclusive, "{table}");
         assert_ne!(t.verdict, VerdictKind::Ok, "{table}");
     }
-    // Timeouts happened and were counted, at least somewhere.
-    assert!(targets.iter().any(|t| t.n_failed > 0), "{table}");
+    // Timeouts happened, and each was counted as an observation: every one
+    // of the scenario's 5 fetches of such a URL is in n.
+    let timed_out: Vec<&&Verdict> = targets
+        .iter()
+        .filter(|t| t.n_failed > 0 && t.failure.as_deref() == Some("generic_timeout_error"))
+        .collect();
+    assert!(!timed_out.is_empty(), "{table}");
+    for t in timed_out {
+        assert_eq!(t.n, 5, "{}: {}", t.url, t.reason);
+        assert!(t.n_censored >= t.n_failed, "{}: {}", t.url, t.reason);
+    }
     assert!(
         targets.iter().all(|t| t.verdict == VerdictKind::Throttled),
         "{table}"
@@ -142,7 +151,7 @@ async fn uploads_are_judged_apart_from_downloads() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
     let s = Scenario::builtin("twitter-2021").unwrap();
-    let v = lab_run(&s, &out, None, 11).await;
+    let v = lab_run(&s, &out, Some(10), 11).await;
     let table = render(&v, Format::Text);
     let up = url_row(&v, "https://upload.twimg.com", Direction::Up);
     assert_eq!(up.verdict, VerdictKind::Throttled, "{table}");
