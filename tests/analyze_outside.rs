@@ -648,3 +648,102 @@ fn rows_are_decided_on_q_not_p() {
     assert_eq!(t.verdict, VerdictKind::Inconclusive, "{}", t.reason);
     assert!(t.reason.contains("not significant"), "{}", t.reason);
 }
+
+/// A path that changes over a campaign (evening congestion, 10× slower)
+/// while the controls were only measured in the day rounds: compared round
+/// by round (paired), the target is `ok`; pooled (unpaired) its evening
+/// fetches would read as a throttle.
+#[test]
+#[ignore = "gap (issue 7, point 2): the slowed share is not time-matched: rounds without controls make path drift `partial`; see AUDIT-issue7.md"]
+fn a_drifting_path_is_compared_round_by_round() {
+    use Class::*;
+    use Group::*;
+    let t = url(
+        "https://t.example.com/a.jpg",
+        Image,
+        Target,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let slow_t = url(
+        "https://t.example.com/a.jpg",
+        Image,
+        Target,
+        2_000_000,
+        Path_::Fast(4e6),
+    );
+    let c1 = url(
+        "https://c1.example.net/a.jpg",
+        Image,
+        Control,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let c2 = url(
+        "https://c2.example.net/a.jpg",
+        Image,
+        Control,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let mut rng = SmallRng::seed_from_u64(5);
+    let mut recs = Vec::new();
+    for round in 0..24 {
+        let evening = round >= 12;
+        let target = if evening { &slow_t } else { &t };
+        recs.push(fetch(&mut rng, "v", round, &format!("{round}-t"), target));
+        if !evening {
+            for (i, c) in [&c1, &c2].into_iter().enumerate() {
+                recs.push(fetch(&mut rng, "v", round, &format!("{round}-c{i}"), c));
+            }
+        }
+    }
+    let v = analyze_records(&recs, &[], &opts());
+    let r = row(&v, "https://t.example.com/a.jpg", Direction::Down);
+    assert!(r.reason.contains("paired p="), "{}", r.reason);
+    assert!(
+        !matches!(r.verdict, VerdictKind::Throttled | VerdictKind::Partial),
+        "{}",
+        r.reason
+    );
+    // The same rows with no round in common: only the unpaired test is
+    // left, and it sees the evening (this is what pairing protects from).
+    for x in recs
+        .iter_mut()
+        .filter(|x| x.url.contains("c1") || x.url.contains("c2"))
+    {
+        x.round += 1000;
+    }
+    let v = analyze_records(&recs, &[], &opts());
+    let r = row(&v, "https://t.example.com/a.jpg", Direction::Down);
+    assert_eq!(r.test, Some(Test::Unpaired), "{}", r.reason);
+    assert_ne!(r.verdict, VerdictKind::Ok, "{}", r.reason);
+}
+
+/// Text (and downloads under 128 KiB) are judged by total time too, and the
+/// size rule lets a control be up to 2× smaller. On a bandwidth-bound path a
+/// transfer's time grows with its size, so a clean 1.95 MB text object
+/// against 1.0 MB controls has a time ratio of ~0.52 — at the 0.5 effect
+/// threshold — and noise alone makes it "throttled" (its rate is 0.9× the
+/// controls'). Size alone must never decide.
+#[test]
+#[ignore = "gap (issue 7, point 1): text >= 128 KiB is judged by total time, which scales with size, and the 2x size rule puts the time ratio at ~0.5; see AUDIT-issue7.md"]
+fn a_larger_like_size_text_on_a_slow_path_is_not_throttled_by_time() {
+    use Class::*;
+    use Group::*;
+    let urls: Vec<Spec> = vec![
+        ("https://t.example.com/app.js", Text, Target, 1_950_000),
+        ("https://c1.example.net/app.js", Text, Control, 1_000_000),
+        ("https://c2.example.org/app.js", Text, Control, 1_000_000),
+    ];
+    let path = PathModel {
+        bps: 2e6,
+        rtt_ms: 150.0,
+    };
+    let mut bad = Vec::new();
+    for seed in 0..40 {
+        let v = analyze_records(&model_campaign(seed, &path, 12, &urls), &[], &opts());
+        bad.extend(found(&v).into_iter().map(|b| format!("seed {seed}: {b}")));
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
