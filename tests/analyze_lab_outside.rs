@@ -42,12 +42,31 @@ fn url_row<'a>(v: &'a [Verdict], url: &str, dir: Direction) -> &'a Verdict {
 async fn clean_fast_mixed_sizes_twenty_seeds() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let s = Scenario::builtin("clean-fast").unwrap();
+    let mut judged = (0, 0);
     for seed in 0..20 {
         let dir = tempfile::tempdir().unwrap();
         let v = lab_run(&s, &dir.path().join("o"), None, seed).await;
         let bad = flagged(&v);
         assert!(bad.is_empty(), "seed {seed}: {bad:#?}");
+        count_ok(&v, &mut judged);
     }
+    assert_judged(judged);
+}
+
+/// Target URL rows: (ok, all).
+fn count_ok(v: &[Verdict], c: &mut (usize, usize)) {
+    for r in v.iter().filter(|r| r.scope == Scope::Url && !r.control) {
+        c.1 += 1;
+        if r.verdict == VerdictKind::Ok {
+            c.0 += 1;
+        }
+    }
+}
+
+/// "Nothing throttled" must come from judged rows, not from an analyzer
+/// that calls everything inconclusive: most target rows are `ok`.
+fn assert_judged((ok, all): (usize, usize)) {
+    assert!(all > 0 && ok * 2 > all, "only {ok} of {all} target rows ok");
 }
 
 /// A busy shared 20 Mbit/s link with ~60 ms of queue: nothing throttled,
@@ -56,12 +75,15 @@ async fn clean_fast_mixed_sizes_twenty_seeds() {
 async fn congested_link_is_not_throttling() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let s = Scenario::builtin("congested").unwrap();
+    let mut judged = (0, 0);
     for seed in 0..20 {
         let dir = tempfile::tempdir().unwrap();
         let v = lab_run(&s, &dir.path().join("o"), None, 100 + seed).await;
         let bad = flagged(&v);
         assert!(bad.is_empty(), "seed {seed}: {bad:#?}");
+        count_ok(&v, &mut judged);
     }
+    assert_judged(judged);
 }
 
 /// 30% of target connections policed: `partial`, the share interval covers
@@ -111,8 +133,17 @@ async fn deep_queue_timeouts_are_evidence() {
         assert_ne!(t.verdict, VerdictKind::Inconclusive, "{table}");
         assert_ne!(t.verdict, VerdictKind::Ok, "{table}");
     }
-    // Timeouts happened and were counted, at least somewhere.
-    assert!(targets.iter().any(|t| t.n_failed > 0), "{table}");
+    // Timeouts happened, and each was counted as an observation: every one
+    // of the scenario's 5 fetches of such a URL is in n.
+    let timed_out: Vec<&&Verdict> = targets
+        .iter()
+        .filter(|t| t.n_failed > 0 && t.failure.as_deref() == Some("generic_timeout_error"))
+        .collect();
+    assert!(!timed_out.is_empty(), "{table}");
+    for t in timed_out {
+        assert_eq!(t.n, 5, "{}: {}", t.url, t.reason);
+        assert!(t.n_censored >= t.n_failed, "{}: {}", t.url, t.reason);
+    }
     assert!(
         targets.iter().all(|t| t.verdict == VerdictKind::Throttled),
         "{table}"
@@ -128,7 +159,7 @@ async fn uploads_are_judged_apart_from_downloads() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
     let s = Scenario::builtin("twitter-2021").unwrap();
-    let v = lab_run(&s, &out, None, 11).await;
+    let v = lab_run(&s, &out, Some(10), 11).await;
     let table = render(&v, Format::Text);
     let up = url_row(&v, "https://upload.twimg.com", Direction::Up);
     assert_eq!(up.verdict, VerdictKind::Throttled, "{table}");

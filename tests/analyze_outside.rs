@@ -293,6 +293,29 @@ fn explicit_controls_override_the_automatic_choice() {
     let t = row(&v, "https://t.example.com/a", Direction::Down);
     assert_eq!(t.compared_with, Some(ComparedWith::Explicit));
     assert_eq!(t.n_control_series, 1);
+    // The named 5 MB control, not the size-matched 600 KB one.
+    let median_of = |suffix: &str| {
+        let mut x: Vec<f64> = recs
+            .iter()
+            .filter(|r| r.url.ends_with(suffix))
+            .map(|r| r.steady_bps.or(r.goodput_bps).unwrap() as f64)
+            .collect();
+        x.sort_by(f64::total_cmp);
+        (x[x.len() / 2 - 1] + x[x.len() / 2]) / 2.0
+    };
+    let (named, same) = (median_of("/named"), median_of("/same"));
+    assert!((named - same).abs() > 1.0, "{named} {same}");
+    let got = t.control_median_bps.unwrap();
+    assert!(
+        (got - named).abs() < 1.0,
+        "{got} vs named {named}, same {same}"
+    );
+    // Without the named control measured, no fallback to the automatic one.
+    recs.retain(|r| !r.url.ends_with("/named"));
+    let v = analyze_records(&recs, &[], &opts());
+    let t = row(&v, "https://t.example.com/a", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Inconclusive, "{}", t.reason);
+    assert!(t.reason.contains("explicit controls"), "{}", t.reason);
 }
 
 #[test]
@@ -303,7 +326,7 @@ fn p_values_are_short_and_underflow_is_said() {
     let h = rdr.headers().unwrap().clone();
     let pi = h.iter().position(|x| x == "p_value").unwrap();
     let qi = h.iter().position(|x| x == "q_value").unwrap();
-    let mut seen = 0;
+    let (mut seen, mut under) = (0, 0);
     for rec in rdr.records() {
         let rec = rec.unwrap();
         for i in [pi, qi] {
@@ -311,11 +334,62 @@ fn p_values_are_short_and_underflow_is_said() {
             assert!(p.len() <= 10, "{p}");
             if !p.is_empty() {
                 seen += 1;
-                assert!(p == "<1e-300" || p.contains('e'), "{p}");
+                if p == "<1e-300" {
+                    under += 1;
+                    continue;
+                }
+                // 4 significant digits in scientific notation: d.ddde±N.
+                let (m, e) = p.split_once('e').unwrap_or_else(|| panic!("{p}"));
+                let d = m.as_bytes();
+                assert!(
+                    d.len() == 5
+                        && d[1] == b'.'
+                        && m.replace('.', "").bytes().all(|b| b.is_ascii_digit()),
+                    "{p}"
+                );
+                assert!(e.parse::<i32>().is_ok(), "{p}");
             }
         }
     }
     assert!(seen > 0);
+    assert_eq!(under, 0, "no p that small here");
+    // 3,000 rounds of a clear throttle: p is below the float range.
+    let mut big = Vec::new();
+    for round in 0..3000u32 {
+        let k = u64::from(round);
+        for (u, g, bps) in [
+            (
+                "https://t.example.com/x",
+                Group::Target,
+                100_000 + k % 20_000,
+            ),
+            (
+                "https://c.example.net/x",
+                Group::Control,
+                3_000_000 + (k * 7919) % 1_000_000,
+            ),
+        ] {
+            big.push(slowlane::types::FetchRecord {
+                vantage: "u".into(),
+                run_id: "r".into(),
+                round,
+                url: u.into(),
+                host: u[8..].split('/').next().unwrap().into(),
+                class: Some(Class::Image),
+                group: Some(g),
+                method: "GET".into(),
+                body_bytes: 600_000,
+                object_bytes: Some(600_000),
+                goodput_bps: Some(bps),
+                ..Default::default()
+            });
+        }
+    }
+    let v = analyze_records(&big, &[], &opts());
+    let t = row(&v, "https://t.example.com/x", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Throttled, "{}", t.reason);
+    let csv = render(&v, Format::Csv);
+    assert!(csv.contains(",<1e-300,<1e-300,"), "{csv}");
 }
 
 #[test]
@@ -402,6 +476,8 @@ proptest! {
         let mut with = base.clone();
         with.extend(model_campaign(seed + 1, &odd, 8, &extra));
         let after = analyze_records(&with, &[], &opts());
+        // Not vacuous: the clean target was judged `ok` before.
+        prop_assert!(before.iter().any(|r| r.scope == Scope::Url && !r.control && r.verdict == VerdictKind::Ok));
         for b in before.iter().filter(|r| r.verdict == VerdictKind::Ok && r.scope != Scope::Class) {
             let a = after.iter().find(|a| a.scope == b.scope && a.url == b.url && a.host == b.host && a.control == b.control).unwrap();
             prop_assert!(!matches!(a.verdict, VerdictKind::Throttled | VerdictKind::Partial),
@@ -438,4 +514,236 @@ fn permuting_rows_regression_seed_287() {
         before,
         render(&analyze_records(&recs, &[], &opts()), Format::Csv)
     );
+}
+
+/// Files without sizes (crowd data, other tools): the class pool is all the
+/// controls, and adding unlike-size controls to it must not flip a clean
+/// `ok` target. A 600 KB image beside 8 MB (or 30 KB) controls of the same
+/// class on a clean path is the issue's first false "throttled".
+#[test]
+fn unlike_controls_without_sizes_never_flip_ok() {
+    use Class::*;
+    use Group::*;
+    let path = PathModel {
+        bps: 100e6,
+        rtt_ms: 40.0,
+    };
+    // Sizes dropped: only rates and times, as other tools give them.
+    let write = |dir: &std::path::Path, recs: &[slowlane::types::FetchRecord]| {
+        std::fs::create_dir_all(dir).unwrap();
+        let mut w = csv::Writer::from_path(dir.join("fetches.csv")).unwrap();
+        w.write_record(["vantage", "round", "url", "class", "group", "goodput_bps"])
+            .unwrap();
+        for r in recs {
+            w.write_record([
+                r.vantage.as_str(),
+                &r.round.to_string(),
+                &r.url,
+                r.class.unwrap().as_str(),
+                if r.group == Some(Target) {
+                    "target"
+                } else {
+                    "control"
+                },
+                &r.goodput_bps.unwrap().to_string(),
+            ])
+            .unwrap();
+        }
+        w.flush().unwrap();
+    };
+    let base: Vec<Spec> = vec![
+        ("https://t.example.com/img", Image, Target, 600_000),
+        ("https://c.example.net/img", Image, Control, 600_000),
+    ];
+    let (mut flipped, mut unsaid) = (Vec::new(), Vec::new());
+    for seed in 0..10 {
+        for odd_size in [30_000u64, 8_000_000] {
+            let dir = tempfile::tempdir().unwrap();
+            let recs = model_campaign(seed, &path, 12, &base);
+            write(&dir.path().join("before"), &recs);
+            let before = analyze_paths(&[dir.path().join("before")], &opts()).unwrap();
+            let t = row(&before, "https://t.example.com/img", Direction::Down);
+            assert_eq!(t.verdict, VerdictKind::Ok, "seed {seed}: {}", t.reason);
+            assert_eq!(t.compared_with, Some(ComparedWith::Class));
+            // Two controls of another size, same class, same path, no sizes.
+            let odd: Vec<Spec> = vec![
+                ("https://o1.example.org/img", Image, Control, odd_size),
+                ("https://o2.example.org/img", Image, Control, odd_size),
+            ];
+            let mut with = recs.clone();
+            with.extend(model_campaign(seed + 100, &path, 12, &odd));
+            write(&dir.path().join("after"), &with);
+            let after = analyze_paths(&[dir.path().join("after")], &opts()).unwrap();
+            for r in after.iter().filter(|r| r.scope != Scope::Class) {
+                if matches!(r.verdict, VerdictKind::Throttled | VerdictKind::Partial) {
+                    flipped.push(format!("seed {seed} +{odd_size}: {} {}", r.url, r.reason));
+                }
+            }
+            let t = row(&after, "https://t.example.com/img", Direction::Down);
+            if !t.reason.contains("unlike work") {
+                unsaid.push(format!("seed {seed} +{odd_size}: {}", t.reason));
+            }
+        }
+    }
+    assert!(flipped.is_empty(), "{flipped:#?}");
+    // Not compared, and the reason says why.
+    assert!(unsaid.is_empty(), "{unsaid:#?}");
+}
+
+/// Rows are decided on the Benjamini–Hochberg q, not on p: a 5-vs-5 exact
+/// test's best p (1/252 = 0.004) is a throttle alone, but not among ten
+/// URLs tested at the same vantage (q = p × tests / rank = 0.04).
+#[test]
+fn rows_are_decided_on_q_not_p() {
+    use Class::*;
+    use Group::*;
+    let ctl = url(
+        "https://c.example.net/a.jpg",
+        Image,
+        Control,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let policed = url(
+        "https://pbs.twimg.com/a.jpg",
+        Image,
+        Target,
+        2_000_000,
+        Path_::Policed(POLICE_BPS),
+    );
+    const NULLS: [&str; 9] = [
+        "https://n0.example.com/a.jpg",
+        "https://n1.example.com/a.jpg",
+        "https://n2.example.com/a.jpg",
+        "https://n3.example.com/a.jpg",
+        "https://n4.example.com/a.jpg",
+        "https://n5.example.com/a.jpg",
+        "https://n6.example.com/a.jpg",
+        "https://n7.example.com/a.jpg",
+        "https://n8.example.com/a.jpg",
+    ];
+    let nulls: Vec<Url> = NULLS
+        .iter()
+        .map(|u| url(u, Image, Target, 2_000_000, Path_::Fast(40e6)))
+        .collect();
+    let mut rng = SmallRng::seed_from_u64(1);
+    let (mut alone, mut crowded) = (Vec::new(), Vec::new());
+    for round in 0..5 {
+        for (i, u) in [&policed, &ctl].into_iter().enumerate() {
+            let r = fetch(&mut rng, "v", round, &format!("{round}-{i}"), u);
+            alone.push(r.clone());
+            crowded.push(r);
+        }
+        for (i, u) in nulls.iter().enumerate() {
+            crowded.push(fetch(&mut rng, "v", round, &format!("{round}-n{i}"), u));
+        }
+    }
+    let v = analyze_records(&alone, &[], &opts());
+    let t = row(&v, "https://pbs.twimg.com/a.jpg", Direction::Down);
+    assert_eq!(t.verdict, VerdictKind::Throttled, "{}", t.reason);
+    let v = analyze_records(&crowded, &[], &opts());
+    let t = row(&v, "https://pbs.twimg.com/a.jpg", Direction::Down);
+    let (p, q) = (t.p_value.unwrap(), t.q_value.unwrap());
+    assert!(p < 0.01 && q >= 0.01, "p {p} q {q}: {}", t.reason);
+    assert_eq!(t.verdict, VerdictKind::Inconclusive, "{}", t.reason);
+    assert!(t.reason.contains("not significant"), "{}", t.reason);
+}
+
+/// A path that changes over a campaign (evening congestion, 10× slower)
+/// while the controls were only measured in the day rounds: compared round
+/// by round (paired), the target is `ok`; pooled (unpaired) its evening
+/// fetches would read as a throttle.
+#[test]
+#[ignore = "gap (issue 7, point 2): the slowed share is not time-matched: rounds without controls make path drift `partial`; see AUDIT-issue7.md"]
+fn a_drifting_path_is_compared_round_by_round() {
+    use Class::*;
+    use Group::*;
+    let t = url(
+        "https://t.example.com/a.jpg",
+        Image,
+        Target,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let slow_t = url(
+        "https://t.example.com/a.jpg",
+        Image,
+        Target,
+        2_000_000,
+        Path_::Fast(4e6),
+    );
+    let c1 = url(
+        "https://c1.example.net/a.jpg",
+        Image,
+        Control,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let c2 = url(
+        "https://c2.example.net/a.jpg",
+        Image,
+        Control,
+        2_000_000,
+        Path_::Fast(40e6),
+    );
+    let mut rng = SmallRng::seed_from_u64(5);
+    let mut recs = Vec::new();
+    for round in 0..24 {
+        let evening = round >= 12;
+        let target = if evening { &slow_t } else { &t };
+        recs.push(fetch(&mut rng, "v", round, &format!("{round}-t"), target));
+        if !evening {
+            for (i, c) in [&c1, &c2].into_iter().enumerate() {
+                recs.push(fetch(&mut rng, "v", round, &format!("{round}-c{i}"), c));
+            }
+        }
+    }
+    let v = analyze_records(&recs, &[], &opts());
+    let r = row(&v, "https://t.example.com/a.jpg", Direction::Down);
+    assert!(r.reason.contains("paired p="), "{}", r.reason);
+    assert!(
+        !matches!(r.verdict, VerdictKind::Throttled | VerdictKind::Partial),
+        "{}",
+        r.reason
+    );
+    // The same rows with no round in common: only the unpaired test is
+    // left, and it sees the evening (this is what pairing protects from).
+    for x in recs
+        .iter_mut()
+        .filter(|x| x.url.contains("c1") || x.url.contains("c2"))
+    {
+        x.round += 1000;
+    }
+    let v = analyze_records(&recs, &[], &opts());
+    let r = row(&v, "https://t.example.com/a.jpg", Direction::Down);
+    assert_eq!(r.test, Some(Test::Unpaired), "{}", r.reason);
+    assert_ne!(r.verdict, VerdictKind::Ok, "{}", r.reason);
+}
+
+/// Text (and downloads under 128 KiB) are judged by total time too, and the
+/// size rule lets a control be up to 2× smaller. On a bandwidth-bound path a
+/// transfer's time grows with its size, so a clean 1.95 MB text object
+/// against 1.0 MB controls has a time ratio of ~0.52 — at the 0.5 effect
+/// threshold — and noise alone makes it "throttled" (its rate is 0.9× the
+/// controls'). Size alone must never decide.
+#[test]
+#[ignore = "gap (issue 7, point 1): text >= 128 KiB is judged by total time, which scales with size, and the 2x size rule puts the time ratio at ~0.5; see AUDIT-issue7.md"]
+fn a_larger_like_size_text_on_a_slow_path_is_not_throttled_by_time() {
+    use Class::*;
+    use Group::*;
+    let urls: Vec<Spec> = vec![
+        ("https://t.example.com/app.js", Text, Target, 1_950_000),
+        ("https://c1.example.net/app.js", Text, Control, 1_000_000),
+        ("https://c2.example.org/app.js", Text, Control, 1_000_000),
+    ];
+    let path = PathModel {
+        bps: 2e6,
+        rtt_ms: 150.0,
+    };
+    let mut bad = Vec::new();
+    for seed in 0..40 {
+        let v = analyze_records(&model_campaign(seed, &path, 12, &urls), &[], &opts());
+        bad.extend(found(&v).into_iter().map(|b| format!("seed {seed}: {b}")));
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
 }

@@ -130,6 +130,25 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
     let text = std::fs::read_to_string(&fetches).unwrap();
     assert_eq!(text.matches("campaign,vantage").count(), 1);
     assert_eq!(read_rows(&fetches).len(), 33);
+    // Its verdicts are over the whole directory: both runs, 11 fetches a URL.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("2 runs)"), "{stdout}");
+    let mut v = csv::Reader::from_path(dir.path().join("out/verdicts.csv")).unwrap();
+    let h = v.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+    let (scope, group, runs, n) = (col("scope"), col("group"), col("runs"), col("n"));
+    let mut url_rows = 0;
+    for rec in v.records() {
+        let rec = rec.unwrap();
+        if &rec[scope] == "url" {
+            url_rows += 1;
+            assert_eq!(&rec[runs], "2", "{rec:?}");
+            if &rec[group] == "target" {
+                assert_eq!(&rec[n], "11", "{rec:?}");
+            }
+        }
+    }
+    assert_eq!(url_rows, 3);
 }
 
 /// The fetch order of a run, from the sequence number in `fetch_id`.

@@ -38,6 +38,16 @@ fn demo_twitter_2021_writes_throttled_media_and_free_controls() {
         .urls
         .len();
     assert_eq!(rows.len(), 2 * n_urls);
+    // The demo includes uploads: a policed one and free controls.
+    let posts = |media: bool| {
+        rows.iter()
+            .filter(|r| r.method == "POST" && r.url.contains("twimg.com") == media)
+            .count()
+    };
+    assert!(
+        posts(true) >= 2 && posts(false) >= 2,
+        "no uploads in the demo"
+    );
     for r in &rows {
         assert_eq!(r.error, None, "{} {:?}", r.url, r.error);
         let media = r.url.contains("twimg.com");

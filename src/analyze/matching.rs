@@ -16,13 +16,19 @@
 //!    controls are known: the controls within [`SIZE_FACTOR`] of its size;
 //!    none → no comparison (inconclusive), never a comparison with unlike work;
 //! 3. **class**: sizes unknown (crowd data, files of other tools): every
-//!    control of the class and direction, said in `reason`.
+//!    control of the class and direction, said in `reason` — unless those
+//!    controls differ among themselves by more than [`SIZE_FACTOR`] in median
+//!    rate: then they did unlike work (a 30 KB and an 8 MB object on one
+//!    path), the pool is no reference, and the row is not compared.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use super::inference::median_of;
 use super::load::Dataset;
+use super::output::fmt_bps;
 use crate::types::{Class, Direction, Group};
 
 /// Largest size ratio between a target and a control it is compared with.
@@ -63,6 +69,8 @@ pub struct Controls<'a> {
     by_direction: HashMap<(&'a str, Direction), Vec<usize>>,
     by_label: BTreeMap<(&'a str, &'a str), Vec<usize>>,
     sizes: HashMap<usize, f64>,
+    /// Median rate per control series, computed when a class pool needs it.
+    rates: RefCell<HashMap<usize, Option<f64>>>,
 }
 
 impl<'a> Controls<'a> {
@@ -99,7 +107,29 @@ impl<'a> Controls<'a> {
             by_direction,
             by_label,
             sizes,
+            rates: RefCell::default(),
         }
+    }
+
+    /// Lowest and highest median rate of the pool's control series, when
+    /// they differ by more than [`SIZE_FACTOR`]: a pool of unlike work.
+    /// Why: without sizes the class pool may mix a 30 KB object (slow
+    /// start) with 8 MB ones, and a clean target then reads "throttled";
+    /// controls of like work on one path agree well within 2×.
+    fn unlike_spread(&self, ds: &Dataset, pool: &[usize]) -> Option<(f64, f64)> {
+        let mut rates = self.rates.borrow_mut();
+        let mut lo = f64::INFINITY;
+        let mut hi = 0.0f64;
+        for &c in pool {
+            let m = *rates
+                .entry(c)
+                .or_insert_with(|| median_of(ds.series[c].obs.iter().map(|o| o.rate)));
+            if let Some(m) = m.filter(|m| *m > 0.0) {
+                lo = lo.min(m);
+                hi = hi.max(m);
+            }
+        }
+        (hi > lo * SIZE_FACTOR).then_some((lo, hi))
     }
 
     /// Every control series of a vantage and direction (any class): used to
@@ -176,6 +206,22 @@ impl<'a> Controls<'a> {
             .filter(|&c| self.sizes[&c].is_finite())
             .collect();
         if !size.is_finite() || known.is_empty() {
+            // A control row is one of the pool: without sizes, a control
+            // far from the others cannot be told from a smaller object.
+            let mut all = pool.clone();
+            if s.group == Group::Control {
+                all.push(i);
+            }
+            if let Some((lo, hi)) = self.unlike_spread(ds, &all) {
+                return Err(format!(
+                    "sizes unknown, and the controls of class {class}, direction {dir} \
+                     differ {:.1}× among themselves ({}–{}): unlike work, not compared \
+                     (record object_bytes, or name the controls: control = [...])",
+                    hi / lo,
+                    fmt_bps(lo),
+                    fmt_bps(hi)
+                ));
+            }
             return Ok(Match {
                 with: ComparedWith::Class,
                 controls: pool,
