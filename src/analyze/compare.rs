@@ -449,15 +449,34 @@ pub fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
 
 /// Count slowed target fetches, and slowed control fetches (the same rule
 /// applied to each control pool against itself: the false-alarm baseline).
-pub fn share(kind: Kind, strata: &[Stratum]) -> Share {
+///
+/// Time-matched like the median test: when enough rounds pair up, only
+/// target fetches of rounds that have control fetches count — a round
+/// without controls cannot tell a throttle from the path of that hour (a
+/// path slow every evening, with controls fetched only by day, would
+/// otherwise read as a partial throttle).
+pub fn share(kind: Kind, strata: &[Stratum], o: &AnalyzeOptions) -> Share {
     let mut sh = Share::default();
     let mut seen_pools: Vec<u64> = Vec::new();
+    // `round_ln` is ascending by key and holds only keyed rounds.
+    let has_ctl =
+        |s: &Stratum, k: u64| k != 0 && s.c.round_ln.binary_search_by(|x| x.0.cmp(&k)).is_ok();
+    let mut rounds: Vec<u64> = strata
+        .iter()
+        .flat_map(|s| s.t.pairs.iter().copied().filter(|&k| has_ctl(s, k)))
+        .collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    let paired = rounds.len() >= paired_min(o);
     for s in strata {
         let c = &s.c.sorted;
         if c.is_empty() {
             continue;
         }
         for (i, &v) in s.t.vals.iter().enumerate() {
+            if paired && !has_ctl(s, s.t.pairs[i]) {
+                continue;
+            }
             sh.n += 1;
             if slowed(kind, v, c) {
                 sh.slowed += 1;
@@ -480,6 +499,19 @@ pub fn share(kind: Kind, strata: &[Stratum]) -> Share {
 }
 
 impl Share {
+    /// Median of the slowed fetches' values, leaving out those that moved
+    /// nothing when others did: a timeout with no byte reads 0 bit/s, which
+    /// says the fetch stalled, not what rate the throttle allows (with them
+    /// a 131 kbit/s policer read as ~65 kbit/s).
+    pub fn slowed_median(&self) -> Option<f64> {
+        let moved = || self.slowed_vals.iter().copied().filter(|&v| v > 0.0);
+        if moved().next().is_some() {
+            median_of(moved())
+        } else {
+            median_of(self.slowed_vals.iter().copied())
+        }
+    }
+
     pub fn fraction(&self) -> Option<f64> {
         (self.n > 0).then(|| self.slowed as f64 / self.n as f64)
     }

@@ -23,7 +23,7 @@ use std::fmt::Write;
 
 use super::compare::{Cmp, Test};
 use super::decimal::write_fixed;
-use super::inference::{benjamini_hochberg, median_of, wilson};
+use super::inference::{benjamini_hochberg, wilson};
 use super::output::{Bps, P};
 use super::verdict::Row;
 use super::{AnalyzeOptions, VerdictKind};
@@ -139,7 +139,7 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         v.control_slowed_share = s.control_fraction();
         // The rates of the slowed fetches, when the share was counted on rates.
         if !r.small && !d.kind.is_time() {
-            v.slowed_median_bps = median_of(s.slowed_vals.iter().copied());
+            v.slowed_median_bps = s.slowed_median();
         }
     }
     let share_sig = sh.filter(|_| share_ok).is_some_and(|s| {
@@ -165,7 +165,7 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
                 let _ = write!(t, " q={}", P(q));
             }
         }
-        if let Some(m) = median_of(s.slowed_vals.iter().copied()).filter(|_| !r.small) {
+        if let Some(m) = s.slowed_median().filter(|_| !r.small) {
             let _ = write!(t, ", slowed median {}", Bps(m));
         }
     };

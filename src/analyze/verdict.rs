@@ -309,10 +309,14 @@ fn prepare(
         let seed = seed_for(opts.seed, &[seed_key, &[&tag]].concat());
         let ctl_seed = seed_for(opts.seed, &[seed_key, &[&tag, b"ctl"]].concat());
         let mut c = compare(k, metric, &st, opts, seed, ctl_seed);
-        c.judged = !(k == Kind::Rate && row.small);
+        // A large download's rate is judged, not its total time: that grows
+        // with size (a like-size control at half the size reads as a 0.5
+        // time ratio on a bandwidth-bound path). Small ones are judged by
+        // time, not rate.
+        c.judged = !(k == Kind::Rate && row.small) && !(k == Kind::Total && !row.small);
         // The share is counted on the metric that can decide the row.
         if (k == Kind::Rate && !row.small) || (k == Kind::Total && row.small) {
-            row.share = Some(share(k, &st));
+            row.share = Some(share(k, &st, opts));
         }
         row.cmps.push(c);
     }
