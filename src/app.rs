@@ -462,6 +462,9 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
     if let Some(by) = &a.group_by {
         group_table(&rows, by, a.vantages.as_deref(), &a.paths[0], &out, format)?;
     }
+    // The process ends here: freeing 400,000 rows one by one (10,000
+    // vantages) only delays the exit.
+    std::mem::forget(rows);
     Ok(0)
 }
 

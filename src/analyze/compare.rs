@@ -271,6 +271,9 @@ pub struct Cmp {
     pub n_pairs: usize,
     /// Whether this comparison may decide the row (a small download's rate may not).
     pub judged: bool,
+    /// Whether the CI came from seeded resampling (else it is exact, and the
+    /// comparison depends on nothing but its values).
+    pub seeded: bool,
 }
 
 /// Compare the strata on one metric. `seed` seeds the target's bootstrap,
@@ -328,6 +331,7 @@ pub fn compare(
     // (at most 2n atoms a side: up to ~4,000 ratios to sort)
     let small =
         tn.len() <= ORDER_STAT_MAX_N && cn.len <= ORDER_STAT_MAX_N && tn.len() * cn.len <= 1024;
+    let mut seeded = false;
     let ci = if tn.len() >= o.min_n && cn.len >= o.min_n && small {
         // Small samples: the exact bootstrap distribution, no resampling.
         let (at, ac) = (median_atoms(&tn), median_atoms(&cn.list()));
@@ -337,6 +341,7 @@ pub fn compare(
             exact_ratio_ci(&ac, &at)
         }
     } else if tn.len() >= o.min_n && cn.len >= o.min_n {
+        seeded = true;
         let bt = bootstrap_medians(&tn, seed);
         let bc = cn.bootstrap_medians(ctl_seed);
         if rate {
@@ -361,6 +366,7 @@ pub fn compare(
         test,
         n_pairs,
         judged: true,
+        seeded,
     }
 }
 

@@ -130,7 +130,13 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
     }
     // Counts of URL rows by verdict, over every vantage.
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut vantages: Vec<&str> = all.iter().map(|v| v.vantage.as_str()).collect();
+    // Rows come grouped by vantage: drop the repeats before sorting.
+    let mut vantages: Vec<&str> = Vec::new();
+    for v in all {
+        if vantages.last() != Some(&v.vantage.as_str()) {
+            vantages.push(&v.vantage);
+        }
+    }
     vantages.sort_unstable();
     vantages.dedup();
     for v in all.iter().filter(|v| v.scope == Scope::Url) {

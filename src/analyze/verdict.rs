@@ -153,6 +153,7 @@ fn prepare(
     members: Vec<usize>,
     matches: &[Option<Result<Match, String>>],
     seed_key: &[&[u8]],
+    same_as: Option<(Vec<Cmp>, Option<Share>)>,
 ) -> Row {
     let mut failures = Vec::new();
     let mut n_fetches = 0;
@@ -297,6 +298,14 @@ fn prepare(
     } else {
         &[Kind::Rate]
     };
+    // A host row of one URL compares exactly what that URL's row compared:
+    // unless a comparison resampled (seeded by the row), take its results.
+    if let Some((cmps, share)) = same_as {
+        row.cmps = cmps;
+        row.share = share;
+        row.early = false;
+        return row;
+    }
     let rate_m = rate_metric(ds, &members);
     for (j, &k) in kinds.iter().enumerate() {
         let st = strata(ds, cache, &parts, k);
@@ -359,6 +368,7 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
         }
     }
     let mut rows = Vec::new();
+    let mut url_row: std::collections::HashMap<usize, usize> = Default::default();
     for &i in members {
         let s = &ds.series[i];
         let mut v = blank(s, Scope::Url);
@@ -377,11 +387,30 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
             key.push(b"control");
         }
         let m = std::slice::from_ref(&matches[&i]);
-        rows.push(prepare(ds, &ctl, &mut cache, opts, v, vec![i], m, &key));
+        url_row.insert(i, rows.len());
+        rows.push(prepare(
+            ds,
+            &ctl,
+            &mut cache,
+            opts,
+            v,
+            vec![i],
+            m,
+            &key,
+            None,
+        ));
         release(&mut cache, m);
     }
     for (((vantage, host, sni, class, dir), members), ms) in hosts.into_iter().zip(host_matches) {
         let v = blank(&ds.series[members[0]], Scope::Host);
+        let same_as = match members.as_slice() {
+            [i] => url_row
+                .get(i)
+                .map(|&r| &rows[r])
+                .filter(|r| !r.early && r.members.len() == 1 && r.cmps.iter().all(|c| !c.seeded)),
+            _ => None,
+        }
+        .map(|r| (r.cmps.clone(), r.share.clone()));
         let key: [&[u8]; 6] = [
             vantage.as_bytes(),
             host.as_bytes(),
@@ -390,7 +419,9 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
             dir.as_str().as_bytes(),
             b"host",
         ];
-        rows.push(prepare(ds, &ctl, &mut cache, opts, v, members, &ms, &key));
+        rows.push(prepare(
+            ds, &ctl, &mut cache, opts, v, members, &ms, &key, same_as,
+        ));
         release(&mut cache, &ms);
     }
     rows
