@@ -367,7 +367,7 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
             cache.count_use(set);
         }
     }
-    let mut rows = Vec::new();
+    let mut rows = Vec::with_capacity(members.len() + hosts.len());
     let mut url_row: std::collections::HashMap<usize, usize> = Default::default();
     for &i in members {
         let s = &ds.series[i];
