@@ -171,6 +171,9 @@ pub struct Dataset {
     pending_bad: BadRows,
 }
 
+/// Above this many merged series a part's leftovers are freed in the background.
+const BACKGROUND_FREE: usize = 10_000;
+
 /// FxHash (as in rustc): a fast non-cryptographic hasher for the series keys.
 #[derive(Default)]
 pub struct Fx(u64);
@@ -255,6 +258,10 @@ impl RowSink for Dataset {
         for (k, i) in other.index {
             keys[i] = k;
         }
+        // The part's copies of series already here are freed on a thread
+        // of their own: at 10,000 vantages every part holds all 200,000
+        // series, and freeing them here was a third of this serial merge.
+        let mut done: Vec<(Vec<u8>, Box<Series>)> = Vec::with_capacity(other.series.len());
         for (key, mut s) in keys.into_iter().zip(other.series) {
             for r in &mut s.runs {
                 *r = remap[*r as usize];
@@ -278,12 +285,16 @@ impl RowSink for Dataset {
                     t.ids.push_str(&s.ids);
                     t.id_sources.extend_from_slice(&s.id_sources);
                     merge_failures(&mut t.failures, &s.failures);
+                    done.push((key, s));
                 }
                 None => {
                     self.series.push(s);
                     self.index.insert(key, self.series.len() - 1);
                 }
             }
+        }
+        if done.len() > BACKGROUND_FREE {
+            std::thread::spawn(move || drop(done));
         }
     }
 }

@@ -152,10 +152,23 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
         .collect();
     if !parts.is_empty() {
         // Runs per vantage, from its class rows (url rows when it has none).
+        // (Rows come grouped by vantage: one map update per stretch.)
         let mut runs: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut stretch: Option<(&str, usize)> = None;
         for v in all {
-            let e = runs.entry(v.vantage.as_str()).or_default();
-            *e = (*e).max(v.runs);
+            match &mut stretch {
+                Some((name, n)) if *name == v.vantage => *n = (*n).max(v.runs),
+                _ => {
+                    if let Some((name, n)) = stretch.replace((&v.vantage, v.runs)) {
+                        let e = runs.entry(name).or_default();
+                        *e = (*e).max(n);
+                    }
+                }
+            }
+        }
+        if let Some((name, n)) = stretch {
+            let e = runs.entry(name).or_default();
+            *e = (*e).max(n);
         }
         let total: usize = runs.values().sum();
         let over_runs = if runs.values().any(|&n| n > 1) {
