@@ -322,7 +322,11 @@ fn prepare(
         // with size (a like-size control at half the size reads as a 0.5
         // time ratio on a bandwidth-bound path). Small ones are judged by
         // time, not rate.
-        c.judged = !(k == Kind::Rate && row.small) && !(k == Kind::Total && !row.small);
+        c.judged = match k {
+            Kind::Rate => !row.small,
+            Kind::Total => row.small,
+            Kind::Tls => true,
+        };
         // The share is counted on the metric that can decide the row.
         if (k == Kind::Rate && !row.small) || (k == Kind::Total && row.small) {
             row.share = Some(share(k, &st, opts));
