@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::decimal::write_fixed;
+use super::decimal::{write_exp, write_fixed};
 use super::{Verdict, VerdictKind};
 
 /// Output format of [`render`].
@@ -154,8 +154,7 @@ impl std::fmt::Display for P {
         if p >= 0.001 {
             padded(f, |w| write_fixed(w, p, 3))
         } else {
-            let s = format!("{p:.0e}");
-            f.pad(&s)
+            padded(f, |w| write_exp(w, p, 0))
         }
     }
 }

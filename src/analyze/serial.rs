@@ -63,7 +63,9 @@ pub fn fmt_pval(p: f64) -> String {
     if p < 1e-300 {
         "<1e-300".into()
     } else {
-        format!("{p:.3e}")
+        let mut s = String::with_capacity(12);
+        let _ = super::decimal::write_exp(&mut s, p, 3);
+        s
     }
 }
 
