@@ -20,36 +20,9 @@ pub fn write_fixed<W: Write + ?Sized>(out: &mut W, v: f64, d: usize) -> std::fmt
     if !v.is_finite() || d > MAX_DECIMALS {
         return write!(out, "{v:.d$}");
     }
-    let bits = v.to_bits();
-    let exp = ((bits >> 52) & 0x7ff) as i32;
-    let frac = bits & ((1u64 << 52) - 1);
-    // v = m · 2^e exactly.
-    let (m, e) = if exp == 0 {
-        (frac, -1074)
-    } else {
-        (frac | (1u64 << 52), exp - 1075)
-    };
-    let scaled = m as u128 * 10u128.pow(d as u32);
-    let q: u128 = if e >= 0 {
-        // Only integers below 2^75 here; larger ones go to std.
-        if e > 128 - 94 || scaled.leading_zeros() < e as u32 + 1 {
-            return write!(out, "{v:.d$}");
-        }
-        scaled << e
-    } else {
-        let shift = (-e) as u32;
-        if shift >= 128 {
-            0 // below half of the last digit: rounds to zero
-        } else {
-            let q = scaled >> shift;
-            let rem = scaled & ((1u128 << shift) - 1);
-            let half = 1u128 << (shift - 1);
-            if rem > half || (rem == half && q & 1 == 1) {
-                q + 1
-            } else {
-                q
-            }
-        }
+    let (m, e) = parts(v.abs());
+    let Some(q) = scaled_round(m, e, d as u32) else {
+        return write!(out, "{v:.d$}");
     };
     if v.is_sign_negative() {
         out.write_char('-')?;
