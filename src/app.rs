@@ -291,7 +291,7 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         .map_err(|e| output(format!("{e:#}")))?;
     print(&format!(
         "\n{}",
-        analyze::render(&rows, analyze::Format::Text)
+        crate::stdout::for_terminal(analyze::render(&rows, analyze::Format::Text))
     ))?;
     // The page of pictures; the run's data is written whatever happens here.
     let report_dir = o.out.join("report");
@@ -454,11 +454,12 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         AnalyzeFormat::Csv => analyze::Format::Csv,
         AnalyzeFormat::Json => analyze::Format::Json,
     };
-    print(&analyze::render_only(
-        &rows,
-        format,
-        &a.only.unwrap_or_default(),
-    ))?;
+    let text = analyze::render_only(&rows, format, &a.only.unwrap_or_default());
+    print(&if format == analyze::Format::Text {
+        crate::stdout::for_terminal(text)
+    } else {
+        text
+    })?;
     if let Some(by) = &a.group_by {
         group_table(&rows, by, a.vantages.as_deref(), &a.paths[0], &out, format)?;
     }

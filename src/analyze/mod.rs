@@ -44,6 +44,7 @@ pub use badrows::{BadKind, BadRows};
 pub use compare::Test;
 pub use matching::ComparedWith;
 pub use output::{render, render_only, write_verdicts_csv, Format, Only};
+pub use table::wrap_reasons;
 pub use summary::selective_summary;
 
 /// Knobs of `slowlane analyze`.
