@@ -475,7 +475,7 @@ fn report_cmd(a: ReportArgs) -> Outcome {
         None => report::html::default_out(&a.paths).map_err(|e| usage(format!("{e:#}")))?,
     };
     let opts = report::html::ReportOptions {
-        title: a.title,
+        title: a.title.unwrap_or_default(),
         max_vantages: a.max_vantages,
     };
     let r = report::html::build(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
