@@ -441,7 +441,11 @@ fn legends_above_the_plot_and_control_off_the_axis() {
         }
         with_legend += 1;
         for y in &keys {
-            assert!(*y < plot_top, "{}: legend key at y={y} inside the plot (top {plot_top})", f.display());
+            assert!(
+                *y < plot_top,
+                "{}: legend key at y={y} inside the plot (top {plot_top})",
+                f.display()
+            );
         }
         if f.to_string_lossy().contains("-bytes-") {
             let control: Vec<&(f64, f64)> = lines
@@ -460,5 +464,8 @@ fn legends_above_the_plot_and_control_off_the_axis() {
             assert!(!svg.contains(" in 0.00 s"), "{}", f.display());
         }
     }
-    assert!(with_legend >= 3, "too few panels with a legend: {with_legend}");
+    assert!(
+        with_legend >= 3,
+        "too few panels with a legend: {with_legend}"
+    );
 }

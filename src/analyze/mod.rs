@@ -44,8 +44,8 @@ pub use badrows::{BadKind, BadRows};
 pub use compare::Test;
 pub use matching::ComparedWith;
 pub use output::{render, render_only, write_verdicts_csv, Format, Only};
-pub use table::wrap_reasons;
 pub use summary::selective_summary;
+pub use table::wrap_reasons;
 
 /// Knobs of `slowlane analyze`.
 #[derive(Debug, Clone, PartialEq)]

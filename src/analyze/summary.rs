@@ -92,7 +92,10 @@ fn mechanisms(rows: &[&Verdict]) -> String {
     }
     let each: Vec<String> = rows
         .iter()
-        .filter_map(|v| v.mechanism.map(|m| format!("{} {m}", class_name(v.class, v.direction))))
+        .filter_map(|v| {
+            v.mechanism
+                .map(|m| format!("{} {m}", class_name(v.class, v.direction)))
+        })
         .collect();
     format!(" ({})", each.join(", "))
 }
@@ -411,7 +414,11 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                     }
                     _ => String::new(),
                 };
-                parts.push(format!("{} throttled{detail}{}", finding_name(v), mechanisms(&[*v])));
+                parts.push(format!(
+                    "{} throttled{detail}{}",
+                    finding_name(v),
+                    mechanisms(&[*v])
+                ));
             }
         }
         for v in of(VerdictKind::Partial) {
@@ -502,9 +509,24 @@ mod headline_tests {
     #[test]
     fn headline_names_hosts_and_mechanisms_per_direction() {
         let rows = vec![
-            rate_row(Class::Image, Direction::Down, Mechanism::Policer, "pbs.twimg.com"),
-            rate_row(Class::Image, Direction::Up, Mechanism::Shaper, "upload.twimg.com"),
-            rate_row(Class::Video, Direction::Down, Mechanism::Policer, "video.twimg.com"),
+            rate_row(
+                Class::Image,
+                Direction::Down,
+                Mechanism::Policer,
+                "pbs.twimg.com",
+            ),
+            rate_row(
+                Class::Image,
+                Direction::Up,
+                Mechanism::Shaper,
+                "upload.twimg.com",
+            ),
+            rate_row(
+                Class::Video,
+                Direction::Down,
+                Mechanism::Policer,
+                "video.twimg.com",
+            ),
             Verdict {
                 metric: Some(Metric::TotalTime),
                 ratio: Some(1.0 / 289.04),
@@ -528,13 +550,17 @@ mod headline_tests {
             rate_row(Class::Image, Direction::Down, Mechanism::Policer, "a"),
             rate_row(Class::Video, Direction::Down, Mechanism::Policer, "b"),
         ];
-        assert!(selective_summary(&same)[0].1.ends_with("~131 kbit/s (policer)"));
+        assert!(selective_summary(&same)[0]
+            .1
+            .ends_with("~131 kbit/s (policer)"));
         let mixed = vec![
             rate_row(Class::Image, Direction::Down, Mechanism::Policer, "a"),
             rate_row(Class::Video, Direction::Down, Mechanism::Shaper, "b"),
         ];
         assert!(
-            selective_summary(&mixed)[0].1.ends_with("(image policer, video shaper)"),
+            selective_summary(&mixed)[0]
+                .1
+                .ends_with("(image policer, video shaper)"),
             "{:?}",
             selective_summary(&mixed)
         );

@@ -23,7 +23,10 @@ pub const REASON_MARK: &str = "└ ";
 pub fn wrap_reasons(table: &str, width: usize) -> String {
     let mut out = String::with_capacity(table.len() + table.len() / 16);
     for line in table.lines() {
-        let Some(at) = line.find(REASON_MARK).filter(|&i| line[..i].trim().is_empty()) else {
+        let Some(at) = line
+            .find(REASON_MARK)
+            .filter(|&i| line[..i].trim().is_empty())
+        else {
             out.push_str(line);
             out.push('\n');
             continue;
@@ -34,7 +37,10 @@ pub fn wrap_reasons(table: &str, width: usize) -> String {
         let room = width.saturating_sub(indent).max(40);
         let mut col = 0;
         out.push_str(&line[..at + REASON_MARK.len()]);
-        for word in line[at + REASON_MARK.len()..].split(' ').filter(|w| !w.is_empty()) {
+        for word in line[at + REASON_MARK.len()..]
+            .split(' ')
+            .filter(|w| !w.is_empty())
+        {
             let w = word.chars().count();
             if col > 0 && col + 1 + w > room {
                 out.push('\n');
@@ -270,7 +276,10 @@ mod wrap_tests {
     fn reasons_wrap_to_the_width() {
         let reason: Vec<String> = (0..80).map(|i| format!("word{i};")).collect();
         let reason = reason.join(" ");
-        let row = format!("{:<120}https://example.org/a-long-url", "vm url image down throttled");
+        let row = format!(
+            "{:<120}https://example.org/a-long-url",
+            "vm url image down throttled"
+        );
         let table = format!("HEADER\n{row}\n{REASON_MARK:>14}{reason}\n\nSummary\n");
         let out = wrap_reasons(&table, 80);
         let lines: Vec<&str> = out.lines().collect();
@@ -283,11 +292,18 @@ mod wrap_tests {
         }
         assert!(body[0].starts_with(&format!("{REASON_MARK:>14}")));
         for l in &body[1..] {
-            assert!(l.starts_with(&" ".repeat(14)) && !l[14..].starts_with(' '), "{l:?}");
+            assert!(
+                l.starts_with(&" ".repeat(14)) && !l[14..].starts_with(' '),
+                "{l:?}"
+            );
         }
         let words: Vec<&str> = body
             .iter()
-            .flat_map(|l| l.trim_start().trim_start_matches(REASON_MARK).split_whitespace())
+            .flat_map(|l| {
+                l.trim_start()
+                    .trim_start_matches(REASON_MARK)
+                    .split_whitespace()
+            })
             .collect();
         assert_eq!(words.join(" "), reason);
         assert!(out.ends_with("\nSummary\n"));

@@ -188,11 +188,17 @@ mod tests {
         let up = out.lines().find(|l| l.contains(" up ")).unwrap();
         assert!(up.contains("too few: n=1") && !up.contains("bit/s"), "{up}");
         let down = out.lines().find(|l| l.contains(" down ")).unwrap();
-        assert!(down.contains("too few: n=4"), "4 rates, below min-n: {down}");
+        assert!(
+            down.contains("too few: n=4"),
+            "4 rates, below min-n: {down}"
+        );
         // Issue 23.8: no "- n=" cell (a dash beside a count read as a
         // value), and the rate columns say they are goodput, with a note.
         assert!(!out.contains("- n="), "{out}");
-        assert!(out.lines().next().unwrap().contains("median goodput"), "{out}");
+        assert!(
+            out.lines().next().unwrap().contains("median goodput"),
+            "{out}"
+        );
         assert!(out.contains("`steady` is the plateau"), "{out}");
         for i in 0..5 {
             t.add(&FetchRecord {

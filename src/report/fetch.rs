@@ -200,6 +200,9 @@ mod tests {
         // A failed fetch has no body: one reason, not three.
         let failed = render(&FetchRecord::default(), false);
         let rate = failed.lines().find(|l| l.starts_with("rate ")).unwrap();
-        assert_eq!(rate, "rate        goodput -, steady -, peak window - (no body bytes)");
+        assert_eq!(
+            rate,
+            "rate        goodput -, steady -, peak window - (no body bytes)"
+        );
     }
 }

@@ -62,12 +62,6 @@ impl RowView {
     pub fn ratio_html(&self) -> String {
         text::words(&self.ratio)
     }
-    pub fn n_html(&self) -> String {
-        text::words(&self.n)
-    }
-    pub fn plateau_html(&self) -> String {
-        text::words(&self.plateau)
-    }
     pub fn reason_html(&self) -> String {
         text::words(&self.reason)
     }
@@ -371,7 +365,11 @@ fn default_title(facts: &HashMap<u32, Vec<Vec<(String, String)>>>) -> String {
     match names.len() {
         0 => "slowlane report".to_string(),
         1..=3 => format!("slowlane report: {}", names.join(", ")),
-        n => format!("slowlane report: {} and {} more", names[..3].join(", "), n - 3),
+        n => format!(
+            "slowlane report: {} and {} more",
+            names[..3].join(", "),
+            n - 3
+        ),
     }
 }
 

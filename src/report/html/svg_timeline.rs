@@ -77,7 +77,10 @@ pub fn render(
     if let Some(first) = targets.first() {
         legend.push(Entry::line(TARGET, "target fetches"));
         if let Some((_, _, slope)) = first.plateau {
-            legend.push(Entry::line(PLATEAU, plateau_label(slope * 8.0, row_plateau)));
+            legend.push(Entry::line(
+                PLATEAU,
+                plateau_label(slope * 8.0, row_plateau),
+            ));
         }
         if targets.iter().any(|c| c.settle.is_some()) {
             legend.push(Entry::dot(BURST, "burst ends"));
