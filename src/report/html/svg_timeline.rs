@@ -170,7 +170,7 @@ mod tests {
     fn legends_say_what_they_mean() {
         assert_eq!(
             super::control_label(30_000.0, 0.0012),
-            "control: 30.0 KB in 1.2 ms (200 Mbit/s)"
+            "control: 30.0 KB in 1.20 ms (200 Mbit/s)"
         );
         assert!(!super::control_label(30_000.0, 0.0012).contains("0.00 s"));
         assert_eq!(
