@@ -291,7 +291,7 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         .map_err(|e| output(format!("{e:#}")))?;
     print(&format!(
         "\n{}",
-        analyze::render(&rows, analyze::Format::Text)
+        crate::stdout::for_terminal(analyze::render(&rows, analyze::Format::Text))
     ))?;
     // The page of pictures; the run's data is written whatever happens here.
     let report_dir = o.out.join("report");
@@ -454,11 +454,12 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         AnalyzeFormat::Csv => analyze::Format::Csv,
         AnalyzeFormat::Json => analyze::Format::Json,
     };
-    print(&analyze::render_only(
-        &rows,
-        format,
-        &a.only.unwrap_or_default(),
-    ))?;
+    let text = analyze::render_only(&rows, format, &a.only.unwrap_or_default());
+    print(&if format == analyze::Format::Text {
+        crate::stdout::for_terminal(text)
+    } else {
+        text
+    })?;
     if let Some(by) = &a.group_by {
         group_table(&rows, by, a.vantages.as_deref(), &a.paths[0], &out, format)?;
     }
@@ -474,7 +475,7 @@ fn report_cmd(a: ReportArgs) -> Outcome {
         None => report::html::default_out(&a.paths).map_err(|e| usage(format!("{e:#}")))?,
     };
     let opts = report::html::ReportOptions {
-        title: a.title,
+        title: a.title.unwrap_or_default(),
         max_vantages: a.max_vantages,
     };
     let r = report::html::build(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;

@@ -384,9 +384,9 @@ pub struct ReportArgs {
     /// in the one PATH's directory; required with several PATHs).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Title of the page.
-    #[arg(long, default_value = "slowlane report")]
-    pub title: String,
+    /// Title of the page [default: "slowlane report: " and the campaign names]
+    #[arg(long)]
+    pub title: Option<String>,
     /// Vantages that get a section of their own, most throttled first (the
     /// cross-vantage matrix always covers all).
     #[arg(long, default_value_t = 50)]

@@ -26,6 +26,37 @@ pub fn closed() -> bool {
     CLOSED.load(Ordering::Relaxed)
 }
 
+/// The width of the terminal stdout is, None when stdout is not a terminal
+/// (a pipe or a file keeps long lines whole). `COLUMNS`, then 100, when the
+/// terminal does not say.
+pub fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !io::stdout().is_terminal() {
+        return None;
+    }
+    // SAFETY: TIOCGWINSZ fills a winsize struct we own; on failure it is
+    // left zeroed and the fallbacks apply.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0;
+    if ok && ws.ws_col > 0 {
+        return Some(ws.ws_col as usize);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
+        .or(Some(100))
+}
+
+/// The text table's reason lines wrapped to the terminal's width; `text`
+/// unchanged when stdout is not a terminal.
+pub fn for_terminal(text: String) -> String {
+    match terminal_width() {
+        Some(w) => crate::analyze::wrap_reasons(&text, w),
+        None => text,
+    }
+}
+
 /// Write `text` to stdout and flush it.
 pub fn print(text: &str) -> io::Result<()> {
     let mut o = out();

@@ -27,6 +27,16 @@ fn demo_twitter_2021_writes_throttled_media_and_free_controls() {
         stdout.contains(&format!("report: {}", index.display())),
         "{stdout}"
     );
+    // Issue 23.7: the page keeps the scenario's name in its title, counts
+    // in words ("1 vantage", not "1 vantage(s)"), and max_bytes in MiB.
+    let page = std::fs::read_to_string(&index).unwrap();
+    assert!(
+        page.contains("<title>slowlane report: demo-twitter-2021</title>"),
+        "{}",
+        &page[..page.len().min(600)]
+    );
+    assert!(!page.contains("(s)"), "a (s) plural in the page");
+    assert!(page.contains("<td>16 MiB</td>"), "max_bytes not in MiB");
     let rows: Vec<FetchRecord> = csv::Reader::from_path(out.join("fetches.csv"))
         .unwrap()
         .deserialize()

@@ -354,15 +354,15 @@ fn long_runs_get_a_median_rate_per_hour() {
     let out = tmp.path().join("report");
     let (_, page, _) = report_of(&dir, &out);
     let svg = std::fs::read_to_string(out.join("v0-hours-image-down.svg")).unwrap();
-    let doc = roxmltree::Document::parse(&svg).unwrap();
+    roxmltree::Document::parse(&svg).unwrap();
     // One point per hour on each side's line.
     for colour in [TARGET, CONTROL] {
-        let line = doc
-            .descendants()
-            .find(|n| n.tag_name().name() == "polyline" && n.attribute("stroke") == Some(colour))
+        // The first line of the colour that is not its legend key.
+        let line = polylines(&svg)
+            .into_iter()
+            .find(|(c, p)| c == colour && !is_key(p))
             .unwrap_or_else(|| panic!("no {colour} line"));
-        let points = line.attribute("points").unwrap().split_whitespace().count();
-        assert_eq!(points, 4, "{colour}");
+        assert_eq!(line.1.len(), 4, "{colour}");
     }
     for tick in ["03-10 12h", "03-10 15h", "hour the fetch started (UTC)"] {
         assert!(svg.contains(tick), "no {tick:?} in the panel");
@@ -382,5 +382,90 @@ fn long_runs_get_a_median_rate_per_hour() {
             .iter()
             .any(|f| f.to_string_lossy().contains("-hours-")),
         "{files:?}"
+    );
+}
+
+/// Points of each polyline of an SVG with its stroke colour.
+fn polylines(svg: &str) -> Vec<(String, Vec<(f64, f64)>)> {
+    let doc = roxmltree::Document::parse(svg).expect("SVG parses");
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == "polyline")
+        .map(|n| {
+            let pts = n
+                .attribute("points")
+                .unwrap_or("")
+                .split_whitespace()
+                .filter_map(|p| {
+                    let (x, y) = p.split_once(',')?;
+                    Some((x.parse().ok()?, y.parse().ok()?))
+                })
+                .collect();
+            (n.attribute("stroke").unwrap_or("").to_string(), pts)
+        })
+        .collect()
+}
+
+/// A legend key: one horizontal 16 px stroke.
+fn is_key(pts: &[(f64, f64)]) -> bool {
+    pts.len() == 2 && pts[0].1 == pts[1].1 && (pts[1].0 - pts[0].0 - 16.0).abs() < 0.5
+}
+
+/// Issue 23.7: legends sit in a band above the plot (inside it they covered
+/// the start of the curves), the bytes panel's control line does not lie on
+/// the y axis, and its legend says times in a unit that shows them.
+#[test]
+fn legends_above_the_plot_and_control_off_the_axis() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = twitter_dir(tmp.path());
+    let out = tmp.path().join("report");
+    let r = html::build(std::slice::from_ref(&dir), &ReportOptions::default()).unwrap();
+    html::page::write(&r, &out).unwrap();
+    let mut with_legend = 0;
+    for f in svgs(&out) {
+        let svg = std::fs::read_to_string(&f).unwrap();
+        let lines = polylines(&svg);
+        // The y axis: the black vertical stroke; the plot starts at its top.
+        let Some((axis_x, plot_top)) = lines.iter().find_map(|(c, p)| {
+            (c == "#000000" && p.len() == 2 && p[0].0 == p[1].0 && p[0].1 != p[1].1)
+                .then(|| (p[0].0, p[0].1.min(p[1].1)))
+        }) else {
+            continue;
+        };
+        let keys: Vec<f64> = lines
+            .iter()
+            .filter(|(c, p)| c != "#000000" && is_key(p))
+            .map(|(_, p)| p[0].1)
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        with_legend += 1;
+        for y in &keys {
+            assert!(
+                *y < plot_top,
+                "{}: legend key at y={y} inside the plot (top {plot_top})",
+                f.display()
+            );
+        }
+        if f.to_string_lossy().contains("-bytes-") {
+            let control: Vec<&(f64, f64)> = lines
+                .iter()
+                .filter(|(c, p)| c == CONTROL && !is_key(p))
+                .flat_map(|(_, p)| p)
+                .collect();
+            assert!(!control.is_empty(), "{}: no control line", f.display());
+            let left = control.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
+            assert!(
+                left >= axis_x + 8.0,
+                "{}: control line at x={left} on the y axis (x={axis_x})",
+                f.display()
+            );
+            assert!(svg.contains("control: "), "{}", f.display());
+            assert!(!svg.contains(" in 0.00 s"), "{}", f.display());
+        }
+    }
+    assert!(
+        with_legend >= 3,
+        "too few panels with a legend: {with_legend}"
     );
 }

@@ -132,7 +132,7 @@ fn thousand_vantages_render() {
     }
     let html = page::html(&r).unwrap();
     assert!(html.contains(&format!(
-        "{} vantage(s) with every class ok or inconclusive",
+        "{} vantages with every class ok or inconclusive",
         VANTAGES - loud
     )));
     assert_eq!(html.matches("<section").count(), opts.max_vantages);

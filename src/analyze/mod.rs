@@ -45,6 +45,7 @@ pub use compare::Test;
 pub use matching::ComparedWith;
 pub use output::{render, render_only, write_verdicts_csv, Format, Only};
 pub use summary::selective_summary;
+pub use table::wrap_reasons;
 
 /// Knobs of `slowlane analyze`.
 #[derive(Debug, Clone, PartialEq)]

@@ -22,6 +22,84 @@ fn class_name(class: Option<Class>, dir: Direction) -> String {
     }
 }
 
+/// The name a finding is told by in the sentence: a class's name, and for
+/// the catch-all `other` (or no class) also its hosts, since "other
+/// throttled" would hide which site was hit (microsoft.com caught by a
+/// `*t.co*` rule is the most telling line of the 2021 scenario). Class rows
+/// carry their hosts in `host` ([`class_rows`]); a long list keeps the class.
+fn finding_name(v: &Verdict) -> String {
+    let name = class_name(v.class, v.direction);
+    let catch_all = matches!(v.class, None | Some(Class::Other));
+    if catch_all && !v.host.is_empty() && !v.host.contains('…') {
+        format!("{name} ({})", v.host)
+    } else {
+        name
+    }
+}
+
+/// A slow-down factor with the precision its measurement has: `×4.5`,
+/// `×49`, `×290` (two significant digits at most; medians of a few fetches
+/// do not know a third).
+pub fn fmt_factor(x: f64) -> String {
+    if !x.is_finite() || x <= 0.0 {
+        return "×?".to_string();
+    }
+    if x < 10.0 {
+        return format!("×{x:.1}");
+    }
+    let digits = x.log10().floor() as i32;
+    let unit = 10f64.powi((digits - 1).max(0));
+    format!("×{:.0}", (x / unit).round() * unit)
+}
+
+/// The mechanisms of rows told in one clause: ` (policer)` when they
+/// agree; split by direction when each direction has one (` (policer on
+/// downloads, shaper on the upload)`: the lab's upload policer is seen by
+/// the sender as a closed receive window, which reads as a shaper); else
+/// per name.
+fn mechanisms(rows: &[&Verdict]) -> String {
+    let mut all: Vec<Mechanism> = rows.iter().filter_map(|v| v.mechanism).collect();
+    all.sort_unstable_by_key(|m| m.as_str());
+    all.dedup();
+    match all.len() {
+        0 => return String::new(),
+        1 => return format!(" ({})", all[0]),
+        _ => {}
+    }
+    let mut per_dir = Vec::new();
+    for (dir, one, many) in [
+        (Direction::Down, "the download", "downloads"),
+        (Direction::Up, "the upload", "uploads"),
+    ] {
+        let of: Vec<&&Verdict> = rows.iter().filter(|v| v.direction == dir).collect();
+        let mut m: Vec<Mechanism> = of.iter().filter_map(|v| v.mechanism).collect();
+        m.sort_unstable_by_key(|m| m.as_str());
+        m.dedup();
+        match m.as_slice() {
+            [] => {}
+            [one_mech] => {
+                let what = if of.len() == 1 { one } else { many };
+                per_dir.push(format!("{one_mech} on {what}"));
+            }
+            _ => {
+                per_dir.clear();
+                break;
+            }
+        }
+    }
+    if per_dir.len() > 1 {
+        return format!(" ({})", per_dir.join(", "));
+    }
+    let each: Vec<String> = rows
+        .iter()
+        .filter_map(|v| {
+            v.mechanism
+                .map(|m| format!("{} {m}", class_name(v.class, v.direction)))
+        })
+        .collect();
+    format!(" ({})", each.join(", "))
+}
+
 /// The rate a throttled row is described by: its plateau, else the median
 /// of its slowed fetches, else its median (never the median of a bimodal
 /// sample when a slowed cluster is known).
@@ -142,6 +220,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
         out.push(Verdict {
             vantage: vantage.to_string(),
             scope: Scope::Class,
+            host: hosts(&focus),
             class,
             direction,
             n,
@@ -232,7 +311,7 @@ fn throttle_detail(rows: &[&Verdict]) -> String {
                 .filter_map(|v| v.ratio),
         ) {
             if r > 0.0 {
-                parts.push(format!("{what} ×{:.1}", 1.0 / r));
+                parts.push(format!("{what} {}", fmt_factor(1.0 / r)));
             }
         }
     }
@@ -274,19 +353,6 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
         let mut parts = Vec::new();
         let thr = of(VerdictKind::Throttled);
         if !thr.is_empty() {
-            let mech = |vs: &[&Verdict]| {
-                let mut m: Vec<&str> = vs
-                    .iter()
-                    .filter_map(|v| v.mechanism.map(|m| m.as_str()))
-                    .collect();
-                m.sort_unstable();
-                m.dedup();
-                if m.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", m.join("/"))
-                }
-            };
             // Rate-throttled classes at similar rates share one clause.
             let by_rate: Vec<&Verdict> = thr
                 .iter()
@@ -303,12 +369,16 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 .fold((f64::INFINITY, 0.0f64), |(a, b), &r| (a.min(r), b.max(r)));
             let grouped = by_rate.len() > 1 && hi <= lo * 1.25;
             if grouped {
-                let names: Vec<String> = by_rate.iter().map(|v| name(v)).collect();
+                // Downloads first, so the names read in the order of the
+                // mechanisms' directions.
+                let mut told = by_rate.clone();
+                told.sort_by_key(|v| v.direction == Direction::Up);
+                let names: Vec<String> = told.iter().map(|v| finding_name(v)).collect();
                 parts.push(format!(
                     "{} throttled to ~{}{}",
                     join_and(&names),
                     fmt_bps(median_of(rates).unwrap_or(lo)),
-                    mech(&by_rate)
+                    mechanisms(&by_rate)
                 ));
             }
             for v in thr
@@ -323,7 +393,7 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                             .map(|b| format!(": stops after ~{:.0} KB", b as f64 / 1024.0))
                             .unwrap_or_default();
                         // One parenthesis: the mechanism and where it stops.
-                        parts.push(format!("{} throttled (freeze{after})", name(v)));
+                        parts.push(format!("{} throttled (freeze{after})", finding_name(v)));
                         continue;
                     }
                     (Some(m), Some(r), _) if m.is_rate() => format!(" to ~{}", fmt_bps(r)),
@@ -335,16 +405,24 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                             "total time"
                         };
                         let m = v.mechanism.map(|m| format!(", {m}")).unwrap_or_default();
-                        parts.push(format!("{} throttled ({what} ×{:.1}{m})", name(v), 1.0 / r));
+                        parts.push(format!(
+                            "{} throttled ({what} {}{m})",
+                            finding_name(v),
+                            fmt_factor(1.0 / r)
+                        ));
                         continue;
                     }
                     _ => String::new(),
                 };
-                parts.push(format!("{} throttled{detail}{}", name(v), mech(&[*v])));
+                parts.push(format!(
+                    "{} throttled{detail}{}",
+                    finding_name(v),
+                    mechanisms(&[*v])
+                ));
             }
         }
         for v in of(VerdictKind::Partial) {
-            let mut s = format!("{} partially throttled", name(v));
+            let mut s = format!("{} partially throttled", finding_name(v));
             if let Some(sh) = v.slowed_share {
                 s += &format!(": {:.0}% of fetches", sh * 100.0);
             }
@@ -361,8 +439,8 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
             let names: Vec<String> = blk
                 .iter()
                 .map(|v| match &v.failure {
-                    Some(f) => format!("{} ({f})", name(v)),
-                    None => name(v),
+                    Some(f) => format!("{} ({f})", finding_name(v)),
+                    None => finding_name(v),
                 })
                 .collect();
             parts.push(format!("{} blocked", join_and(&names)));
@@ -385,4 +463,129 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
         out.push((vantage.to_string(), sentence));
     }
     out
+}
+
+#[cfg(test)]
+mod headline_tests {
+    use super::*;
+
+    fn class_row(class: Class, dir: Direction, verdict: VerdictKind) -> Verdict {
+        Verdict {
+            vantage: "vm".into(),
+            scope: Scope::Class,
+            class: Some(class),
+            direction: dir,
+            verdict,
+            ..super::super::verdict::empty_verdict()
+        }
+    }
+
+    fn rate_row(class: Class, dir: Direction, m: Mechanism, host: &str) -> Verdict {
+        Verdict {
+            metric: Some(if dir == Direction::Up {
+                Metric::Upload
+            } else {
+                Metric::Steady
+            }),
+            plateau_bps: Some(131_072.0),
+            mechanism: Some(m),
+            host: host.into(),
+            ..class_row(class, dir, VerdictKind::Throttled)
+        }
+    }
+
+    #[test]
+    fn factors_keep_two_significant_digits() {
+        assert_eq!(fmt_factor(289.04), "×290");
+        assert_eq!(fmt_factor(49.4), "×49");
+        assert_eq!(fmt_factor(13.7), "×14");
+        assert_eq!(fmt_factor(4.51), "×4.5");
+        assert_eq!(fmt_factor(1234.0), "×1200");
+        assert_eq!(fmt_factor(f64::INFINITY), "×?");
+    }
+
+    /// Issue 23.4: the demo's sentence names the collateral host, says which
+    /// direction has which mechanism, and rounds the time factor.
+    #[test]
+    fn headline_names_hosts_and_mechanisms_per_direction() {
+        let rows = vec![
+            rate_row(
+                Class::Image,
+                Direction::Down,
+                Mechanism::Policer,
+                "pbs.twimg.com",
+            ),
+            rate_row(
+                Class::Image,
+                Direction::Up,
+                Mechanism::Shaper,
+                "upload.twimg.com",
+            ),
+            rate_row(
+                Class::Video,
+                Direction::Down,
+                Mechanism::Policer,
+                "video.twimg.com",
+            ),
+            Verdict {
+                metric: Some(Metric::TotalTime),
+                ratio: Some(1.0 / 289.04),
+                plateau_bps: Some(131_072.0),
+                mechanism: Some(Mechanism::Policer),
+                host: "microsoft.com".into(),
+                ..class_row(Class::Other, Direction::Down, VerdictKind::Throttled)
+            },
+            class_row(Class::Text, Direction::Down, VerdictKind::Ok),
+        ];
+        let s = &selective_summary(&rows)[0].1;
+        assert_eq!(
+            s,
+            "image, video and image upload throttled to ~131 kbit/s \
+             (policer on downloads, shaper on the upload); \
+             other (microsoft.com) throttled (total time ×290, policer); \
+             text not throttled"
+        );
+        // One mechanism: one word; mixed within a direction: per name.
+        let same = vec![
+            rate_row(Class::Image, Direction::Down, Mechanism::Policer, "a"),
+            rate_row(Class::Video, Direction::Down, Mechanism::Policer, "b"),
+        ];
+        assert!(selective_summary(&same)[0]
+            .1
+            .ends_with("~131 kbit/s (policer)"));
+        let mixed = vec![
+            rate_row(Class::Image, Direction::Down, Mechanism::Policer, "a"),
+            rate_row(Class::Video, Direction::Down, Mechanism::Shaper, "b"),
+        ];
+        assert!(
+            selective_summary(&mixed)[0]
+                .1
+                .ends_with("(image policer, video shaper)"),
+            "{:?}",
+            selective_summary(&mixed)
+        );
+        // A named class that is not the catch-all keeps its name alone.
+        assert!(!s.contains("image (pbs"), "{s}");
+    }
+
+    /// Class rows carry the hosts their verdict rests on.
+    #[test]
+    fn class_rows_carry_their_hosts() {
+        let url = |host: &str, verdict| Verdict {
+            vantage: "vm".into(),
+            scope: Scope::Url,
+            class: Some(Class::Other),
+            host: host.into(),
+            url: format!("https://{host}/x"),
+            verdict,
+            ..super::super::verdict::empty_verdict()
+        };
+        let rows = vec![
+            url("microsoft.com", VerdictKind::Throttled),
+            url("example.org", VerdictKind::Ok),
+        ];
+        let c = class_rows(&rows);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].host, "microsoft.com");
+    }
 }

@@ -13,6 +13,51 @@ use super::pooling::plural;
 use super::summary::selective_summary;
 use super::{class_str, Scope, Verdict, VerdictKind};
 
+/// What starts a row's reason line (right-aligned in 14 columns).
+pub const REASON_MARK: &str = "└ ";
+
+/// The table for a terminal `width` columns wide: each reason line (up to
+/// ~700 characters) wrapped at spaces, continuation lines indented under
+/// its text. Files and pipes get [`text`]'s whole lines (grep finds a
+/// reason on its row's next line), and verdicts.csv always has them whole.
+pub fn wrap_reasons(table: &str, width: usize) -> String {
+    let mut out = String::with_capacity(table.len() + table.len() / 16);
+    for line in table.lines() {
+        let Some(at) = line
+            .find(REASON_MARK)
+            .filter(|&i| line[..i].trim().is_empty())
+        else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let indent = line[..at].chars().count() + REASON_MARK.chars().count();
+        // Never narrower than 40 columns of text: a tiny width would give a
+        // word a line.
+        let room = width.saturating_sub(indent).max(40);
+        let mut col = 0;
+        out.push_str(&line[..at + REASON_MARK.len()]);
+        for word in line[at + REASON_MARK.len()..]
+            .split(' ')
+            .filter(|w| !w.is_empty())
+        {
+            let w = word.chars().count();
+            if col > 0 && col + 1 + w > room {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                col = 0;
+            } else if col > 0 {
+                out.push(' ');
+                col += 1;
+            }
+            out.push_str(word);
+            col += w;
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// Above this many vantages, sentences are printed only where something was found.
 const ALL_SENTENCES_MAX: usize = 20;
 
@@ -117,7 +162,7 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
         );
         let _ = writeln!(out, "{}", line.trim_end());
         if v.verdict != VerdictKind::Ok {
-            let _ = writeln!(out, "{:>14}{}", "└ ", v.reason.trim_end());
+            let _ = writeln!(out, "{REASON_MARK:>14}{}", v.reason.trim_end());
         }
     }
     if kept.len() < all.len() {
@@ -218,4 +263,49 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::*;
+
+    /// Issue 23.8: a 600-character reason becomes lines that fit the
+    /// terminal, indented under the reason, same words in the same order;
+    /// other lines are left alone.
+    #[test]
+    fn reasons_wrap_to_the_width() {
+        let reason: Vec<String> = (0..80).map(|i| format!("word{i};")).collect();
+        let reason = reason.join(" ");
+        let row = format!(
+            "{:<120}https://example.org/a-long-url",
+            "vm url image down throttled"
+        );
+        let table = format!("HEADER\n{row}\n{REASON_MARK:>14}{reason}\n\nSummary\n");
+        let out = wrap_reasons(&table, 80);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "HEADER");
+        assert_eq!(lines[1], row, "a table row is not wrapped");
+        let body: Vec<&&str> = lines[2..].iter().take_while(|l| !l.is_empty()).collect();
+        assert!(body.len() > 5, "{out}");
+        for l in &body {
+            assert!(l.chars().count() <= 80, "{l:?} is wider than 80");
+        }
+        assert!(body[0].starts_with(&format!("{REASON_MARK:>14}")));
+        for l in &body[1..] {
+            assert!(
+                l.starts_with(&" ".repeat(14)) && !l[14..].starts_with(' '),
+                "{l:?}"
+            );
+        }
+        let words: Vec<&str> = body
+            .iter()
+            .flat_map(|l| {
+                l.trim_start()
+                    .trim_start_matches(REASON_MARK)
+                    .split_whitespace()
+            })
+            .collect();
+        assert_eq!(words.join(" "), reason);
+        assert!(out.ends_with("\nSummary\n"));
+    }
 }

@@ -72,21 +72,23 @@ impl ClassTable {
     }
 
     /// One line per class, group and direction. A median says how many
-    /// fetches it is drawn from (`n=`: failed fetches have no rate), and is
-    /// `-` below [`MIN_N`] of them, as is the p10.
+    /// fetches it is drawn from (`n=`: failed fetches have no rate), and
+    /// below [`MIN_N`] of them says so (`too few: n=3`); the p10 is `-`
+    /// then. The rate columns are goodput (burst included), not the plateau
+    /// the verdicts judge by, so a note under the table says which is which.
     pub fn render(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
             "{:<8} {:<8} {:<4} {:>6} {:>7} {:>18} {:>20} {:>14}",
-            "class", "group", "dir", "n", "errors", "median ttfb", "median rate", "p10 rate"
+            "class", "group", "dir", "n", "errors", "median ttfb", "median goodput", "p10 goodput"
         );
         for ((c, g, d), st) in &self.rows {
             let of = |v: &[f64], show: &dyn Fn(f64) -> String| {
                 if v.is_empty() {
                     "-".into()
                 } else if v.len() < MIN_N {
-                    format!("- n={}", v.len())
+                    format!("too few: n={}", v.len())
                 } else {
                     quantile(v, 0.5).map_or("-".into(), |m| format!("{} n={}", show(m), v.len()))
                 }
@@ -111,9 +113,15 @@ impl ClassTable {
                 p10
             );
         }
+        s.push_str(GOODPUT_NOTE);
         s
     }
 }
+
+/// What the table's rates are, and why they differ from the verdicts'.
+pub const GOODPUT_NOTE: &str = "goodput: body bits over first-to-last body byte, a policer's first \
+burst included (up: acknowledged upload rate); none when the body came within 1 ms.\n\
+The verdicts below judge by the metric their reason names: `steady` is the plateau after the burst.\n";
 
 fn name(c: &Option<Class>) -> &'static str {
     c.map_or("?", |c| c.as_str())
@@ -178,9 +186,20 @@ mod tests {
         );
         // One upload: no median from one value, but it says why.
         let up = out.lines().find(|l| l.contains(" up ")).unwrap();
-        assert!(up.contains("- n=1") && !up.contains("bit/s"), "{up}");
+        assert!(up.contains("too few: n=1") && !up.contains("bit/s"), "{up}");
         let down = out.lines().find(|l| l.contains(" down ")).unwrap();
-        assert!(down.contains("- n=4"), "4 rates, below min-n: {down}");
+        assert!(
+            down.contains("too few: n=4"),
+            "4 rates, below min-n: {down}"
+        );
+        // Issue 23.8: no "- n=" cell (a dash beside a count read as a
+        // value), and the rate columns say they are goodput, with a note.
+        assert!(!out.contains("- n="), "{out}");
+        assert!(
+            out.lines().next().unwrap().contains("median goodput"),
+            "{out}"
+        );
+        assert!(out.contains("`steady` is the plateau"), "{out}");
         for i in 0..5 {
             t.add(&FetchRecord {
                 class: Some(Class::Image),

@@ -33,7 +33,7 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
     let _ = writeln!(s, "sni / host  {sni} / {}", r.host);
     let _ = writeln!(
         s,
-        "tls         {} {} alpn={}",
+        "negotiated  {} {} alpn={}",
         opt(&r.tls_version),
         opt(&r.cipher),
         opt(&r.alpn)
@@ -76,14 +76,7 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
     if let Some(sni) = &r.server_sni {
         let _ = writeln!(s, "server sni  {sni}");
     }
-    let rate = |v: Option<u64>| v.map_or("-".into(), |b| fmt_bps(b as f64));
-    let _ = writeln!(
-        s,
-        "rate        goodput {}, steady {}, peak window {}",
-        rate(r.goodput_bps),
-        rate(r.steady_bps),
-        rate(r.peak_window_bps)
-    );
+    let _ = writeln!(s, "rate        {}", rates(r));
     let _ = writeln!(
         s,
         "tcp_info    rtt {}, min_rtt {}, retrans {}, ooo {}",
@@ -126,6 +119,25 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
     out
 }
 
+/// `goodput 131 kbit/s, steady …, peak window …`; an empty rate says why
+/// (docs/csv.md's "empty when" column), so `goodput -` after a small fetch
+/// is not read as a failure.
+fn rates(r: &FetchRecord) -> String {
+    let body = r.body_bytes > 0;
+    let why = |v: Option<u64>, empty: &str| match v {
+        Some(b) => fmt_bps(b as f64),
+        None if body => format!("- ({empty})"),
+        None => "-".into(),
+    };
+    let goodput = why(r.goodput_bps, "body within 1 ms: no interval to divide by");
+    let steady = why(r.steady_bps, "too short for a plateau");
+    let peak = why(r.peak_window_bps, "under two full windows");
+    if !body && r.direction == Direction::Down {
+        return "goodput -, steady -, peak window - (no body bytes)".to_string();
+    }
+    format!("goodput {goodput}, steady {steady}, peak window {peak}")
+}
+
 fn capped(r: &FetchRecord) -> String {
     match r.capped {
         Some(c) => format!(" (capped by {})", format!("{c:?}").to_lowercase()),
@@ -156,5 +168,41 @@ mod tests {
             ..FetchRecord::default()
         };
         assert!(render(&ok, false).contains("[all: 198.18.0.1:443,198.18.0.2:443]"));
+    }
+
+    /// Issue 23.8: one line per label (`tls` was both the negotiated
+    /// parameters and the handshake time), and an empty rate says why.
+    #[test]
+    fn labels_are_unique_and_empty_rates_explained() {
+        let small = FetchRecord {
+            url: "https://example.org/".into(),
+            tls_version: Some("TLSv1_3".into()),
+            tls_ms: Some(Ms(3.0)),
+            body_bytes: 30_000,
+            ..FetchRecord::default()
+        };
+        let out = render(&small, false);
+        let mut labels: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        let n = labels.len();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), n, "a label twice:\n{out}");
+        assert!(out.contains("negotiated  TLSv1_3"), "{out}");
+        assert!(out.contains("tls         3.000 ms"), "{out}");
+        let rate = out.lines().find(|l| l.starts_with("rate ")).unwrap();
+        assert!(
+            rate.contains("goodput - (body within 1 ms"),
+            "goodput - without a reason: {rate}"
+        );
+        // A failed fetch has no body: one reason, not three.
+        let failed = render(&FetchRecord::default(), false);
+        let rate = failed.lines().find(|l| l.starts_with("rate ")).unwrap();
+        assert_eq!(
+            rate,
+            "rate        goodput -, steady -, peak window - (no body bytes)"
+        );
     }
 }

@@ -40,6 +40,20 @@ fn option_values(targets: &Value, key: &str) -> String {
     set.into_iter().collect::<Vec<_>>().join(", ")
 }
 
+/// A byte count as the campaign file would say it: `16 MiB`, `1500 KiB`,
+/// `1000 bytes` (campaign.json stores bytes; "16777216" is hard to read).
+fn bytes_human(s: &str) -> String {
+    let Ok(n) = s.parse::<u64>() else {
+        return s.to_string();
+    };
+    for (unit, name) in [(1u64 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+        if n >= unit && n % unit == 0 {
+            return format!("{} {name}", n / unit);
+        }
+    }
+    format!("{n} bytes")
+}
+
 /// One (label, value) list per run in `path`; an empty list when the file
 /// is absent (a bare fetches.csv), an error when it is unreadable.
 pub fn runs(path: &Path) -> Result<Vec<Vec<(String, String)>>> {
@@ -84,9 +98,28 @@ pub fn runs(path: &Path) -> Result<Vec<Vec<(String, String)>>> {
                 c["targets"].as_array().map_or(0, |t| t.len()).to_string(),
             ),
             ("max_time", option_values(&c["targets"], "max_time")),
-            ("max_bytes", option_values(&c["targets"], "max_bytes")),
+            (
+                "max_bytes",
+                option_values(&c["targets"], "max_bytes")
+                    .split(", ")
+                    .map(bytes_human)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
         ];
         out.push(facts.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_counts_read_like_the_campaign() {
+        use super::bytes_human as h;
+        assert_eq!(h("16777216"), "16 MiB");
+        assert_eq!(h("1536000"), "1500 KiB");
+        assert_eq!(h("1000"), "1000 bytes");
+        assert_eq!(h(""), "");
+    }
 }

@@ -21,6 +21,7 @@ pub mod svg_chart;
 pub mod svg_phases;
 pub mod svg_rounds;
 pub mod svg_timeline;
+pub mod text;
 mod timelines;
 mod traces;
 
@@ -37,6 +38,7 @@ pub use model::Report;
 /// Knobs of `slowlane report`.
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
+    /// The page's title; empty: "slowlane report: " and the campaign names.
     pub title: String,
     /// Vantages that get a section of their own (most throttled first); the
     /// matrix always covers every vantage.
@@ -46,7 +48,7 @@ pub struct ReportOptions {
 impl Default for ReportOptions {
     fn default() -> Self {
         ReportOptions {
-            title: "slowlane report".into(),
+            title: String::new(),
             max_vantages: 50,
         }
     }

@@ -14,7 +14,7 @@ use super::matrix::{self, Matrix};
 use super::svg_cdf::{self, CdfData};
 use super::svg_phases::{self, five, Phase};
 use super::svg_rounds::{self, Over};
-use super::{facts, timelines, ReportOptions};
+use super::{facts, text, timelines, ReportOptions};
 use crate::analyze::output::{fmt_bps, fmt_p, fmt_ratio};
 use crate::analyze::{class_str, Scope, Verdict, VerdictKind};
 use crate::types::{Direction, Group};
@@ -25,6 +25,13 @@ pub struct Figure {
     pub file: String,
     pub caption: String,
     pub svg: String,
+}
+
+impl Figure {
+    /// The caption as HTML that breaks only between words.
+    pub fn caption_html(&self) -> String {
+        text::words(&self.caption)
+    }
 }
 
 /// One verdict row as shown.
@@ -41,6 +48,23 @@ pub struct RowView {
     pub plateau: String,
     pub mechanism: String,
     pub reason: String,
+}
+
+/// The cells as HTML that breaks only between words (and after a URL's
+/// slashes): no `q=5e-` / `4`, no `…/2000000.` / `jpg`.
+impl RowView {
+    pub fn what_html(&self) -> String {
+        text::words(&self.what)
+    }
+    pub fn label_html(&self) -> String {
+        text::words(&self.label)
+    }
+    pub fn ratio_html(&self) -> String {
+        text::words(&self.ratio)
+    }
+    pub fn reason_html(&self) -> String {
+        text::words(&self.reason)
+    }
 }
 
 /// One vantage's section.
@@ -64,6 +88,25 @@ pub struct VantageView {
     pub runs: Vec<Vec<(String, String)>>,
 }
 
+impl VantageView {
+    pub fn sentence_html(&self) -> String {
+        text::words(&self.sentence)
+    }
+    /// `12 control rows`.
+    pub fn control_rows_word(&self) -> String {
+        plural(self.control_rows.len(), "control row")
+    }
+}
+
+/// `1 vantage`, `3 vantages`.
+pub fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -76,6 +119,21 @@ pub struct Report {
     /// Vantages without a section (beyond `max_vantages`).
     pub omitted: usize,
     pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// `1 vantage`, `3 vantages`.
+    pub fn vantages_word(&self) -> String {
+        plural(self.n_vantages, "vantage")
+    }
+    /// `2 vantages` with no section of their own.
+    pub fn omitted_word(&self) -> String {
+        plural(self.omitted, "vantage")
+    }
+    /// `2 vantages` whose every class is ok or inconclusive.
+    pub fn quiet_word(&self) -> String {
+        plural(self.matrix.quiet.len(), "vantage")
+    }
 }
 
 fn rank(k: VerdictKind) -> u8 {
@@ -119,7 +177,13 @@ fn row_view(v: &Verdict) -> RowView {
         direction: v.direction.to_string(),
         verdict: v.verdict.as_str(),
         ratio,
-        n: format!("{} / {}", v.n, v.n_control),
+        // URL and host rows count fetches; a class row's `n` is its number
+        // of target URLs, so it says so rather than "2 / 10" beside "5 / 10".
+        n: if v.scope == Scope::Class {
+            plural(v.n, "URL")
+        } else {
+            format!("{} / {}", v.n, v.n_control)
+        },
         plateau: v.plateau_bps.map(fmt_bps).unwrap_or_default(),
         mechanism: v.mechanism.map(|m| m.to_string()).unwrap_or_default(),
         reason: v.reason.clone(),
@@ -282,6 +346,33 @@ fn plateaus(rows: &[&Verdict], class: &str, d: Direction) -> Vec<f64> {
     out
 }
 
+/// `slowlane report: demo-twitter-2021`: the campaign names of the runs the
+/// sections show (a page called only "slowlane report" lost what it is
+/// about), three at most.
+fn default_title(facts: &HashMap<u32, Vec<Vec<(String, String)>>>) -> String {
+    let mut sources: Vec<&u32> = facts.keys().collect();
+    sources.sort_unstable();
+    let mut names: Vec<&str> = Vec::new();
+    for s in sources {
+        for run in &facts[s] {
+            for (k, v) in run {
+                if k == "campaign" && !v.is_empty() && !names.contains(&v.as_str()) {
+                    names.push(v);
+                }
+            }
+        }
+    }
+    match names.len() {
+        0 => "slowlane report".to_string(),
+        1..=3 => format!("slowlane report: {}", names.join(", ")),
+        n => format!(
+            "slowlane report: {} and {} more",
+            names[..3].join(", "),
+            n - 3
+        ),
+    }
+}
+
 /// Build every section and the matrix.
 pub fn build(
     verdicts: &[Verdict],
@@ -391,8 +482,13 @@ pub fn build(
     for (i, fig) in timelines::render(plans, inputs)? {
         vantages[i].traces.push(fig);
     }
+    let title = if opts.title.is_empty() {
+        default_title(&facts_cache)
+    } else {
+        opts.title.clone()
+    };
     Ok(Report {
-        title: opts.title.clone(),
+        title,
         version: env!("CARGO_PKG_VERSION").to_string(),
         n_vantages: matrix.order.len(),
         n_fetches,

@@ -1,5 +1,6 @@
 //! What the plots share: the colours (one meaning each across the report),
-//! axis ranges, the legend box, and the error conversion.
+//! axis ranges, and the error conversion (the legend is drawn by
+//! [`super::svg_chart`]).
 
 use plotters::prelude::*;
 
@@ -46,27 +47,4 @@ pub fn lin_max(values: impl Iterator<Item = f64>) -> f64 {
     } else {
         1.0
     }
-}
-
-/// Draw the legend at `pos` (upper left suits CDFs and cumulative bytes).
-pub fn legend<'a, DB, CT>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    pos: SeriesLabelPosition,
-) -> anyhow::Result<()>
-where
-    DB: DrawingBackend + 'a,
-    CT: plotters::coord::CoordTranslate,
-{
-    chart
-        .configure_series_labels()
-        .position(pos)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()
-        .map_err(err)
-}
-
-/// A legend entry's key: a short line in the series' colour.
-pub fn line_key(color: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
-    move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(2))
 }

@@ -6,7 +6,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::plot::{self, CONTROL, PLATEAU, TARGET};
-use super::svg_chart::{self, Axis, Frame};
+use super::svg_chart::{self, Axis, Entry, Frame};
 use crate::analyze::output::fmt_bps;
 
 /// What one CDF panel shows: quantiles (evenly spaced probabilities, min to
@@ -30,6 +30,24 @@ fn points(q: &[f64], floor: f64) -> Vec<(f64, f64)> {
         .collect()
 }
 
+/// The legend: the plateau marks, then control and target with their n.
+fn legend(d: &CdfData) -> Vec<Entry> {
+    let mut out: Vec<Entry> = d
+        .plateaus
+        .iter()
+        .map(|&p| Entry::line(PLATEAU, format!("plateau {}", fmt_bps(p))))
+        .collect();
+    for (q, n, color, name) in [
+        (&d.control, d.n_control, CONTROL, "control"),
+        (&d.target, d.n_target, TARGET, "target"),
+    ] {
+        if !q.is_empty() {
+            out.push(Entry::line(color, format!("{name} (n={n})")));
+        }
+    }
+    out
+}
+
 /// The SVG of one CDF panel.
 pub fn render(d: &CdfData, caption: &str) -> Result<String> {
     let all = d.target.iter().chain(&d.control).chain(&d.plateaus);
@@ -44,7 +62,7 @@ pub fn render(d: &CdfData, caption: &str) -> Result<String> {
             desc: Some("share of fetches ≤ rate"),
             ..Axis::default()
         },
-        legend: Some(SeriesLabelPosition::UpperLeft),
+        legend: legend(d),
         ..Frame::new(caption, 360, 50)
     };
     svg_chart::render(&frame, (lo..hi).log_scale(), 0f64..1f64, |chart| {
@@ -54,22 +72,15 @@ pub fn render(d: &CdfData, caption: &str) -> Result<String> {
                     [(p.max(lo), 0.0), (p.max(lo), 1.0)],
                     PLATEAU.stroke_width(2),
                 ))
-                .map_err(plot::err)?
-                .label(format!("plateau {}", fmt_bps(p)))
-                .legend(plot::line_key(PLATEAU));
+                .map_err(plot::err)?;
         }
-        for (q, n, color, name) in [
-            (&d.control, d.n_control, CONTROL, "control"),
-            (&d.target, d.n_target, TARGET, "target"),
-        ] {
+        for (q, color) in [(&d.control, CONTROL), (&d.target, TARGET)] {
             if q.is_empty() {
                 continue;
             }
             chart
                 .draw_series(LineSeries::new(points(q, lo), color.stroke_width(2)))
-                .map_err(plot::err)?
-                .label(format!("{name} (n={n})"))
-                .legend(plot::line_key(color));
+                .map_err(plot::err)?;
         }
         Ok(())
     })

@@ -6,7 +6,7 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::plot::{self, CONTROL, TARGET};
-use super::svg_chart::{self, Axis, Frame};
+use super::svg_chart::{self, Axis, Entry, Frame};
 use crate::analyze::output::fmt_bps;
 
 /// What the x axis counts.
@@ -68,20 +68,22 @@ pub fn render(
             format: Some(&|y| fmt_bps(*y)),
             ..Axis::default()
         },
-        legend: Some(SeriesLabelPosition::MiddleRight),
+        legend: [(control, CONTROL, "control"), (target, TARGET, "target")]
+            .iter()
+            .filter(|(pts, _, _)| !pts.is_empty())
+            .map(|&(_, color, name)| Entry::line(color, format!("{name} median")))
+            .collect(),
         ..Frame::new(caption, 300, 80)
     };
     svg_chart::render(&frame, x0..x1, (lo..hi).log_scale(), |chart| {
-        for (pts, color, name) in [(control, CONTROL, "control"), (target, TARGET, "target")] {
+        for (pts, color) in [(control, CONTROL), (target, TARGET)] {
             if pts.is_empty() {
                 continue;
             }
             let line: Vec<(f64, f64)> = pts.iter().map(|&(r, v)| (r as f64, v.max(lo))).collect();
             chart
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))
-                .map_err(plot::err)?
-                .label(format!("{name} median"))
-                .legend(plot::line_key(color));
+                .map_err(plot::err)?;
             chart
                 .draw_series(line.into_iter().map(|p| Circle::new(p, 3, color.filled())))
                 .map_err(plot::err)?;

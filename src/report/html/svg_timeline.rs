@@ -8,8 +8,8 @@ use anyhow::Result;
 use plotters::prelude::*;
 
 use super::plot::{self, BURST, CONTROL, PLATEAU, TARGET};
-use super::svg_chart::{self, Axis, Frame};
-use crate::analyze::output::fmt_bps;
+use super::svg_chart::{self, Axis, Entry, Frame};
+use crate::analyze::output::{fmt_bps, fmt_ms};
 
 /// One fetch's cumulative bytes and its fitted plateau.
 #[derive(Debug, Clone, Default)]
@@ -22,8 +22,42 @@ pub struct Curve {
     pub settle: Option<(f64, f64)>,
 }
 
-/// The SVG of one bytes-over-time panel.
-pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Result<String> {
+/// The legend's words for the control fetch: `control: 2.0 MB in 150 ms
+/// (107 Mbit/s)`, its time in a unit that shows it (not "in 0.00 s").
+pub fn control_label(bytes: f64, secs: f64) -> String {
+    let rate = if secs > 0.0 {
+        format!(" ({})", fmt_bps(bytes * 8.0 / secs))
+    } else {
+        String::new()
+    };
+    format!(
+        "control: {} in {}{rate}",
+        bytesize::ByteSize(bytes as u64),
+        fmt_ms(secs * 1000.0)
+    )
+}
+
+/// The legend's words for the plateau line: it is fitted to the slowest
+/// fetch drawn, while the verdict table gives the row's plateau (the median
+/// over its fetches), so both are said when they differ.
+pub fn plateau_label(fetch_bps: f64, row_bps: Option<f64>) -> String {
+    let this = fmt_bps(fetch_bps);
+    match row_bps.map(fmt_bps) {
+        Some(row) if row != this => {
+            format!("plateau fit {this} (slowest fetch; row's median {row})")
+        }
+        _ => format!("plateau fit {this}"),
+    }
+}
+
+/// The SVG of one bytes-over-time panel; `row_plateau` is the plateau the
+/// verdict table gives for the row.
+pub fn render(
+    targets: &[Curve],
+    control: Option<&Curve>,
+    caption: &str,
+    row_plateau: Option<f64>,
+) -> Result<String> {
     let curves = || targets.iter().chain(control);
     // The axes fit the targets: a control of the same size finishes in a
     // fraction of the time and leaves the top of the panel (its curve is cut
@@ -35,6 +69,23 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
     } else {
         b_max * 1.3
     };
+    let mut legend = Vec::new();
+    if let Some(c) = control {
+        let (t_end, b_end) = c.points.last().copied().unwrap_or_default();
+        legend.push(Entry::line(CONTROL, control_label(b_end, t_end)));
+    }
+    if let Some(first) = targets.first() {
+        legend.push(Entry::line(TARGET, "target fetches"));
+        if let Some((_, _, slope)) = first.plateau {
+            legend.push(Entry::line(
+                PLATEAU,
+                plateau_label(slope * 8.0, row_plateau),
+            ));
+        }
+        if targets.iter().any(|c| c.settle.is_some()) {
+            legend.push(Entry::dot(BURST, "burst ends"));
+        }
+    }
     let frame = Frame {
         x: Axis {
             desc: Some("seconds since the request"),
@@ -45,31 +96,26 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
             format: Some(&|y| bytesize::ByteSize(*y as u64).to_string()),
             ..Axis::default()
         },
-        legend: Some(SeriesLabelPosition::UpperLeft),
+        legend,
         ..Frame::new(caption, 360, 70)
     };
-    svg_chart::render(&frame, 0f64..t_max, 0f64..b_max, |chart| {
+    // The x axis starts a little before 0: a control of the same size ends
+    // in a fraction of the targets' time, and from t = 0 its steep line lay
+    // on the y axis, unseen.
+    let t_min = -0.03 * t_max;
+    svg_chart::render(&frame, t_min..t_max, 0f64..b_max, |chart| {
         if let Some(c) = control {
-            let (t_end, b_end) = c.points.last().copied().unwrap_or_default();
             let mut pts = vec![(0.0, 0.0)];
             pts.extend(clip(&c.points, b_max));
             chart
                 .draw_series(LineSeries::new(pts, CONTROL.stroke_width(2)))
-                .map_err(plot::err)?
-                .label(format!(
-                    "control fetch: {} in {t_end:.2} s",
-                    bytesize::ByteSize(b_end as u64)
-                ))
-                .legend(plot::line_key(CONTROL));
+                .map_err(plot::err)?;
         }
         for (i, c) in targets.iter().enumerate() {
             let color = TARGET.mix(1.0 - 0.25 * i as f64);
-            let s = chart
+            chart
                 .draw_series(LineSeries::new(c.points.clone(), color.stroke_width(2)))
                 .map_err(plot::err)?;
-            if i == 0 {
-                s.label("target fetches").legend(plot::line_key(TARGET));
-            }
             if let Some((t0, b0, slope)) = c.plateau {
                 let t_end = c.points.last().map_or(t_max, |p| p.0);
                 let b_end = (b0 + slope * (t_end - t0)).min(b_max);
@@ -78,25 +124,17 @@ pub fn render(targets: &[Curve], control: Option<&Curve>, caption: &str) -> Resu
                 } else {
                     t_end
                 };
-                let s = chart
+                chart
                     .draw_series(LineSeries::new(
                         [(t0, b0), (t_end, b_end)],
                         PLATEAU.stroke_width(2),
                     ))
                     .map_err(plot::err)?;
-                if i == 0 {
-                    s.label(format!("plateau fit {}", fmt_bps(slope * 8.0)))
-                        .legend(plot::line_key(PLATEAU));
-                }
             }
             if let Some(p) = c.settle {
-                let s = chart
+                chart
                     .draw_series([Circle::new(p, 5, BURST.filled())])
                     .map_err(plot::err)?;
-                if i == 0 {
-                    s.label("burst ends")
-                        .legend(|(x, y)| Circle::new((x + 8, y), 4, BURST.filled()));
-                }
             }
         }
         Ok(())
@@ -125,6 +163,25 @@ fn clip(points: &[(f64, f64)], top: f64) -> Vec<(f64, f64)> {
 #[cfg(test)]
 mod tests {
     use super::clip;
+
+    /// Issue 23.7: "30.0 KB in 0.00 s" said nothing; a plateau that differs
+    /// from the table's says which is which.
+    #[test]
+    fn legends_say_what_they_mean() {
+        assert_eq!(
+            super::control_label(30_000.0, 0.0012),
+            "control: 30.0 KB in 1.20 ms (200 Mbit/s)"
+        );
+        assert!(!super::control_label(30_000.0, 0.0012).contains("0.00 s"));
+        assert_eq!(
+            super::plateau_label(127_000.0, Some(131_000.0)),
+            "plateau fit 127 kbit/s (slowest fetch; row's median 131 kbit/s)"
+        );
+        assert_eq!(
+            super::plateau_label(131_000.0, Some(131_200.0)),
+            "plateau fit 131 kbit/s"
+        );
+    }
 
     #[test]
     fn clip_stops_at_the_top() {

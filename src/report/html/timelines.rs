@@ -27,6 +27,8 @@ pub struct Plan {
     pub direction: Direction,
     pub targets: Vec<FetchKey>,
     pub control: Option<FetchKey>,
+    /// The row's plateau, as the verdict table gives it.
+    pub plateau: Option<f64>,
 }
 
 fn key(p: &Pick) -> FetchKey {
@@ -92,6 +94,7 @@ pub fn plan(vantage: usize, rows: &[&Verdict], agg: &Agg) -> Vec<Plan> {
             direction: v.direction,
             targets: t.slowest.iter().map(key).collect(),
             control: control_for(t, agg),
+            plateau: v.plateau_bps,
         });
     }
     out
@@ -126,7 +129,7 @@ pub fn render(plans: Vec<Plan>, inputs: &[PathBuf]) -> Result<Vec<(usize, Figure
             .and_then(|k| samples.get(k))
             .map(|s| traces::curve(s, false));
         let svg_caption = format!("Bytes over time ({})", p.direction);
-        let svg = svg_timeline::render(&targets, control.as_ref(), &svg_caption)?;
+        let svg = svg_timeline::render(&targets, control.as_ref(), &svg_caption, p.plateau)?;
         out.push((
             p.vantage,
             Figure {
