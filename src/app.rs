@@ -21,7 +21,7 @@ use crate::record::sink::write_csv;
 use crate::report;
 use crate::run::{self, RunError, RunOptions};
 use crate::testbed::{write_demo_campaign, Lab, Scenario};
-use crate::types::{FetchOptions, FetchSpec, Group, Method};
+use crate::types::{FetchOptions, FetchSpec, Group, Headers, IpFamily, Method};
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
@@ -105,6 +105,12 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         connect_to: a.net.connect_to,
         pin: a.pin,
         split_hello: a.split_hello,
+        headers: fetch_headers(&a.headers, a.token.as_deref()).map_err(usage)?,
+        ip_family: match (a.ipv4, a.ipv6) {
+            (true, _) => IpFamily::Ipv4,
+            (_, true) => IpFamily::Ipv6,
+            _ => IpFamily::Any,
+        },
     };
     let spec = FetchSpec {
         url,
@@ -123,6 +129,7 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         options,
         ab: String::new(),
         variant: String::new(),
+        size: None,
     };
     let prepared = Prepared::new(spec).map_err(|e| usage(format!("{e:#}")))?;
     let mut rec = probe::fetch(&prepared).await;
@@ -171,6 +178,21 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
     } else {
         crate::fetch_exit::exit_code(&rec, a.fail)
     })
+}
+
+/// `--header` and `--token` as one header list (a token replaces an
+/// Authorization header).
+fn fetch_headers(list: &[String], token: Option<&str>) -> Result<Headers, String> {
+    let mut h = Headers::default();
+    for arg in list {
+        let (n, v) =
+            crate::types::headers::parse_header_arg(arg).map_err(|e| format!("--header: {e}"))?;
+        h.push(&n, &v)?;
+    }
+    if let Some(t) = token {
+        h.set_bearer(t).map_err(|e| format!("--token: {e}"))?;
+    }
+    Ok(h)
 }
 
 async fn run_cmd(a: RunArgs) -> Outcome {
