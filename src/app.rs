@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 the work ran (failed fetches are data), 1 output could not
 //! be written or a fetch hit an internal error (a bug, written as an
-//! `unknown_failure: internal: …` row), 2 bad usage or configuration, 128 +
+//! `unknown_failure: internal: …` row), 2 bad usage or configuration, 3 a
+//! run or demo whose fetches all failed (nothing measured), 128 +
 //! signal number when stopped by a signal (130 SIGINT, 143 SIGTERM, 129
 //! SIGHUP); `fetch` adds curl's codes per failure family (`crate::fetch_exit`).
 
@@ -25,6 +26,9 @@ use crate::types::{FetchOptions, FetchSpec, Group, Headers, IpFamily, Method};
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// `run`/`demo`: fetches ran but none measured anything (every one failed
+/// or got an HTTP error status); the message says what and why.
+pub const EXIT_NOTHING_MEASURED: i32 = 3;
 
 /// Why a command stopped: the exit code and the message for stderr.
 struct Fail(i32, String);
@@ -335,6 +339,12 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             o.internal_errors,
             if o.internal_errors == 1 { "" } else { "es" }
         )));
+    }
+    // Every row is written and analysed; but a run that measured nothing
+    // (a stopped lab, a missing token) says why and does not pass for one
+    // that worked. A stopped run keeps its signal's code.
+    if let (None, Some(msg)) = (o.signal_exit, o.failures.nothing_measured(o.fetches)) {
+        return Err(Fail(EXIT_NOTHING_MEASURED, msg));
     }
     Ok(o.signal_exit.unwrap_or(0))
 }
