@@ -427,6 +427,12 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     ));
     let mut campaign = config::load_campaign(&path).map_err(usage)?;
     campaign.out = out;
+    if a.seed.is_some() {
+        campaign.seed = a.seed;
+    }
+    if let Some(note) = earlier_runs_note(&campaign.out) {
+        crate::stdout::eprintln(&note);
+    }
     let opts = RunOptions {
         quiet: a.quiet,
         ..RunOptions::default()
@@ -434,6 +440,28 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     let code = run_and_report(campaign, opts).await;
     drop(lab);
     code
+}
+
+/// A demo into a folder that holds earlier runs pools them all (every run
+/// of a campaign in one folder is one data set): said before the run, with
+/// how to start fresh, so a rerun's verdicts are not mistaken for its own.
+fn earlier_runs_note(out: &Path) -> Option<String> {
+    let rounds = crate::record::rounds::read(out).ok()?;
+    let mut runs: Vec<&str> = rounds.iter().map(|r| r.run_id.as_str()).collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let has_rows = std::fs::metadata(out.join("fetches.csv")).is_ok_and(|m| m.len() > 0);
+    if runs.is_empty() && !has_rows {
+        return None;
+    }
+    let n = runs.len().max(1);
+    Some(format!(
+        "slowlane demo: {} already holds {n} earlier run{}: the verdicts and the report \
+         below pool {} with this one. For a fresh demo, remove the folder or pass --out NEW.",
+        out.display(),
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "it" } else { "them" },
+    ))
 }
 
 fn analyze_cmd(a: AnalyzeArgs) -> Outcome {

@@ -102,6 +102,10 @@ pub struct DemoArgs {
     /// Rounds (default: the scenario's).
     #[arg(long, value_parser = parse_rounds)]
     pub rounds: Option<u32>,
+    /// Shuffle seed (default random; always recorded): the same seed gives
+    /// the same fetch order.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
