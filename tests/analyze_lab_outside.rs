@@ -109,8 +109,11 @@ async fn congested_seeds(seeds: std::ops::Range<u64>) {
 }
 
 /// 30% of target connections policed: `partial`, the share interval covers
-/// 0.3, the slowed fetches' rate is the policer's, controls `ok`.
+/// 0.3, the slowed fetches' rate is the policer's, controls `ok`. Twenty
+/// rounds: a long lab study.
+/// Short variant in the plain suite: `testbed_scenarios::partial_polices_three_of_every_ten_target_connections`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn partial_policy_is_partial() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
@@ -138,8 +141,11 @@ async fn partial_policy_is_partial() {
 }
 
 /// Behind a deep shared queue some handshakes time out: the row is
-/// `throttled` (timeouts are observations), not `inconclusive`.
+/// `throttled` (timeouts are observations), not `inconclusive`. A long lab
+/// study (five rounds behind a queue that times out on purpose).
+/// Short variant in the plain suite: `testbed_scenarios::deep_queue_makes_a_handshake_time_out_behind_busy_targets`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn deep_queue_timeouts_are_evidence() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
@@ -174,8 +180,11 @@ async fn deep_queue_timeouts_are_evidence() {
 
 /// twitter-2021 with uploads: the policed upload is throttled at the
 /// policer's rate, the control uploads are ok, and the downloads' verdicts
-/// are what they are without the uploads beside them.
+/// are what they are without the uploads beside them. Ten rounds: a long
+/// lab study.
+/// Short variant in the plain suite: `testbed_scenarios::twitter_2021_uploads_are_policed_and_their_controls_free`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn uploads_are_judged_apart_from_downloads() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
