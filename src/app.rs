@@ -450,7 +450,10 @@ fn earlier_runs_note(out: &Path) -> Option<String> {
     let mut runs: Vec<&str> = rounds.iter().map(|r| r.run_id.as_str()).collect();
     runs.sort_unstable();
     runs.dedup();
-    let has_rows = std::fs::metadata(out.join("fetches.csv")).is_ok_and(|m| m.len() > 0);
+    // Rows beyond the header line (a run cut before its first round ended
+    // has rows but no rounds.csv line).
+    let has_rows = std::fs::read(out.join("fetches.csv"))
+        .is_ok_and(|b| b.iter().filter(|&&c| c == b'\n').count() > 1);
     if runs.is_empty() && !has_rows {
         return None;
     }

@@ -130,7 +130,8 @@ fn demo_default_out_is_not_doubled() {
 
 /// The generated campaign names its folder absolutely, so `run` of it from
 /// another working directory appends to the same folder (the lab is gone by
-/// then: the fetches fail, which is data, and land in the same fetches.csv).
+/// then: the fetches fail, which is data, and land in the same fetches.csv;
+/// nothing was measured, so the run exits 3).
 #[test]
 fn demo_campaign_reruns_into_its_own_folder_from_another_directory() {
     let first = tempfile::tempdir().unwrap();
@@ -150,7 +151,12 @@ fn demo_campaign_reruns_into_its_own_folder_from_another_directory() {
             "--quiet",
         ],
     );
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        r.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     assert_eq!(fetch_rows(&out), 2 * before);
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
 }
