@@ -2,7 +2,8 @@
 //!
 //! Exit codes: 0 the work ran (failed fetches are data), 1 output could not
 //! be written or a fetch hit an internal error (a bug, written as an
-//! `unknown_failure: internal: …` row), 2 bad usage or configuration, 128 +
+//! `unknown_failure: internal: …` row), 2 bad usage or configuration, 3 a
+//! run or demo whose fetches all failed (nothing measured), 128 +
 //! signal number when stopped by a signal (130 SIGINT, 143 SIGTERM, 129
 //! SIGHUP); `fetch` adds curl's codes per failure family (`crate::fetch_exit`).
 
@@ -21,10 +22,13 @@ use crate::record::sink::write_csv;
 use crate::report;
 use crate::run::{self, RunError, RunOptions};
 use crate::testbed::{write_demo_campaign, Lab, Scenario};
-use crate::types::{FetchOptions, FetchSpec, Group, Method};
+use crate::types::{FetchOptions, FetchSpec, Group, Headers, IpFamily, Method};
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
+/// `run`/`demo`: fetches ran but none measured anything (every one failed
+/// or got an HTTP error status); the message says what and why.
+pub const EXIT_NOTHING_MEASURED: i32 = 3;
 
 /// Why a command stopped: the exit code and the message for stderr.
 struct Fail(i32, String);
@@ -105,6 +109,12 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         connect_to: a.net.connect_to,
         pin: a.pin,
         split_hello: a.split_hello,
+        headers: fetch_headers(&a.headers, a.token.as_deref()).map_err(usage)?,
+        ip_family: match (a.ipv4, a.ipv6) {
+            (true, _) => IpFamily::Ipv4,
+            (_, true) => IpFamily::Ipv6,
+            _ => IpFamily::Any,
+        },
     };
     let spec = FetchSpec {
         url,
@@ -123,6 +133,7 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         options,
         ab: String::new(),
         variant: String::new(),
+        size: None,
     };
     let prepared = Prepared::new(spec).map_err(|e| usage(format!("{e:#}")))?;
     let mut rec = probe::fetch(&prepared).await;
@@ -171,6 +182,21 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
     } else {
         crate::fetch_exit::exit_code(&rec, a.fail)
     })
+}
+
+/// `--header` and `--token` as one header list (a token replaces an
+/// Authorization header).
+fn fetch_headers(list: &[String], token: Option<&str>) -> Result<Headers, String> {
+    let mut h = Headers::default();
+    for arg in list {
+        let (n, v) =
+            crate::types::headers::parse_header_arg(arg).map_err(|e| format!("--header: {e}"))?;
+        h.push(&n, &v)?;
+    }
+    if let Some(t) = token {
+        h.set_bearer(t).map_err(|e| format!("--token: {e}"))?;
+    }
+    Ok(h)
 }
 
 async fn run_cmd(a: RunArgs) -> Outcome {
@@ -314,6 +340,12 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             if o.internal_errors == 1 { "" } else { "es" }
         )));
     }
+    // Every row is written and analysed; but a run that measured nothing
+    // (a stopped lab, a missing token) says why and does not pass for one
+    // that worked. A stopped run keeps its signal's code.
+    if let (None, Some(msg)) = (o.signal_exit, o.failures.nothing_measured(o.fetches)) {
+        return Err(Fail(EXIT_NOTHING_MEASURED, msg));
+    }
     Ok(o.signal_exit.unwrap_or(0))
 }
 
@@ -395,6 +427,12 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     ));
     let mut campaign = config::load_campaign(&path).map_err(usage)?;
     campaign.out = out;
+    if a.seed.is_some() {
+        campaign.seed = a.seed;
+    }
+    if let Some(note) = earlier_runs_note(&campaign.out) {
+        crate::stdout::eprintln(&note);
+    }
     let opts = RunOptions {
         quiet: a.quiet,
         ..RunOptions::default()
@@ -402,6 +440,31 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
     let code = run_and_report(campaign, opts).await;
     drop(lab);
     code
+}
+
+/// A demo into a folder that holds earlier runs pools them all (every run
+/// of a campaign in one folder is one data set): said before the run, with
+/// how to start fresh, so a rerun's verdicts are not mistaken for its own.
+fn earlier_runs_note(out: &Path) -> Option<String> {
+    let rounds = crate::record::rounds::read(out).ok()?;
+    let mut runs: Vec<&str> = rounds.iter().map(|r| r.run_id.as_str()).collect();
+    runs.sort_unstable();
+    runs.dedup();
+    // Rows beyond the header line (a run cut before its first round ended
+    // has rows but no rounds.csv line).
+    let has_rows = std::fs::read(out.join("fetches.csv"))
+        .is_ok_and(|b| b.iter().filter(|&&c| c == b'\n').count() > 1);
+    if runs.is_empty() && !has_rows {
+        return None;
+    }
+    let n = runs.len().max(1);
+    Some(format!(
+        "slowlane demo: {} already holds {n} earlier run{}: the verdicts and the report \
+         below pool {} with this one. For a fresh demo, remove the folder or pass --out NEW.",
+        out.display(),
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "it" } else { "them" },
+    ))
 }
 
 fn analyze_cmd(a: AnalyzeArgs) -> Outcome {

@@ -102,6 +102,10 @@ pub struct DemoArgs {
     /// Rounds (default: the scenario's).
     #[arg(long, value_parser = parse_rounds)]
     pub rounds: Option<u32>,
+    /// Shuffle seed (default random; always recorded): the same seed gives
+    /// the same fetch order.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -192,6 +196,21 @@ pub struct FetchArgs {
     /// Send the ClientHello in two TCP segments split inside the SNI.
     #[arg(long)]
     pub split_hello: bool,
+    /// Extra request header `Name: value` (repeatable); replaces slowlane's
+    /// own of the same name (User-Agent, Accept). The value is never printed.
+    // Checked in `app`, not by clap: clap's error would quote the value.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Send `Authorization: Bearer TOKEN` (a `slowlane serve --token`
+    /// reflector). Never printed.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Connect over IPv4 only (the first IPv4 address; none: dns_no_answer).
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+    /// Connect over IPv6 only.
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
     /// POST this many random bytes instead of GET.
     #[arg(long, value_name = "SIZE", value_parser = parse_upload)]
     pub upload: Option<u64>,

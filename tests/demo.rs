@@ -140,7 +140,8 @@ fn demo_default_out_is_not_doubled() {
 
 /// The generated campaign names its folder absolutely, so `run` of it from
 /// another working directory appends to the same folder (the lab is gone by
-/// then: the fetches fail, which is data, and land in the same fetches.csv).
+/// then: the fetches fail, which is data, and land in the same fetches.csv;
+/// nothing was measured, so the run exits 3).
 #[test]
 fn demo_campaign_reruns_into_its_own_folder_from_another_directory() {
     let first = tempfile::tempdir().unwrap();
@@ -160,7 +161,44 @@ fn demo_campaign_reruns_into_its_own_folder_from_another_directory() {
             "--quiet",
         ],
     );
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        r.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     assert_eq!(fetch_rows(&out), 2 * before);
     assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+/// Issue 23, item 9: `demo --seed` is the run's seed, and a second demo
+/// into the same folder says it pools the earlier run (the first does not).
+#[test]
+fn demo_seed_is_recorded_and_a_rerun_says_it_pools() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = || {
+        let o = quick_demo(Some(&out))
+            .args(["--seed", "4242"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (first, err) = run();
+    assert!(first.contains("seed 4242"), "{first}");
+    assert!(!err.contains("already holds"), "{err}");
+    let (_, err) = run();
+    assert!(
+        err.contains("already holds 1 earlier run") && err.contains("pool"),
+        "{err}"
+    );
+    let meta = std::fs::read_to_string(out.join("campaign.json")).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    let runs = meta["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r["seed"] == 4242), "{meta}");
 }

@@ -155,3 +155,74 @@ url = "https://c.example/z"
     assert!(text.contains("total (6 rounds): 18 fetches"), "{text}");
     assert!(text.contains("3 unknown (counted at max_bytes)"), "{text}");
 }
+
+/// A reflector's `download` is the size it serves: planned at exactly that,
+/// not at `max_bytes` (16 MiB), and no upper bound.
+#[test]
+fn plan_counts_a_reflector_download_at_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "r"
+rounds = 2
+[[reflector]]
+url = "https://127.0.0.1:9"
+pin = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+names = ["pbs.twimg.com"]
+controls = ["example.com"]
+download = "2MiB"
+upload = ""
+"#,
+    )
+    .unwrap();
+    let o = slowlane()
+        .args(["plan", file.to_str().unwrap(), "--format", "json"])
+        .args(["--out", dir.path().join("o").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["upper_bound"], false, "{v}");
+    assert_eq!(v["down_bytes_per_round"], 2 * 2 * 1024 * 1024, "{v}");
+    for u in v["per_url"].as_array().unwrap() {
+        assert_eq!(u["size_source"], "campaign", "{u}");
+    }
+}
+
+/// After a run whose throttled photo was capped by `max_time` every time,
+/// `plan` counts it at its Content-Length (`object_bytes`), not `max_bytes`.
+#[test]
+fn plan_sizes_capped_downloads_by_their_content_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    let out = dir.path().join("o");
+    std::fs::write(
+        &file,
+        r#"
+name = "c"
+rounds = 1
+[[url]]
+url = "https://pbs.twimg.com/image/600000.jpg"
+"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    // The columns earlier_sizes reads, as a run writes them.
+    std::fs::write(
+        out.join("fetches.csv"),
+        "url,direction,body_bytes,object_bytes,capped,error\n\
+         https://pbs.twimg.com/image/600000.jpg,down,32768,600000,time,\n\
+         https://pbs.twimg.com/image/600000.jpg,down,31000,600000,time,\n",
+    )
+    .unwrap();
+    let o = slowlane()
+        .args(["plan", file.to_str().unwrap(), "--format", "json"])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v = json(&o);
+    assert_eq!(v["down_bytes_per_round"], 600_000, "{v}");
+    assert_eq!(v["per_url"][0]["size_source"], "earlier", "{v}");
+    assert_eq!(v["upper_bound"], false, "{v}");
+}

@@ -390,7 +390,7 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                     _ if v.mechanism == Some(Mechanism::Freeze) => {
                         let after = v
                             .burst_bytes
-                            .map(|b| format!(": stops after ~{:.0} KB", b as f64 / 1024.0))
+                            .map(|b| format!(": stops after ~{:.0} KiB", b as f64 / 1024.0))
                             .unwrap_or_default();
                         // One parenthesis: the mechanism and where it stops.
                         parts.push(format!("{} throttled (freeze{after})", finding_name(v)));

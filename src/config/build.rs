@@ -256,6 +256,7 @@ fn url_spec(
         options: layer.over(base),
         ab: String::new(),
         variant: String::new(),
+        size: None,
     })
 }
 
@@ -318,6 +319,7 @@ fn list_specs(
             options: options.clone(),
             ab: String::new(),
             variant: String::new(),
+            size: None,
         })
         .collect())
 }

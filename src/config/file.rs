@@ -59,6 +59,8 @@ macro_rules! with_options {
             pub insecure: Option<bool>,
             pub resolve: Option<Vec<Spanned<String>>>,
             pub connect_to: Option<Vec<Spanned<String>>>,
+            pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+            pub ip_family: Option<Spanned<String>>,
         }
 
         impl $name {
@@ -77,6 +79,8 @@ macro_rules! with_options {
                     insecure: self.insecure,
                     resolve: self.resolve.clone(),
                     connect_to: self.connect_to.clone(),
+                    headers: self.headers.clone(),
+                    ip_family: self.ip_family.clone(),
                 }
             }
         }
@@ -126,6 +130,8 @@ with_options! {
         pub upload: Option<Spanned<RawSize>>,
         pub class: Option<Spanned<String>>,
         pub evasion: Option<Spanned<Vec<Spanned<String>>>>,
+        /// `slowlane serve --token`: sent as `Authorization: Bearer …`.
+        pub token: Option<Spanned<String>>,
     }
 }
 

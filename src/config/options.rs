@@ -14,7 +14,7 @@ use super::bounds::{check_fetch_time, check_size, check_window};
 use super::error::{ConfigError, Source};
 use super::file::{RawOptions, RawSize};
 use super::parse::{parse_connect_to, parse_duration, parse_resolve, parse_size};
-use crate::types::{ConnectTo, FetchOptions, Resolve};
+use crate::types::{ConnectTo, FetchOptions, Headers, IpFamily, Resolve};
 
 /// One validated layer of options; `None` means "not set here".
 #[derive(Debug, Clone, Default)]
@@ -30,6 +30,8 @@ pub struct PartialOptions {
     pub insecure: Option<bool>,
     pub resolve: Option<Vec<Resolve>>,
     pub connect_to: Option<Vec<ConnectTo>>,
+    pub headers: Option<Headers>,
+    pub ip_family: Option<IpFamily>,
 }
 
 impl PartialOptions {
@@ -84,7 +86,32 @@ impl PartialOptions {
                 format!("empty path in `cacert` in {place}"),
             ));
         }
+        let headers = match &raw.headers {
+            Some(t) => {
+                let mut h = Headers::default();
+                for (name, value) in t.get_ref() {
+                    // The message names the header, never its value (a secret).
+                    h.push(name, value).map_err(|e| {
+                        src.err_at(t.span(), "headers", format!("`headers` in {place}: {e}"))
+                    })?;
+                }
+                Some(h)
+            }
+            None => None,
+        };
+        let ip_family = match &raw.ip_family {
+            Some(f) => Some(f.get_ref().parse::<IpFamily>().map_err(|e| {
+                src.err_at(
+                    f.span(),
+                    "ip_family",
+                    format!("`ip_family` in {place}: {e}"),
+                )
+            })?),
+            None => None,
+        };
         Ok(PartialOptions {
+            headers,
+            ip_family,
             max_time: dur(&raw.max_time, "max_time", check_fetch_time)?,
             max_bytes,
             connect_timeout: dur(&raw.connect_timeout, "connect_timeout", check_fetch_time)?,
@@ -116,6 +143,8 @@ impl PartialOptions {
             connect_to: self.connect_to.clone().unwrap_or(o.connect_to),
             pin: o.pin,
             split_hello: o.split_hello,
+            headers: self.headers.clone().unwrap_or(o.headers),
+            ip_family: self.ip_family.unwrap_or(o.ip_family),
         }
     }
 }

@@ -200,6 +200,13 @@ fn one(
     }
     let mut options = PartialOptions::from_raw(&r.options(), src, dir, &place)?.over(base);
     options.pin = Some(pin);
+    if let Some(t) = &r.token {
+        // The message never quotes the token.
+        options
+            .headers
+            .set_bearer(t.get_ref())
+            .map_err(|e| src.err_at(t.span(), "token", format!("`token` in {place}: {e}")))?;
+    }
     // The reflector stops reading an upload a second before the probe's
     // cap, so its measurement comes back even when the upload is throttled.
     let mt = options.max_time;
@@ -247,6 +254,8 @@ fn one(
             options,
             ab: id.clone(),
             variant: variant.to_string(),
+            // The reflector serves exactly this many bytes: `plan` need not guess.
+            size: up.is_none().then_some(download.unwrap_or(0)),
         }
     };
     // One fresh name per run for each `random`, the same in both directions.

@@ -6,10 +6,13 @@
 //! in fetches.csv), so a run's totals can be checked against the plan; the
 //! TLS and HTTP overhead per fetch is estimated separately, never mixed in.
 //!
-//! A download's size is not in the campaign file. It comes, in order of
+//! A download's size is in the campaign file only for a reflector (its
+//! `download`, served as `/bytes/N`). Otherwise it comes, in order of
 //! preference, from `Content-Length` seen by a probe fetch (`plan --probe`),
-//! from earlier runs in the output directory, or else the URL's `max_bytes`
-//! cap stands in for it and the figure is an upper bound (said so).
+//! from earlier runs in the output directory (their `object_bytes`, the
+//! Content-Length, even of fetches a cap cut short; else the body size of
+//! whole fetches), or else the URL's `max_bytes` cap stands in for it and the
+//! figure is an upper bound (said so).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -34,6 +37,8 @@ pub const OVERHEAD_UP: u64 = 1024;
 pub enum SizeSource {
     /// The configured `upload` body size (exact).
     Upload,
+    /// Stated by the campaign: a `[[reflector]]`'s `download` (exact).
+    Campaign,
     /// `Content-Length` of a probe fetch (`plan --probe`).
     Probe,
     /// Median body size of earlier uncapped fetches in the output directory.
@@ -96,6 +101,8 @@ pub fn cost(c: &Campaign, probed: &Sizes, earlier: &Sizes) -> Cost {
             let (direction, down, up, source) = if t.upload > 0 {
                 let resp = earlier.get(&url).copied().unwrap_or(0);
                 (Direction::Up, resp, t.upload, SizeSource::Upload)
+            } else if let Some(n) = t.size {
+                (Direction::Down, n, 0, SizeSource::Campaign)
             } else if let Some(&n) = probed.get(&url) {
                 (Direction::Down, n, 0, SizeSource::Probe)
             } else if let Some(&n) = earlier.get(&url) {
@@ -171,9 +178,13 @@ fn makespan(times: &[Duration], slots: usize) -> Duration {
     load.into_iter().max().unwrap_or_default()
 }
 
-/// Median uncapped body size per URL of the downloads in an earlier
-/// `fetches.csv` (and the response size of uploads), for sizing the plan
-/// from what the campaign actually moved before. Missing file: no sizes.
+/// Size per URL of the downloads in an earlier `fetches.csv` (and the
+/// response size of uploads), for sizing the plan from what the campaign
+/// actually moved before. A download's size is the median `object_bytes`
+/// (its Content-Length) where the server sent one — also of fetches a cap
+/// cut short, which is how a throttled object's size is ever learnt — else
+/// the median body size of its whole (uncapped, unfailed) fetches. Missing
+/// file: no sizes.
 pub fn earlier_sizes(fetches_csv: &Path) -> anyhow::Result<Sizes> {
     #[derive(serde::Deserialize)]
     struct Row {
@@ -181,8 +192,14 @@ pub fn earlier_sizes(fetches_csv: &Path) -> anyhow::Result<Sizes> {
         body_bytes: u64,
         capped: Option<String>,
         error: Option<String>,
+        // Older files (and hand-made ones) may lack these columns.
+        #[serde(default)]
+        direction: Option<String>,
+        #[serde(default)]
+        object_bytes: Option<u64>,
     }
     let mut by_url: HashMap<String, Vec<u64>> = HashMap::new();
+    let mut declared: HashMap<String, Vec<u64>> = HashMap::new();
     if !fetches_csv.exists() {
         return Ok(Sizes::new());
     }
@@ -192,6 +209,10 @@ pub fn earlier_sizes(fetches_csv: &Path) -> anyhow::Result<Sizes> {
         // A torn or odd row says nothing about sizes: skip it, the plan is
         // an estimate and the analyzer reports such rows.
         let Ok(row) = row else { continue };
+        let up = row.direction.as_deref() == Some("up");
+        if let (false, Some(n)) = (up, row.object_bytes) {
+            declared.entry(row.url.clone()).or_default().push(n);
+        }
         if row.capped.is_some_and(|c| !c.is_empty()) || row.error.is_some_and(|e| !e.is_empty()) {
             continue;
         }
@@ -203,6 +224,7 @@ pub fn earlier_sizes(fetches_csv: &Path) -> anyhow::Result<Sizes> {
     // value, which for an even count overstated a URL by half the gap
     // between its two middle sizes and disagreed with the analyzer's
     // median of the same fetches.
+    by_url.extend(declared);
     Ok(by_url
         .into_iter()
         .filter_map(|(u, v)| {
@@ -254,8 +276,9 @@ impl Cost {
         }
         let count = |src: SizeSource| self.per_url.iter().filter(|u| u.size_source == src).count();
         s += &format!(
-            "sizes: {} upload, {} from Content-Length (--probe), {} from earlier runs, {} unknown (counted at max_bytes)\n",
+            "sizes: {} upload, {} stated by the campaign, {} from Content-Length (--probe), {} from earlier runs, {} unknown (counted at max_bytes)\n",
             count(SizeSource::Upload),
+            count(SizeSource::Campaign),
             count(SizeSource::Probe),
             count(SizeSource::Earlier),
             count(SizeSource::Cap),
@@ -301,5 +324,30 @@ mod tests {
         assert!(earlier_sizes(&dir.path().join("none.csv"))
             .unwrap()
             .is_empty());
+    }
+
+    /// A throttled download is capped by `max_time` every time: its size
+    /// is still known from its Content-Length (`object_bytes`), which wins
+    /// over the body sizes of whole fetches. Uploads' object_bytes is the
+    /// body sent, not the response: never taken as a download size.
+    #[test]
+    fn earlier_sizes_prefer_content_length_even_of_capped_fetches() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("fetches.csv");
+        std::fs::write(
+            &csv,
+            "url,direction,body_bytes,object_bytes,capped,error\n\
+             photo,down,31000,600000,time,\n\
+             photo,down,30000,600000,time,\n\
+             page,down,30000,30000,,\n\
+             nolen,down,700,,,\n\
+             up,up,50,200000,,\n",
+        )
+        .unwrap();
+        let s = earlier_sizes(&csv).unwrap();
+        assert_eq!(s["photo"], 600_000);
+        assert_eq!(s["page"], 30_000);
+        assert_eq!(s["nolen"], 700);
+        assert_eq!(s["up"], 50);
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! `--connect-to` and `--resolve` overrides are applied here, in curl's order:
 //! connect-to first picks the host:port to connect to, then resolve may pin
-//! that host's address. Only the first address is tried: trying the next one
-//! on failure would be a hidden retry (and would blur TCP time).
+//! that host's address. Only the first address (of the family asked for,
+//! `ip_family`) is tried: trying the next one on failure would be a hidden
+//! retry (and would blur TCP time).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -24,8 +25,20 @@ pub struct Endpoint {
     pub dns: Duration,
 }
 
-/// Resolve `host:port` honouring the overrides in `opts`.
+/// Resolve `host:port` honouring the overrides and the IP family in
+/// `opts`. With `ip_family` set, addresses of the other family are dropped
+/// (from `addrs` too); none left is `dns_no_answer`, as a lookup without
+/// an A (or AAAA) record would be.
 pub async fn resolve(host: &str, port: u16, opts: &FetchOptions) -> Result<Endpoint, Failure> {
+    let mut ep = resolve_any(host, port, opts).await?;
+    ep.addrs.retain(|a| opts.ip_family.allows(&a.ip()));
+    if ep.addrs.is_empty() {
+        return Err(Failure::new("dns_no_answer", Phase::Dns));
+    }
+    Ok(ep)
+}
+
+async fn resolve_any(host: &str, port: u16, opts: &FetchOptions) -> Result<Endpoint, Failure> {
     let mut via = None;
     let (mut host, mut port) = (host.to_string(), port);
     if let Some(ct) = opts.connect_to.iter().find(|c| {
@@ -112,5 +125,19 @@ mod tests {
         let e = resolve("example.org", 443, &o).await.unwrap();
         assert_eq!(e.via, Some("connect_to"));
         assert_eq!(e.addrs, vec!["127.0.0.2:8443".parse().unwrap()]);
+    }
+
+    #[tokio::test]
+    async fn ip_family_keeps_only_its_addresses() {
+        use crate::types::IpFamily;
+        let mut o = FetchOptions::default();
+        let e = resolve("::1", 443, &o).await.unwrap();
+        assert_eq!(e.addrs, vec!["[::1]:443".parse().unwrap()]);
+        o.ip_family = IpFamily::Ipv4;
+        let f = resolve("::1", 443, &o).await.unwrap_err();
+        assert_eq!(f.kind, "dns_no_answer");
+        assert!(resolve("127.0.0.1", 443, &o).await.is_ok());
+        o.ip_family = IpFamily::Ipv6;
+        assert!(resolve("127.0.0.1", 443, &o).await.is_err());
     }
 }

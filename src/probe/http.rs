@@ -140,6 +140,16 @@ fn build_request(
     if spec.method == Method::Post {
         b = b.header(header::CONTENT_TYPE, "application/octet-stream");
     }
+    // The campaign's own headers (a realistic User-Agent, a reflector's
+    // token) replace the defaults of the same name.
+    if let Some(h) = b.headers_mut() {
+        for (name, _) in spec.options.headers.iter() {
+            h.remove(name);
+        }
+        for (name, value) in spec.options.headers.iter() {
+            h.append(name.clone(), value.clone());
+        }
+    }
     Ok(b.body(body)?)
 }
 

@@ -217,6 +217,7 @@ async fn run(
         .join(" ");
     let addr = ep.addrs[0];
     rec.addr = Some(addr.to_string());
+    rec.ip_family = Some(if addr.is_ipv4() { "ipv4" } else { "ipv6" }.into());
 
     let (limit, capping) = phase_limit(opts.connect_timeout);
     let t_tcp = Instant::now();

@@ -25,6 +25,9 @@ pub enum Msg {
     RoundEnd {
         round: u32,
         started: SystemTime,
+        /// When its last fetch finished, stamped by the scheduler before the
+        /// next round can start (the writer may get here later).
+        ended: SystemTime,
         /// The highest `fetch_id` sequence number used so far.
         last_seq: u64,
         end: RoundEnd,
@@ -34,6 +37,7 @@ pub enum Msg {
 pub struct Summary {
     pub fetches: u64,
     pub errors: u64,
+    pub failures: super::diagnose::Failures,
     pub table: ClassTable,
 }
 
@@ -55,6 +59,7 @@ pub fn collect(
     let mut s = Summary {
         fetches: 0,
         errors: 0,
+        failures: Default::default(),
         table: ClassTable::default(),
     };
     while let Some(msg) = rx.blocking_recv() {
@@ -65,6 +70,7 @@ pub fn collect(
                 hist.record(&rec);
                 s.fetches += 1;
                 s.errors += rec.error.is_some() as u64;
+                s.failures.add(&rec);
                 s.table.add(&rec);
                 // The slowest class is a median over all rates so far:
                 // computed per fetch it made a long run quadratic, and the
@@ -80,10 +86,10 @@ pub fn collect(
             Msg::RoundEnd {
                 round,
                 started,
+                ended,
                 last_seq,
                 end,
             } => {
-                let ended = SystemTime::now();
                 hist.write_round(out, round, started, ended)
                     .with_context(|| format!("{}: writing histograms", out.display()))?;
                 sink.sync()?;

@@ -8,6 +8,7 @@
 
 mod catch;
 mod collect;
+pub mod diagnose;
 mod progress;
 pub mod resume;
 mod signals;
@@ -76,6 +77,8 @@ pub struct RunOutcome {
     /// Fetches that panicked (each written as an `unknown_failure:
     /// internal: …` row): a bug, exit 1.
     pub internal_errors: u64,
+    /// What failed, for the message when nothing was measured.
+    pub failures: diagnose::Failures,
     pub table: ClassTable,
 }
 
@@ -264,6 +267,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         let _ = tx.send(Msg::RoundEnd {
             round,
             started: round_started,
+            ended: SystemTime::now(),
             last_seq: seq,
             end,
         });
@@ -287,6 +291,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         interrupted: stop.is_set(),
         signal_exit: stop.exit_code(),
         internal_errors: internal.load(Ordering::SeqCst),
+        failures: summary.failures,
         table: summary.table,
     })
 }

@@ -10,14 +10,16 @@
 //! it, `FromStr` reads it back (case-insensitively, surrounding spaces
 //! ignored), serde uses the same lowercase names (`Method`: uppercase).
 
+pub mod headers;
 pub mod pin;
 pub mod record;
 pub mod spec;
 pub mod stats;
 
+pub use headers::Headers;
 pub use pin::Pin;
 pub use record::{Capped, FetchRecord, Ms, Phase, Window};
-pub use spec::{ConnectTo, FetchOptions, FetchSpec, Resolve};
+pub use spec::{ConnectTo, FetchOptions, FetchSpec, IpFamily, Resolve};
 
 use std::fmt;
 use std::str::FromStr;

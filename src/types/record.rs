@@ -67,6 +67,9 @@ pub struct FetchRecord {
     pub sni: String,
     pub addr: Option<String>,
     pub addrs: String,
+    /// The family of `addr`: `ipv4` or `ipv6`; empty when no address was
+    /// chosen (DNS failed).
+    pub ip_family: Option<String>,
     pub dns_override: Option<String>,
     pub class: Option<Class>,
     pub group: Option<Group>,

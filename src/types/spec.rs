@@ -11,7 +11,47 @@ use std::time::Duration;
 use http::Uri;
 use serde::Serialize;
 
-use super::{Class, Group, Method, Pin};
+use super::{Class, Group, Headers, Method, Pin};
+
+/// Which IP family a fetch connects over (`fetch -4`/`-6`, campaign
+/// `ip_family`). `Any` takes the first address the lookup returned, as
+/// before; the family used is recorded in `ip_family` either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpFamily {
+    #[default]
+    Any,
+    Ipv4,
+    Ipv6,
+}
+
+impl IpFamily {
+    pub const NAMES: &'static [&'static str] = &["any", "ipv4", "ipv6"];
+
+    /// Whether `addr` may be used.
+    pub fn allows(self, addr: &std::net::IpAddr) -> bool {
+        match self {
+            IpFamily::Any => true,
+            IpFamily::Ipv4 => addr.is_ipv4(),
+            IpFamily::Ipv6 => addr.is_ipv6(),
+        }
+    }
+}
+
+impl std::str::FromStr for IpFamily {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "any" => Ok(IpFamily::Any),
+            "ipv4" | "4" => Ok(IpFamily::Ipv4),
+            "ipv6" | "6" => Ok(IpFamily::Ipv6),
+            _ => Err(format!(
+                "unknown IP family {s:?} (valid: {})",
+                IpFamily::NAMES.join(", ")
+            )),
+        }
+    }
+}
 
 /// `--resolve HOST:PORT:ADDR`: connect to ADDR instead of resolving HOST.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +96,10 @@ pub struct FetchOptions {
     /// Send the ClientHello in two TCP segments split inside the SNI
     /// (`probe::split`): a DPI box that does not reassemble misses the name.
     pub split_hello: bool,
+    /// Extra request headers (values never serialised: see [`Headers`]).
+    pub headers: Headers,
+    /// Only addresses of this family are used.
+    pub ip_family: IpFamily,
 }
 
 impl Default for FetchOptions {
@@ -74,6 +118,8 @@ impl Default for FetchOptions {
             connect_to: Vec::new(),
             pin: None,
             split_hello: false,
+            headers: Headers::default(),
+            ip_family: IpFamily::Any,
         }
     }
 }
@@ -104,6 +150,10 @@ pub struct FetchSpec {
     /// Its variant: `plain`, `split-hello`, `trailing-dot`, `upper-case`,
     /// `no-sni`; empty for ordinary URLs.
     pub variant: String,
+    /// The download's size when the campaign itself states it (a
+    /// reflector's `download`, served as `/bytes/N`); `None` for a URL
+    /// whose size only the server knows. `plan` counts it as exact.
+    pub size: Option<u64>,
 }
 
 fn ser_uri<S: serde::Serializer>(u: &Uri, s: S) -> Result<S::Ok, S::Error> {

@@ -27,6 +27,7 @@ pub fn spec(url: &str, upload: u64, options: FetchOptions) -> FetchSpec {
         options,
         ab: String::new(),
         variant: String::new(),
+        size: None,
     }
 }
 
