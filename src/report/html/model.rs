@@ -15,7 +15,7 @@ use super::svg_cdf::{self, CdfData};
 use super::svg_phases::{self, five, Phase};
 use super::svg_rounds::{self, Over};
 use super::{facts, timelines, ReportOptions};
-use crate::analyze::output::{fmt_bps, fmt_p, fmt_ratio};
+use crate::analyze::base::units::{fmt_bps, fmt_p, fmt_ratio};
 use crate::analyze::{class_str, Scope, Verdict, VerdictKind};
 use crate::types::{Direction, Group};
 

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use super::plot::{self, BURST, CONTROL, PLATEAU, TARGET};
 use super::svg_chart::{self, Axis, Frame};
-use crate::analyze::output::fmt_bps;
+use crate::analyze::base::units::fmt_bps;
 
 /// One fetch's cumulative bytes and its fitted plateau.
 #[derive(Debug, Clone, Default)]
