@@ -12,6 +12,7 @@
 mod ab;
 pub mod agg;
 mod facts;
+pub mod figure;
 pub mod matrix;
 pub mod model;
 pub mod page;

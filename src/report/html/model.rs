@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::ab::{self, AbView};
 use super::agg::{medians_by_key, quantiles, Agg, Cell};
+pub use super::figure::Figure;
 use super::matrix::{self, Matrix};
 use super::svg_cdf::{self, CdfData};
 use super::svg_phases::{self, five, Phase};
@@ -18,14 +19,6 @@ use super::{facts, timelines, ReportOptions};
 use crate::analyze::base::units::{fmt_bps, fmt_p, fmt_ratio};
 use crate::analyze::{class_str, Scope, Verdict, VerdictKind};
 use crate::types::{Direction, Group};
-
-/// One SVG: inline in the HTML, a file beside report.md.
-#[derive(Debug, Clone)]
-pub struct Figure {
-    pub file: String,
-    pub caption: String,
-    pub svg: String,
-}
 
 /// One verdict row as shown.
 #[derive(Debug, Clone)]
