@@ -557,13 +557,13 @@ fn report_cmd(a: ReportArgs) -> Outcome {
 /// document).
 fn group_table(
     rows: &[analyze::Verdict],
-    by: &analyze::groups::GroupBy,
+    by: &analyze::aggregate::groups::GroupBy,
     vantages: Option<&Path>,
     first: &Path,
     out: &Path,
     format: analyze::Format,
 ) -> Result<(), Fail> {
-    use analyze::groups::{self, GroupBy, VantageMap};
+    use analyze::aggregate::groups::{self, GroupBy, VantageMap};
     let file = match vantages {
         Some(p) => Some(p.to_path_buf()),
         None if matches!(by, GroupBy::Column(_)) => VantageMap::find(first),

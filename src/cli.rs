@@ -386,7 +386,7 @@ pub struct AnalyzeArgs {
     /// vantages.csv (`country`, `isp`, `access`, …) or `prefix:N` (the first
     /// N `-`-parts of the vantage name). Written to groups.csv; see docs/fleet.md.
     #[arg(long, value_name = "COLUMN|prefix:N")]
-    pub group_by: Option<analyze::groups::GroupBy>,
+    pub group_by: Option<analyze::aggregate::groups::GroupBy>,
     /// The vantage → group table for --group-by (CSV with a `vantage`
     /// column; default: the nearest vantages.csv beside the first PATH or
     /// above it, else in the current directory).

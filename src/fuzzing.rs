@@ -87,8 +87,8 @@ pub fn fetches(fetches: &[u8], timeline: Option<&[u8]>) {
         }
         let _ = analyze::write_verdicts_csv(&dir.0.join("verdicts.csv"), &a.verdicts);
     }
-    let mut ds = analyze::load::Dataset::default();
-    let src = ds.add_source(analyze::load::TimelineSrc::None);
+    let mut ds = analyze::input::load::Dataset::default();
+    let src = ds.add_source(analyze::input::load::TimelineSrc::None);
     let _ = ds.read_fetches(src, &f, 1, 3);
 }
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use slowlane::analyze::load::Dataset;
+use slowlane::analyze::input::load::Dataset;
 use support::analyze::*;
 
 #[test]

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use slowlane::analyze::fingerprint::fetch_print;
-use slowlane::analyze::timeline::Pt;
+use slowlane::analyze::fingerprint::print::fetch_print;
+use slowlane::analyze::fingerprint::timeline::Pt;
 use slowlane::plateau::{estimate, Sample};
 use slowlane::probe::tcpinfo::TcpInfo;
 use slowlane::probe::timeline::{steady_bps, Timeline, WindowSample};

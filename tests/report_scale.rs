@@ -3,8 +3,8 @@
 //! the most throttled first, and SVGs that parse. How long it takes is
 //! measured by `scripts/bench-report` (no timed assertion in a test).
 
-use slowlane::analyze::load::Row;
-use slowlane::analyze::verdict::empty_verdict;
+use slowlane::analyze::base::verdict::empty_verdict;
+use slowlane::analyze::input::load::Row;
 use slowlane::analyze::{Scope, Verdict, VerdictKind};
 use slowlane::report::html::{agg::Agg, model, page, ReportOptions};
 use slowlane::types::{Class, Direction, Group};

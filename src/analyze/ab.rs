@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use super::output::fmt_bps;
-use super::stats::{mann_whitney, median, sort, Alternative, Pool};
-use super::verdict::empty_verdict;
-use super::{AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
+use crate::analyze::base::units::fmt_bps;
+use crate::analyze::base::verdict::{empty_verdict, Metric, Scope, Verdict, VerdictKind};
+use crate::analyze::base::AnalyzeOptions;
+use crate::analyze::stats::{mann_whitney, median, sort, Alternative, Pool};
 use crate::types::{Class, Direction, FetchRecord};
 
 /// The columns an A/B row needs (missing columns read as empty).

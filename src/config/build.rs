@@ -1,7 +1,6 @@
 //! Validation: turn a [`RawCampaign`] into a [`Campaign`].
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use toml::Spanned;
 
@@ -9,11 +8,12 @@ use super::bounds::{check_concurrency, check_duration, check_interval, check_rou
 use super::error::{ConfigError, Source};
 use super::file::{RawCampaign, RawList, RawUrl};
 use super::list::parse_list;
+use super::names::parse_name;
 use super::options::{duration_value, size_value, PartialOptions};
 use super::parse::parse_url;
 use super::Campaign;
 use crate::plan::Schedule;
-use crate::types::{hostname, FetchOptions, FetchSpec, Group, Method, UnknownName};
+use crate::types::{hostname, FetchOptions, FetchSpec, Group, Method};
 
 /// Reads a `[[list]]` file (the disk, or memory in tests and fuzzing).
 pub type ReadList<'a> = &'a dyn Fn(&Path) -> std::io::Result<Vec<u8>>;
@@ -322,16 +322,6 @@ fn list_specs(
             size: None,
         })
         .collect())
-}
-
-/// A named value (`class`, `group`, `method`) through its one `FromStr`.
-pub(super) fn parse_name<T>(v: &Spanned<String>, src: &Source, key: &str) -> Result<T, ConfigError>
-where
-    T: FromStr<Err = UnknownName>,
-{
-    v.get_ref()
-        .parse()
-        .map_err(|e: UnknownName| src.err_at(v.span(), key, e.to_string()))
 }
 
 /// A URL's host must be a DNS name or an IP address (for https it is also

@@ -18,6 +18,7 @@ mod controls;
 mod error;
 mod file;
 mod list;
+mod names;
 mod options;
 mod overrides;
 mod parse;

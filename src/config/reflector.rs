@@ -12,9 +12,9 @@ use std::path::Path;
 use rand::Rng;
 use toml::Spanned;
 
-use super::build::parse_name;
 use super::error::{ConfigError, Source};
 use super::file::{RawReflector, RawSize};
+use super::names::parse_name;
 use super::options::{size_value, PartialOptions};
 use super::parse::parse_url;
 use crate::types::{Class, FetchOptions, FetchSpec, Group, Method, Pin};

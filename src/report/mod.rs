@@ -5,5 +5,5 @@ pub mod classes;
 pub mod fetch;
 
 /// Human-readable bit rate ("131 kbit/s"): one formatter for every table.
-pub use crate::analyze::output::fmt_bps;
+pub use crate::analyze::base::units::fmt_bps;
 pub mod html;

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use crate::analyze::fastcsv::RowSink;
-use crate::analyze::load::{fetch_rate, url_host, Fx, Row};
+use crate::analyze::input::fastcsv::RowSink;
+use crate::analyze::input::load::{fetch_rate, url_host, Fx, Row};
 use crate::analyze::BadKind;
 use crate::types::{Class, Direction, Group};
 

@@ -12,6 +12,7 @@
 mod ab;
 pub mod agg;
 mod facts;
+pub mod figure;
 pub mod matrix;
 pub mod model;
 pub mod page;
@@ -29,8 +30,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-use crate::analyze::fastcsv::{self, RowSink};
-use crate::analyze::load::{Dataset, Row, TimelineSrc};
+use crate::analyze::input::fastcsv::{self, RowSink};
+use crate::analyze::input::load::{Dataset, Row, TimelineSrc};
 use crate::analyze::{self, AnalyzeOptions, BadKind};
 
 pub use model::Report;

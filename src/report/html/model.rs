@@ -10,29 +10,15 @@ use anyhow::Result;
 
 use super::ab::{self, AbView};
 use super::agg::{medians_by_key, quantiles, Agg, Cell};
+pub use super::figure::Figure;
 use super::matrix::{self, Matrix};
 use super::svg_cdf::{self, CdfData};
 use super::svg_phases::{self, five, Phase};
 use super::svg_rounds::{self, Over};
 use super::{facts, text, timelines, ReportOptions};
-use crate::analyze::output::{fmt_bps, fmt_p, fmt_ratio};
+use crate::analyze::base::units::{fmt_bps, fmt_p, fmt_ratio};
 use crate::analyze::{class_str, Scope, Verdict, VerdictKind};
 use crate::types::{Direction, Group};
-
-/// One SVG: inline in the HTML, a file beside report.md.
-#[derive(Debug, Clone)]
-pub struct Figure {
-    pub file: String,
-    pub caption: String,
-    pub svg: String,
-}
-
-impl Figure {
-    /// The caption as HTML that breaks only between words.
-    pub fn caption_html(&self) -> String {
-        text::words(&self.caption)
-    }
-}
 
 /// One verdict row as shown.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use super::plot::{self, CONTROL, PLATEAU, TARGET};
 use super::svg_chart::{self, Axis, Entry, Frame};
-use crate::analyze::output::fmt_bps;
+use crate::analyze::base::units::fmt_bps;
 
 /// What one CDF panel shows: quantiles (evenly spaced probabilities, min to
 /// max) of each side, and the plateau marks (bit/s).

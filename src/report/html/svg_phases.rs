@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use super::plot::{self, CONTROL, TARGET};
 use super::svg_chart::{self, Axis, Frame};
-use crate::analyze::output::fmt_ms;
+use crate::analyze::base::units::fmt_ms;
 
 /// p5, p25, p50, p75, p95 of one phase on one side (ms).
 pub type Five = [f64; 5];

@@ -7,7 +7,7 @@ use plotters::prelude::*;
 
 use super::plot::{self, CONTROL, TARGET};
 use super::svg_chart::{self, Axis, Entry, Frame};
-use crate::analyze::output::fmt_bps;
+use crate::analyze::base::units::fmt_bps;
 
 /// What the x axis counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

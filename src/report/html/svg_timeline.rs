@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use super::plot::{self, BURST, CONTROL, PLATEAU, TARGET};
 use super::svg_chart::{self, Axis, Entry, Frame};
-use crate::analyze::output::{fmt_bps, fmt_ms};
+use crate::analyze::base::units::{fmt_bps, fmt_ms};
 
 /// One fetch's cumulative bytes and its fitted plateau.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::agg::{Agg, Pick, SeriesPicks};
-use super::model::Figure;
+use super::figure::Figure;
 use super::svg_timeline;
 use super::traces::{self, FetchKey};
 use crate::analyze::{class_str, Scope, Verdict, VerdictKind};

@@ -64,7 +64,7 @@ pub fn fmt_pval(p: f64) -> String {
         "<1e-300".into()
     } else {
         let mut s = String::with_capacity(12);
-        let _ = super::decimal::write_exp(&mut s, p, 3);
+        let _ = crate::analyze::stats::decimal::write_exp(&mut s, p, 3);
         s
     }
 }

@@ -24,34 +24,14 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
-
-use super::inference::median_of;
-use super::load::Dataset;
-use super::output::fmt_bps;
+use crate::analyze::base::units::fmt_bps;
+use crate::analyze::base::verdict::ComparedWith;
+use crate::analyze::input::load::Dataset;
+use crate::analyze::stats::inference::median_of;
 use crate::types::{Class, Direction, Group};
 
 /// Largest size ratio between a target and a control it is compared with.
 pub const SIZE_FACTOR: f64 = 2.0;
-
-/// How a row's controls were chosen (`compared_with` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ComparedWith {
-    Explicit,
-    SizeMatched,
-    Class,
-}
-
-impl ComparedWith {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ComparedWith::Explicit => "explicit",
-            ComparedWith::SizeMatched => "size-matched",
-            ComparedWith::Class => "class",
-        }
-    }
-}
 
 /// The chosen controls of one series.
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
 //! The tests and intervals behind `paired`, `partial` and `q_value`
-//! (Mann–Whitney and the bootstrap live in [`super::stats`]):
+//! (Mann–Whitney lives in [`super::ranks`], the bootstrap in [`super::bootstrap`]):
 //!
 //! - [`signed_rank`]: one-sided Wilcoxon signed-rank test of per-round log
 //!   ratios (exact distribution for small samples without ties, normal

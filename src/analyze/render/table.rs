@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::output::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
-use super::pooling::plural;
-use super::summary::selective_summary;
-use super::{class_str, Scope, Verdict, VerdictKind};
+use crate::analyze::aggregate::summary::selective_summary;
+use crate::analyze::base::units::{fmt_bps, fmt_ms, fmt_p, fmt_ratio};
+use crate::analyze::base::verdict::{class_str, Scope, Verdict, VerdictKind};
+use crate::analyze::input::pooling::plural;
 
 /// What starts a row's reason line (right-aligned in 14 columns).
 pub const REASON_MARK: &str = "└ ";
@@ -128,7 +128,7 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
         let mut what = match v.scope {
             Scope::Url if v.control => format!("{} (control)", v.url),
             Scope::Url => v.url.clone(),
-            Scope::Ab => super::ab::what(v),
+            Scope::Ab => crate::analyze::ab::what(v),
             _ => format!("{} (all URLs)", v.host),
         };
         let (snis, labels) = seen.get(&key(v)).map_or((0, 0), |e| (e.0.len(), e.1.len()));
@@ -228,7 +228,7 @@ pub fn text<'a>(all: &'a [Verdict], kept: &[&'a Verdict]) -> String {
             plural(vantages.len(), "vantage"),
         );
     }
-    out.push_str(&super::ab::text_block(all));
+    out.push_str(&crate::analyze::ab::text_block(all));
     let summary = selective_summary(all);
     if summary.is_empty() {
         return out;

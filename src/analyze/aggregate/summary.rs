@@ -4,9 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use super::inference::median_of;
-use super::output::fmt_bps;
-use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
+use crate::analyze::base::units::fmt_bps;
+use crate::analyze::base::verdict::{
+    class_str, empty_verdict, Mechanism, Metric, Scope, Verdict, VerdictKind,
+};
+use crate::analyze::stats::inference::median_of;
 use crate::types::{Class, Direction};
 
 /// `image`, `image upload`, `unknown class`.
@@ -109,7 +111,7 @@ pub fn throttle_rate(v: &Verdict) -> Option<f64> {
 
 /// `1 URL`, `3 URLs`.
 fn urls_word(n: usize) -> String {
-    super::pooling::plural(n, "URL")
+    crate::analyze::input::pooling::plural(n, "URL")
 }
 
 fn hosts(rows: &[&Verdict]) -> String {
@@ -267,7 +269,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             n_censored: urls.iter().map(|v| v.n_censored).sum(),
             failure: focus.iter().find_map(|v| v.failure.clone()),
             reason,
-            ..super::verdict::empty_verdict()
+            ..empty_verdict()
         });
     }
     out

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
-use super::fastcsv::fnum;
-use super::load::{Dataset, TimelineSrc};
+use crate::analyze::input::fastcsv::fnum;
+use crate::analyze::input::load::{Dataset, TimelineSrc};
 use crate::types::{Direction, Window};
 
 /// One timeline sample; missing values are NaN.

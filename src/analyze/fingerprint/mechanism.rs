@@ -12,19 +12,12 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use super::fingerprint::{aggregate, fetch_print, FetchPrint};
-use super::load::Dataset;
+use super::print::{aggregate, fetch_print, FetchPrint};
 use super::timeline::TraceCollector;
-use super::verdict::Row;
-use super::{Mechanism, VerdictKind};
+use crate::analyze::base::verdict::{Mechanism, VerdictKind};
+use crate::analyze::input::load::Dataset;
+use crate::analyze::judge::rows::{needs_fingerprint as needs, Row};
 use crate::types::Window;
-
-pub(super) fn needs(r: &Row) -> bool {
-    matches!(
-        r.verdict.verdict,
-        VerdictKind::Throttled | VerdictKind::Partial | VerdictKind::Blocked
-    )
-}
 
 /// The (series, fetch slot) pairs a row is fingerprinted on.
 fn focus(r: &Row, ds: &Dataset) -> Vec<(usize, u32)> {

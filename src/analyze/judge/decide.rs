@@ -21,12 +21,13 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::compare::{Cmp, Test};
-use super::decimal::write_fixed;
-use super::inference::{benjamini_hochberg, wilson};
-use super::output::{Bps, P};
-use super::verdict::Row;
-use super::{AnalyzeOptions, VerdictKind};
+use super::compare::Cmp;
+use super::rows::Row;
+use crate::analyze::base::units::{Bps, P};
+use crate::analyze::base::verdict::{Scope, Test, VerdictKind};
+use crate::analyze::base::AnalyzeOptions;
+use crate::analyze::stats::decimal::write_fixed;
+use crate::analyze::stats::inference::{benjamini_hochberg, wilson};
 
 /// A partial throttle must slow at least this share of the fetches.
 pub const PARTIAL_MIN_SHARE: f64 = 0.10;
@@ -40,7 +41,7 @@ pub fn fill_q(rows: &mut [Row], o: &AnalyzeOptions) {
     let mut by: BTreeMap<(&str, u8), Vec<usize>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         let family = match (r.verdict.scope, r.verdict.control) {
-            (super::Scope::Host, _) => 2,
+            (Scope::Host, _) => 2,
             (_, true) => 1,
             _ => 0,
         };
@@ -244,7 +245,7 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         reason.push_str(&v.reason);
     }
     // A host aggregate concludes no more than its URLs could.
-    if v.scope == super::Scope::Host
+    if v.scope == Scope::Host
         && matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Partial)
         && r.most_per_url < o.min_n
     {

@@ -77,3 +77,21 @@ pub fn warning(ds: &Dataset, vantage: &str, members: &[usize]) -> Option<String>
         each.join(", ")
     ))
 }
+
+/// Series indexes by vantage, vantages in name order.
+pub fn by_vantage(ds: &Dataset) -> Vec<(&str, Vec<usize>)> {
+    // Series by vantage, vantages in name order. Each vantage is evaluated
+    // and decided alone (its own controls, its own test families), on all
+    // cores: thousands of small vantages cost what one large one does.
+    let mut index: std::collections::HashMap<&str, usize> = Default::default();
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    for (i, s) in ds.series.iter().enumerate() {
+        let g = *index.entry(s.vantage.as_str()).or_insert_with(|| {
+            groups.push((s.vantage.as_str(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(i);
+    }
+    groups.sort_by(|a, b| a.0.cmp(b.0));
+    groups
+}

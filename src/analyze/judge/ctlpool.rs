@@ -23,9 +23,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::compare::{slowed, Kind};
-use super::load::{Dataset, Obs};
-use super::stats::{median, seed_for, sort};
+use super::kind::{slowed, Kind};
+use crate::analyze::input::load::{Dataset, Obs};
+use crate::analyze::stats::{median, seed_for, sort};
 
 /// The value of metric `k` in one observation (NaN: not measured).
 pub fn value(o: &Obs, k: Kind) -> f64 {
@@ -311,7 +311,7 @@ impl PoolCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::row::RateSrc;
+    use crate::analyze::input::row::RateSrc;
     use proptest::prelude::*;
 
     /// The pool as `PoolCache` built it before derivations: sort the values,
@@ -407,7 +407,7 @@ mod tests {
     /// `n` control URLs of one class (`with_target`: and a target), 30
     /// rounds each, values with ties.
     fn dataset(n: usize, with_target: bool) -> Dataset {
-        use crate::analyze::load::{Row, TimelineSrc};
+        use crate::analyze::input::load::{Row, TimelineSrc};
         use crate::types::{Class, Group};
         let mut ds = Dataset::default();
         let src = ds.add_source(TimelineSrc::None);

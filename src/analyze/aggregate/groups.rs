@@ -16,9 +16,10 @@ use std::str::FromStr;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::inference::median_of;
 use super::summary::throttle_rate;
-use super::{class_str, Scope, Verdict, VerdictKind};
+use crate::analyze::base::units::fmt_bps;
+use crate::analyze::base::verdict::{class_str, Scope, Verdict, VerdictKind};
+use crate::analyze::stats::inference::median_of;
 use crate::types::Direction;
 
 /// How vantages are grouped.
@@ -271,7 +272,7 @@ pub fn render_text(rows: &[GroupRow]) -> String {
                 r.ok.to_string(),
                 r.inconclusive.to_string(),
                 r.throttle_rate_bps
-                    .map_or("-".into(), |b| super::output::fmt_bps(b as f64)),
+                    .map_or("-".into(), |b| fmt_bps(b as f64)),
             ]
         })
         .collect();

@@ -9,12 +9,16 @@
 
 use std::collections::BTreeMap;
 
-use super::compare::{compare, share, Cmp, Kind, Share, Side, Stratum};
+use super::compare::{compare, share, Cmp, Share, Side, Stratum};
 use super::ctlpool::{value, PoolCache};
-use super::load::{merge_failures, Dataset, Failure, RateSrc, Series};
-use super::matching::{ComparedWith, Controls, Match};
-use super::stats::seed_for;
-use super::{class_str, AnalyzeOptions, Metric, Scope, Verdict, VerdictKind};
+use super::kind::Kind;
+use super::matching::{Controls, Match};
+use crate::analyze::base::verdict::{
+    class_str, empty_verdict, ComparedWith, Metric, Scope, Verdict, VerdictKind,
+};
+use crate::analyze::base::AnalyzeOptions;
+use crate::analyze::input::load::{merge_failures, Dataset, Failure, RateSrc, Series};
+use crate::analyze::stats::seed_for;
 use crate::types::Direction;
 use crate::types::{Class, Group};
 
@@ -53,53 +57,6 @@ fn blank(s: &Series, scope: Scope) -> Verdict {
         direction: s.direction,
         control: s.group == Group::Control,
         ..empty_verdict()
-    }
-}
-
-/// A row with nothing filled in.
-pub fn empty_verdict() -> Verdict {
-    Verdict {
-        vantage: String::new(),
-        scope: Scope::Url,
-        url: String::new(),
-        host: String::new(),
-        sni: String::new(),
-        label: String::new(),
-        class: None,
-        direction: Direction::Down,
-        control: false,
-        n: 0,
-        n_control: 0,
-        n_control_series: 0,
-        compared_with: None,
-        test: None,
-        median_bps: None,
-        control_median_bps: None,
-        median: None,
-        control_median: None,
-        ratio: None,
-        ratio_ci_low: None,
-        ratio_ci_high: None,
-        p_value: None,
-        q_value: None,
-        metric: None,
-        slowed_share: None,
-        slowed_share_ci_low: None,
-        slowed_share_ci_high: None,
-        control_slowed_share: None,
-        slowed_median_bps: None,
-        n_censored: 0,
-        verdict: VerdictKind::Inconclusive,
-        mechanism: None,
-        plateau_bps: None,
-        burst_bytes: None,
-        n_failed: 0,
-        failure: None,
-        reason: String::new(),
-        runs: 0,
-        summary: String::new(),
-        trigger: String::new(),
-        evasion_result: String::new(),
     }
 }
 
@@ -174,7 +131,7 @@ fn prepare(
         .max_by_key(|f| f.count)
         .map(|f| f.error.clone());
     v.n_censored = censored;
-    v.runs = super::pooling::runs_of(ds, &members).len();
+    v.runs = crate::analyze::input::pooling::runs_of(ds, &members).len();
     let mut row = Row {
         verdict: v,
         members: members.clone(),
@@ -450,4 +407,12 @@ fn release(cache: &mut PoolCache, matches: &[Option<Result<Match, String>>]) {
     for set in control_sets(matches) {
         cache.release(set);
     }
+}
+
+/// Whether a row waits for a fingerprint (mechanism, plateau, burst).
+pub fn needs_fingerprint(r: &Row) -> bool {
+    matches!(
+        r.verdict.verdict,
+        VerdictKind::Throttled | VerdictKind::Partial | VerdictKind::Blocked
+    )
 }

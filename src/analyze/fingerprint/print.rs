@@ -17,11 +17,12 @@
 //! Per URL the mechanism is the one most fetches show (more than half), else
 //! `unclear`; plateau and burst are medians over fetches.
 
-use super::inference::median_of;
-use super::load::Failure;
-use super::stats::{median, sort};
 use super::timeline::Pt;
-use super::Mechanism;
+use crate::analyze::base::units::fmt_bps;
+use crate::analyze::base::verdict::Mechanism;
+use crate::analyze::input::load::Failure;
+use crate::analyze::stats::inference::median_of;
+use crate::analyze::stats::{median, sort};
 use crate::plateau::{self, Sample};
 
 /// RTT ratio above which queueing (a shaper) is assumed.
@@ -302,7 +303,7 @@ pub fn aggregate(prints: &[FetchPrint], failures: &[Failure], n_fetches: usize) 
         ev += &format!(", {r:.0} retransmits/fetch");
     }
     if let (Some(p), Some(b)) = (plateau, burst) {
-        ev += &format!("; settles at {} after {}", super::output::fmt_bps(p), kb(b));
+        ev += &format!("; settles at {} after {}", fmt_bps(p), kb(b));
     }
     Fingerprint {
         mechanism,

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use super::badrows::{BadKind, BadRows};
 use super::fastcsv::{self, RowSink};
 pub use super::row::{direction_of, fetch_rate, RateSrc, Row, TIMEOUT};
-use super::stats::{median, sort};
+use crate::analyze::stats::{median, sort};
 use crate::types::{Class, Group};
 use crate::types::{Direction, FetchRecord};
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use super::badrows::BadKind;
-use super::load::{direction_of, Row};
+use super::row::{direction_of, Row};
 use crate::types::{Class, Direction, Group};
 
 /// Where parsed rows go. Parts of a file are parsed into separate sinks on
@@ -396,7 +396,7 @@ fn split_points(path: &Path, start: u64, end: u64, k: usize) -> Result<Vec<(u64,
 
 /// Fast decimal parse for the `12.345` / `131072` cells of the contract,
 /// falling back to `str::parse` for anything else (exponents, signs, spaces).
-pub(super) fn fnum(b: &[u8]) -> Option<f64> {
+pub(in crate::analyze) fn fnum(b: &[u8]) -> Option<f64> {
     const POW10: [f64; 19] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18,

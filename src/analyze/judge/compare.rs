@@ -20,52 +20,17 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use serde::Serialize;
-
 use super::ctlpool::{group_median, CtlPool};
-use super::inference::{median_of, signed_rank};
-use super::output::{Bps, Ms, Ratio, P};
-use super::stats::{
+use super::kind::{slowed, Kind, MIN_TIME_INFLATION_MS};
+use crate::analyze::base::units::{Bps, Ms, Ratio, P};
+use crate::analyze::base::verdict::Metric;
+use crate::analyze::base::verdict::Test;
+use crate::analyze::base::AnalyzeOptions;
+use crate::analyze::stats::inference::{median_of, signed_rank};
+use crate::analyze::stats::{
     bootstrap_medians, bootstrap_medians_by, exact_ratio_ci, mann_whitney_sorted, median,
-    median_atoms, percentile, ratio_ci, sort, Alternative, ORDER_STAT_MAX_N,
+    median_atoms, ratio_ci, sort, Alternative, ORDER_STAT_MAX_N,
 };
-use super::{AnalyzeOptions, Metric};
-
-/// Which test decided a comparison (`test` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Test {
-    /// Wilcoxon signed-rank over per-round log ratios.
-    Paired,
-    /// Mann–Whitney U over fetches.
-    Unpaired,
-    /// Fisher exact test of slowed shares (a `partial` row).
-    Fisher,
-}
-
-impl Test {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Test::Paired => "paired",
-            Test::Unpaired => "unpaired",
-            Test::Fisher => "fisher",
-        }
-    }
-}
-
-/// What a comparison measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Rate,
-    Total,
-    Tls,
-}
-
-impl Kind {
-    pub fn is_time(&self) -> bool {
-        *self != Kind::Rate
-    }
-}
 
 /// One side of a stratum: values with their round key and (targets) who.
 #[derive(Debug, Clone, Default)]
@@ -237,14 +202,6 @@ fn distinct<'p>(used: &[&'p CtlPool]) -> (Vec<&'p CtlPool>, Vec<usize>) {
     }
     (pools, times)
 }
-
-/// A time metric (total, TLS) only shows an *effect* when the target is also
-/// this much slower in absolute terms. On fast paths the times are a few ms
-/// and scheduling noise alone makes ratios like 1.2 ms vs 2.6 ms (0.45);
-/// the throttling this looks for inflates by hundreds of ms (a 30 KB page at
-/// 130 kbit/s takes ~1.8 s; the TLS inflation seen in Kazakhstan and Türkiye
-/// was of that order).
-pub const MIN_TIME_INFLATION_MS: f64 = 20.0;
 
 /// Paired rounds needed before the paired test is used: the fewest with
 /// which an exact signed-rank test can go well below `alpha` (2^-n < alpha/8).
@@ -436,23 +393,6 @@ pub struct Share {
     pub slowed_who: Vec<(usize, u32)>,
 }
 
-/// A rate is *slowed* below this fraction of its controls' 10th percentile; a
-/// time above `1/SLOWED_FRACTION` × their 90th percentile (and at least
-/// [`MIN_TIME_INFLATION_MS`] above it). Half the p10: a control pool's own
-/// spread rarely reaches it (measured by `control_slowed_share`), while the
-/// 2021 policer put fetches 10–30× below the controls.
-pub const SLOWED_FRACTION: f64 = 0.5;
-
-/// Whether value `v` is slowed against sorted controls `c`.
-pub fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
-    if kind.is_time() {
-        let p90 = percentile(c, 0.9);
-        v > p90 / SLOWED_FRACTION && v - p90 >= MIN_TIME_INFLATION_MS
-    } else {
-        v < SLOWED_FRACTION * percentile(c, 0.1)
-    }
-}
-
 /// Count slowed target fetches, and slowed control fetches (the same rule
 /// applied to each control pool against itself: the false-alarm baseline).
 ///
@@ -500,7 +440,7 @@ pub fn share(kind: Kind, strata: &[Stratum], o: &AnalyzeOptions) -> Share {
         sh.n_c += c.len();
         sh.c_slowed += s.c.n_slowed();
     }
-    sh.p = super::inference::fisher_greater(sh.slowed, sh.n, sh.c_slowed, sh.n_c);
+    sh.p = crate::analyze::stats::inference::fisher_greater(sh.slowed, sh.n, sh.c_slowed, sh.n_c);
     sh
 }
 

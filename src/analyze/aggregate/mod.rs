@@ -1,0 +1,6 @@
+//! Aggregation over decided rows: the per-class rows and selective summary
+//! ([`summary`], placed by [`classes`]) and `--group-by` tables ([`groups`]).
+
+pub mod classes;
+pub mod groups;
+pub mod summary;

@@ -1,0 +1,43 @@
+//! What a comparison measures, and when one fetch counts as slowed against
+//! its controls: shared by the comparisons and the control pools.
+
+use crate::analyze::stats::percentile;
+
+/// What a comparison measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Rate,
+    Total,
+    Tls,
+}
+
+impl Kind {
+    pub fn is_time(&self) -> bool {
+        *self != Kind::Rate
+    }
+}
+
+/// A time metric (total, TLS) only shows an *effect* when the target is also
+/// this much slower in absolute terms. On fast paths the times are a few ms
+/// and scheduling noise alone makes ratios like 1.2 ms vs 2.6 ms (0.45);
+/// the throttling this looks for inflates by hundreds of ms (a 30 KB page at
+/// 130 kbit/s takes ~1.8 s; the TLS inflation seen in Kazakhstan and Türkiye
+/// was of that order).
+pub const MIN_TIME_INFLATION_MS: f64 = 20.0;
+
+/// A rate is *slowed* below this fraction of its controls' 10th percentile; a
+/// time above `1/SLOWED_FRACTION` × their 90th percentile (and at least
+/// [`MIN_TIME_INFLATION_MS`] above it). Half the p10: a control pool's own
+/// spread rarely reaches it (measured by `control_slowed_share`), while the
+/// 2021 policer put fetches 10–30× below the controls.
+pub const SLOWED_FRACTION: f64 = 0.5;
+
+/// Whether value `v` is slowed against sorted controls `c`.
+pub fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
+    if kind.is_time() {
+        let p90 = percentile(c, 0.9);
+        v > p90 / SLOWED_FRACTION && v - p90 >= MIN_TIME_INFLATION_MS
+    } else {
+        v < SLOWED_FRACTION * percentile(c, 0.1)
+    }
+}
