@@ -478,7 +478,7 @@ mod headline_tests {
             class: Some(class),
             direction: dir,
             verdict,
-            ..super::super::verdict::empty_verdict()
+            ..crate::analyze::base::verdict::empty_verdict()
         }
     }
 
@@ -580,7 +580,7 @@ mod headline_tests {
             host: host.into(),
             url: format!("https://{host}/x"),
             verdict,
-            ..super::super::verdict::empty_verdict()
+            ..crate::analyze::base::verdict::empty_verdict()
         };
         let rows = vec![
             url("microsoft.com", VerdictKind::Throttled),
