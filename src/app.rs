@@ -105,6 +105,12 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
         connect_to: a.net.connect_to,
         pin: a.pin,
         split_hello: a.split_hello,
+        transport: if a.http3 {
+            crate::types::Transport::Quic
+        } else {
+            crate::types::Transport::Tcp
+        },
+        also_quic: false,
     };
     let spec = FetchSpec {
         url,

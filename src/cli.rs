@@ -182,8 +182,12 @@ pub struct FetchArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_fetch_time, default_value = "10s")]
     pub ttfb_timeout: Duration,
     /// Offer only HTTP/1.1 in ALPN.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "http3")]
     pub http1: bool,
+    /// HTTP/3 over QUIC (UDP) instead of TCP. QUIC only: a QUIC failure is
+    /// reported as such, never retried over TCP.
+    #[arg(long)]
+    pub http3: bool,
     /// Accept exactly the server certificate with this pin
     /// (`sha256:<hex>`, as `slowlane serve` prints it) instead of checking
     /// CAs and names.

@@ -96,6 +96,7 @@ pub(crate) fn build(
     }
     super::controls::check(&raw.url, &targets, src)?;
     targets.extend(super::reflector::expand(&raw.reflector, src, dir, &base)?);
+    let targets = both_transports(targets);
     if targets.is_empty() {
         return Err(src.err(
             Some(src.last_line()),
@@ -320,6 +321,24 @@ fn list_specs(
             variant: String::new(),
         })
         .collect())
+}
+
+/// `http = "both"`: each such URL becomes two specs, TCP then QUIC (one
+/// series per transport; the analyzer never mixes them).
+fn both_transports(specs: Vec<FetchSpec>) -> Vec<FetchSpec> {
+    let mut out = Vec::with_capacity(specs.len());
+    for mut s in specs {
+        if s.options.also_quic {
+            s.options.also_quic = false;
+            let mut q = s.clone();
+            q.options.transport = crate::types::Transport::Quic;
+            out.push(s);
+            out.push(q);
+        } else {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// A named value (`class`, `group`, `method`) through its one `FromStr`.

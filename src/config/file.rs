@@ -59,6 +59,7 @@ macro_rules! with_options {
             pub insecure: Option<bool>,
             pub resolve: Option<Vec<Spanned<String>>>,
             pub connect_to: Option<Vec<Spanned<String>>>,
+            pub http: Option<Spanned<String>>,
         }
 
         impl $name {
@@ -77,6 +78,7 @@ macro_rules! with_options {
                     insecure: self.insecure,
                     resolve: self.resolve.clone(),
                     connect_to: self.connect_to.clone(),
+                    http: self.http.clone(),
                 }
             }
         }

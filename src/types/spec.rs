@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::Uri;
 use serde::Serialize;
 
-use super::{Class, Group, Method, Pin};
+use super::{Class, Group, Method, Pin, Transport};
 
 /// `--resolve HOST:PORT:ADDR`: connect to ADDR instead of resolving HOST.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +56,13 @@ pub struct FetchOptions {
     /// Send the ClientHello in two TCP segments split inside the SNI
     /// (`probe::split`): a DPI box that does not reassemble misses the name.
     pub split_hello: bool,
+    /// TCP (+TLS) or QUIC (HTTP/3). Never both in one fetch: a QUIC
+    /// failure is a QUIC row, not a silent fall back to TCP.
+    pub transport: Transport,
+    /// `http = "both"`: the campaign expands this URL into a second fetch
+    /// spec over QUIC (then clears the flag); never set on a spec fetched.
+    #[serde(skip)]
+    pub also_quic: bool,
 }
 
 impl Default for FetchOptions {
@@ -74,6 +81,8 @@ impl Default for FetchOptions {
             connect_to: Vec::new(),
             pin: None,
             split_hello: false,
+            transport: Transport::Tcp,
+            also_quic: false,
         }
     }
 }
