@@ -29,7 +29,7 @@ use serde::Serialize;
 use super::inference::median_of;
 use super::load::Dataset;
 use super::output::fmt_bps;
-use crate::types::{Class, Direction, Group};
+use crate::types::{Class, Direction, Group, Transport};
 
 /// Largest size ratio between a target and a control it is compared with.
 pub const SIZE_FACTOR: f64 = 2.0;
@@ -61,12 +61,14 @@ pub struct Match {
     pub controls: Vec<usize>,
 }
 
-type PoolKey<'a> = (&'a str, Option<Class>, Direction);
+/// (vantage, class, direction, transport): a QUIC target is compared with
+/// QUIC controls only — the two transports can be policed to two rates.
+type PoolKey<'a> = (&'a str, Option<Class>, Direction, Transport);
 
 /// Control series per (vantage, class, direction), and per (vantage, label).
 pub struct Controls<'a> {
     by_class: BTreeMap<PoolKey<'a>, Vec<usize>>,
-    by_direction: HashMap<(&'a str, Direction), Vec<usize>>,
+    by_direction: HashMap<(&'a str, Direction, Transport), Vec<usize>>,
     by_label: BTreeMap<(&'a str, &'a str), Vec<usize>>,
     sizes: HashMap<usize, f64>,
     /// Median rate per control series, computed when a class pool needs it.
@@ -84,7 +86,7 @@ impl<'a> Controls<'a> {
                 continue;
             }
             by_class
-                .entry((s.vantage.as_str(), s.class, s.direction))
+                .entry((s.vantage.as_str(), s.class, s.direction, s.transport))
                 .or_default()
                 .push(i);
             if !s.label.is_empty() {
@@ -95,10 +97,10 @@ impl<'a> Controls<'a> {
             }
         }
         let sizes = members.iter().map(|&i| (i, ds.series[i].size())).collect();
-        let mut by_direction: HashMap<(&str, Direction), Vec<usize>> = HashMap::new();
-        for ((v, _, d), members) in &by_class {
+        let mut by_direction: HashMap<(&str, Direction, Transport), Vec<usize>> = HashMap::new();
+        for ((v, _, d, t), members) in &by_class {
             by_direction
-                .entry((v, *d))
+                .entry((v, *d, *t))
                 .or_default()
                 .extend_from_slice(members);
         }
@@ -134,9 +136,9 @@ impl<'a> Controls<'a> {
 
     /// Every control series of a vantage and direction (any class): used to
     /// tell "this URL fails" from "everything fails here".
-    pub fn all_of<'s>(&'s self, vantage: &'s str, dir: Direction) -> &'s [usize] {
+    pub fn all_of<'s>(&'s self, vantage: &'s str, dir: Direction, t: Transport) -> &'s [usize] {
         self.by_direction
-            .get(&(vantage, dir))
+            .get(&(vantage, dir, t))
             .map_or(&[], |v| v.as_slice())
     }
 
@@ -156,7 +158,8 @@ impl<'a> Controls<'a> {
                     .into_iter()
                     .flatten()
                 {
-                    if ds.series[c].direction == s.direction {
+                    let like = &ds.series[c];
+                    if like.direction == s.direction && like.transport == s.transport {
                         found.push(c);
                     } else {
                         other_dir += 1;
@@ -182,7 +185,7 @@ impl<'a> Controls<'a> {
         }
         let pool: Vec<usize> = self
             .by_class
-            .get(&(s.vantage.as_str(), s.class, s.direction))
+            .get(&(s.vantage.as_str(), s.class, s.direction, s.transport))
             .into_iter()
             .flatten()
             .copied()

@@ -259,6 +259,9 @@ pub struct Verdict {
     /// A/B evasion rows of a trigger: `evades`, `does_not_evade`,
     /// `inconclusive`.
     pub evasion_result: String,
+    /// `tcp` or `quic`: rows are per transport, never mixed. Last, so the
+    /// columns before it keep their places.
+    pub transport: crate::types::Transport,
 }
 
 /// Above this many series the loaded data is freed on a thread of its own.
@@ -350,12 +353,25 @@ pub fn analyze_records(
 }
 
 /// The order of rows within a vantage.
-fn row_key(v: &Verdict) -> (Scope, bool, &str, Direction, &str, &str, &str) {
+#[allow(clippy::type_complexity)]
+fn row_key(
+    v: &Verdict,
+) -> (
+    Scope,
+    bool,
+    &str,
+    Direction,
+    crate::types::Transport,
+    &str,
+    &str,
+    &str,
+) {
     (
         v.scope,
         v.control,
         class_str(v.class),
         v.direction,
+        v.transport,
         v.host.as_str(),
         v.url.as_str(),
         v.sni.as_str(),
@@ -375,7 +391,7 @@ struct Span {
 /// the target URL rows (see [`summary::class_rows`]).
 fn class_keys<'a>(rows: impl Iterator<Item = &'a Verdict>) -> usize {
     rows.filter(|v| v.scope == Scope::Url && !v.control)
-        .map(|v| (v.class, v.direction))
+        .map(|v| (v.class, v.direction, v.transport))
         .collect::<std::collections::BTreeSet<_>>()
         .len()
 }

@@ -2,12 +2,12 @@
 //! and which are not ("image and video throttled to ~130 kbit/s (policer);
 //! text not throttled"). Written as `scope = class` rows and printed last.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::inference::median_of;
 use super::output::fmt_bps;
 use super::{class_str, Mechanism, Metric, Scope, Verdict, VerdictKind};
-use crate::types::{Class, Direction};
+use crate::types::{Class, Direction, Transport};
 
 /// `image`, `image upload`, `unknown class`.
 fn class_name(class: Option<Class>, dir: Direction) -> String {
@@ -20,6 +20,23 @@ fn class_name(class: Option<Class>, dir: Direction) -> String {
         Direction::Down => c.to_string(),
         Direction::Up => format!("{c} upload"),
     }
+}
+
+/// " over TCP" / " over QUIC" after a class name, where the vantage measured
+/// over QUIC at all (a TCP-only vantage reads as before).
+fn over(t: Transport, both: bool) -> &'static str {
+    match (t, both) {
+        (Transport::Quic, _) => " over QUIC",
+        (Transport::Tcp, true) => " over TCP",
+        (Transport::Tcp, false) => "",
+    }
+}
+
+/// The vantages with any QUIC row.
+fn quic_vantages<'a>(rows: impl Iterator<Item = &'a Verdict>) -> BTreeSet<&'a str> {
+    rows.filter(|v| v.transport == Transport::Quic)
+        .map(|v| v.vantage.as_str())
+        .collect()
 }
 
 /// The rate a throttled row is described by: its plateau, else the median
@@ -47,14 +64,16 @@ fn hosts(rows: &[&Verdict]) -> String {
 
 /// One `scope = class` row per vantage and class of target URLs.
 pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
-    let mut by: BTreeMap<(&str, Option<Class>, Direction), Vec<&Verdict>> = BTreeMap::new();
+    type Key<'a> = (&'a str, Option<Class>, Direction, Transport);
+    let mut by: BTreeMap<Key, Vec<&Verdict>> = BTreeMap::new();
     for v in rows.iter().filter(|v| v.scope == Scope::Url && !v.control) {
-        by.entry((v.vantage.as_str(), v.class, v.direction))
+        by.entry((v.vantage.as_str(), v.class, v.direction, v.transport))
             .or_default()
             .push(v);
     }
+    let quic = quic_vantages(rows.iter());
     let mut out = Vec::new();
-    for ((vantage, class, direction), urls) in by {
+    for ((vantage, class, direction, transport), urls) in by {
         let of = |k: VerdictKind| {
             urls.iter()
                 .copied()
@@ -68,7 +87,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             of(VerdictKind::Inconclusive),
         );
         let n = urls.len();
-        let name = class_name(class, direction);
+        let name = class_name(class, direction) + over(transport, quic.contains(vantage));
         let (verdict, reason, focus) = if !thr.is_empty() {
             let mut s = format!(
                 "{name}: {}/{} throttled ({})",
@@ -144,6 +163,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             scope: Scope::Class,
             class,
             direction,
+            transport,
             n,
             n_control: urls.iter().map(|v| v.n_control).max().unwrap_or(0),
             median_bps: median_of(focus.iter().filter_map(|v| v.median_bps)),
@@ -261,9 +281,11 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
     for v in rows.iter().filter(|v| v.scope == Scope::Class) {
         by.entry(v.vantage.as_str()).or_default().push(v);
     }
+    let quic = quic_vantages(rows.iter());
     let mut out = Vec::new();
     for (vantage, classes) in by {
-        let name = |v: &Verdict| class_name(v.class, v.direction);
+        let both = quic.contains(vantage);
+        let name = |v: &Verdict| class_name(v.class, v.direction) + over(v.transport, both);
         let of = |k: VerdictKind| {
             classes
                 .iter()
