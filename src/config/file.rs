@@ -128,6 +128,8 @@ with_options! {
         pub upload: Option<Spanned<RawSize>>,
         pub class: Option<Spanned<String>>,
         pub evasion: Option<Spanned<Vec<Spanned<String>>>>,
+        /// `["tcp", "quic"]`: the A/B over each transport.
+        pub transport: Option<Spanned<Vec<Spanned<String>>>>,
     }
 }
 
