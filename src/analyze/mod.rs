@@ -405,8 +405,8 @@ fn rows_hint(ds: &load::Dataset, members: &[usize]) -> usize {
     for &i in members {
         let s = &ds.series[i];
         if s.group != crate::types::Group::Control {
-            hosts.insert((&s.host, &s.sni, s.class, s.direction));
-            classes.insert((s.class, s.direction));
+            hosts.insert((&s.host, &s.sni, s.class, s.direction, s.transport));
+            classes.insert((s.class, s.direction, s.transport));
         }
     }
     members.len() + hosts.len() + classes.len()
