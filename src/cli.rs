@@ -79,7 +79,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct TestbedArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Address to listen on (port 0 = ephemeral ports).
@@ -93,7 +93,7 @@ pub struct TestbedArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Output directory (default ./slowlane-out/demo-<scenario>).
@@ -151,6 +151,7 @@ pub enum FetchFormat {
     after_help = "Exit codes: 0 fetched (or only capped by --max-time/--max-bytes), \
 6 DNS failure, 7 TCP connect failed (refused, unreachable), 28 timeout, \
 35 TLS handshake failed, 60 server certificate not accepted, \
+96 QUIC handshake failed (--http3; an unanswered one is 28, an ICMP-refused one 7), \
 56 connection failed after the handshake, 22 HTTP status >= 400 with --fail; \
 1 output not written, 2 bad usage. --fail-ok: 0 for any fetch outcome."
 )]
