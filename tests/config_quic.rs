@@ -69,3 +69,12 @@ fn reflector_transport_list_runs_the_ab_over_each() {
     .unwrap_err();
     assert!(e.contains("transport") && e.contains("tcp, quic"), "{e}");
 }
+
+#[test]
+fn http3_on_a_plain_http_url_is_refused_with_its_line() {
+    let e = load("[[url]]\nurl = \"http://a.example/\"\nhttp = \"both\"\n").unwrap_err();
+    assert!(
+        e.contains("c.toml:3:") && e.contains("needs an https://"),
+        "{e}"
+    );
+}

@@ -239,6 +239,15 @@ fn url_spec(
         }
     }
     let layer = PartialOptions::from_raw(&r.options(), src, dir, &place)?;
+    let options = layer.over(base);
+    let quic = options.transport == crate::types::Transport::Quic || options.also_quic;
+    if quic && uri.scheme_str() != Some("https") {
+        return Err(src.err_at(
+            url.span(),
+            "url",
+            format!("URL {uri}: HTTP/3 (`http = \"h3\"` or \"both\") needs an https:// URL"),
+        ));
+    }
     Ok(FetchSpec {
         url: uri,
         class,
@@ -254,7 +263,7 @@ fn url_spec(
             .as_ref()
             .map(|c| c.get_ref().iter().map(|l| l.get_ref().clone()).collect())
             .unwrap_or_default(),
-        options: layer.over(base),
+        options,
         ab: String::new(),
         variant: String::new(),
     })
