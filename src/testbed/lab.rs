@@ -152,6 +152,10 @@ impl Lab {
         );
         let _ = writeln!(
             s,
+            "  udp relay     {mb}  (QUIC by the SNI in the decrypted Initial; --http3)"
+        );
+        let _ = writeln!(
+            s,
             "  origin https  {}  (unthrottled, bypasses the middlebox)",
             self.origin_https_addr()
         );
