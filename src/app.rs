@@ -115,6 +115,12 @@ async fn fetch_cmd(a: FetchArgs) -> Outcome {
             (_, true) => IpFamily::Ipv6,
             _ => IpFamily::Any,
         },
+        transport: if a.http3 {
+            crate::types::Transport::Quic
+        } else {
+            crate::types::Transport::Tcp
+        },
+        also_quic: false,
     };
     let spec = FetchSpec {
         url,

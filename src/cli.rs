@@ -79,7 +79,7 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct TestbedArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Address to listen on (port 0 = ephemeral ports).
@@ -93,7 +93,7 @@ pub struct TestbedArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Output directory (default ./slowlane-out/demo-<scenario>).
@@ -155,6 +155,7 @@ pub enum FetchFormat {
     after_help = "Exit codes: 0 fetched (or only capped by --max-time/--max-bytes), \
 6 DNS failure, 7 TCP connect failed (refused, unreachable), 28 timeout, \
 35 TLS handshake failed, 60 server certificate not accepted, \
+96 QUIC handshake failed (--http3; an unanswered one is 28, an ICMP-refused one 7), \
 56 connection failed after the handshake, 22 HTTP status >= 400 with --fail; \
 1 output not written, 2 bad usage. --fail-ok: 0 for any fetch outcome."
 )]
@@ -186,8 +187,12 @@ pub struct FetchArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_fetch_time, default_value = "10s")]
     pub ttfb_timeout: Duration,
     /// Offer only HTTP/1.1 in ALPN.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "http3")]
     pub http1: bool,
+    /// HTTP/3 over QUIC (UDP) instead of TCP. QUIC only: a QUIC failure is
+    /// reported as such, never retried over TCP.
+    #[arg(long)]
+    pub http3: bool,
     /// Accept exactly the server certificate with this pin
     /// (`sha256:<hex>`, as `slowlane serve` prints it) instead of checking
     /// CAs and names.

@@ -24,6 +24,9 @@ pub const TIMEOUT: i32 = 28;
 pub const TLS: i32 = 35;
 pub const RECV: i32 = 56;
 pub const TLS_CERT: i32 = 60;
+/// curl's CURLE_QUIC_CONNECT_ERROR: the QUIC handshake failed (not a
+/// timeout, not unreachable, not a certificate).
+pub const QUIC_CONNECT: i32 = 96;
 
 /// The exit code for one fetch's record. `fail_http`: HTTP status ≥ 400 is a
 /// failure (curl's `--fail`); otherwise any response is a success.
@@ -49,6 +52,15 @@ pub fn exit_code(rec: &FetchRecord, fail_http: bool) -> i32 {
     match rec.error_phase {
         Some(Phase::Tcp) => CONNECT,
         Some(Phase::Tls) => TLS,
+        Some(Phase::Quic)
+            if matches!(
+                kind,
+                "connection_refused" | "host_unreachable" | "network_unreachable"
+            ) =>
+        {
+            CONNECT
+        }
+        Some(Phase::Quic) => QUIC_CONNECT,
         _ => RECV,
     }
 }
@@ -97,6 +109,18 @@ mod tests {
             56
         );
         assert_eq!(exit_code(&failed("eof_error", Phase::Headers), false), 56);
+        assert_eq!(
+            exit_code(&failed("connection_refused", Phase::Quic), false),
+            7
+        );
+        assert_eq!(
+            exit_code(&failed("quic_connection_closed", Phase::Quic), false),
+            96
+        );
+        assert_eq!(
+            exit_code(&failed("generic_timeout_error", Phase::Quic), false),
+            28
+        );
     }
 
     #[test]

@@ -59,10 +59,10 @@ fn hlog_and_summary() {
             LogEntry::Interval(i) => {
                 intervals += 1;
                 let tag = i.tag().expect("tagged").as_str().to_string();
-                assert_eq!(tag.split('.').count(), 4, "{tag}");
+                assert_eq!(tag.split('.').count(), 5, "{tag}");
                 let bytes = base64_decode(i.encoded_histogram());
                 let hist: Histogram<u64> = de.deserialize(&mut bytes.as_slice()).unwrap();
-                if tag == "image.target.down.tls_us" {
+                if tag == "image.target.down.tcp.tls_us" {
                     tls_image_target_total += hist.len();
                     starts.push(i.start_timestamp().as_secs());
                 }
@@ -88,7 +88,7 @@ fn hlog_and_summary() {
     let hdr: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         hdr,
-        "vantage,class,group,direction,metric,n,min,p5,p10,p25,p50,p75,p90,p95,p99,max,mean"
+        "vantage,class,group,direction,metric,n,min,p5,p10,p25,p50,p75,p90,p95,p99,max,mean,transport"
             .split(',')
             .collect::<Vec<_>>()
     );
@@ -112,6 +112,7 @@ fn hlog_and_summary() {
             continue;
         }
         assert_eq!(row[0].to_string(), "msk");
+        assert_eq!(&row[17], "tcp");
         assert_eq!(row[5].parse::<usize>().unwrap(), vals.len());
         for (col, q) in [(7, 0.05), (10, 0.5), (12, 0.9), (14, 0.99)] {
             let want = exact_percentile(&mut vals, q) as f64;

@@ -104,7 +104,8 @@ async fn ten_rounds_write_ten_times_n_rows_with_one_header() {
     // Histograms (one interval per round) and the end-of-run verdicts.
     let hlog = std::fs::read_to_string(dir.path().join("out/histograms.hlog")).unwrap();
     assert!(
-        hlog.contains("image.target.down.ttfb_us") && hlog.contains("image.control.down.tls_us"),
+        hlog.contains("image.target.down.tcp.ttfb_us")
+            && hlog.contains("image.control.down.tcp.tls_us"),
         "{hlog}"
     );
     let summary = std::fs::read_to_string(dir.path().join("out/summary.csv")).unwrap();
@@ -355,5 +356,8 @@ label = "ctl down"
     assert_eq!(n("target", "up", "ttfb_us"), Some(2), "{cells:?}");
     assert_eq!(n("target", "down", "ttfb_us"), Some(2), "{cells:?}");
     let hlog = std::fs::read_to_string(dir.path().join("out/histograms.hlog")).unwrap();
-    assert!(hlog.contains("Tag=image.target.up.upload_bps,"), "{hlog}");
+    assert!(
+        hlog.contains("Tag=image.target.up.tcp.upload_bps,"),
+        "{hlog}"
+    );
 }

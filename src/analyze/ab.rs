@@ -23,7 +23,7 @@ use crate::analyze::base::units::fmt_bps;
 use crate::analyze::base::verdict::{empty_verdict, Metric, Scope, Verdict, VerdictKind};
 use crate::analyze::base::AnalyzeOptions;
 use crate::analyze::stats::{mann_whitney, median, sort, Alternative, Pool};
-use crate::types::{Class, Direction, FetchRecord};
+use crate::types::{Class, Direction, FetchRecord, Transport};
 
 /// The columns an A/B row needs (missing columns read as empty).
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +48,8 @@ struct AbRow {
     ab: String,
     variant: String,
     server_upload_bps: Option<f64>,
+    /// Files without the column are TCP.
+    transport: Option<Transport>,
 }
 
 impl AbRow {
@@ -72,6 +74,7 @@ impl AbRow {
             ab: r.ab.clone(),
             variant: r.variant.clone(),
             server_upload_bps: r.server_upload_bps.map(|b| b as f64),
+            transport: Some(r.transport),
         }
     }
 
@@ -173,9 +176,12 @@ struct Side<'a> {
 }
 
 fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
-    // Cell: vantage, reflector, direction, size → (name, variant, control?) → side.
+    // Cell: vantage, reflector, direction, size, transport → (name, variant,
+    // control?) → side. A name over QUIC is compared with the control names
+    // over QUIC: the two transports can be policed apart.
     type Cell<'a> = BTreeMap<(bool, String, String), Side<'a>>;
-    let mut cells: BTreeMap<(String, String, Direction, u64), Cell> = BTreeMap::new();
+    type CellKey = (String, String, Direction, u64, Transport);
+    let mut cells: BTreeMap<CellKey, Cell> = BTreeMap::new();
     for r in &rows {
         let vantage = if opts.by_run {
             format!("{}/{}", r.vantage, r.run_id)
@@ -183,7 +189,13 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
             r.vantage.clone()
         };
         let dir = r.direction.unwrap_or_default();
-        let key = (vantage, r.ab.clone(), dir, r.object_bytes.unwrap_or(0));
+        let key = (
+            vantage,
+            r.ab.clone(),
+            dir,
+            r.object_bytes.unwrap_or(0),
+            r.transport.unwrap_or_default(),
+        );
         let control = r.group.eq_ignore_ascii_case("control");
         let variant = if r.variant.is_empty() {
             "plain"
@@ -208,7 +220,7 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
         }
     }
     let mut out = Vec::new();
-    for ((vantage, _ab, direction, _size), cell) in &cells {
+    for ((vantage, _ab, direction, _size, transport), cell) in &cells {
         let mut rows: Vec<Verdict> = Vec::new();
         // Each row's sorted rates, for the evasion test against plain.
         let mut rates: Vec<Vec<f64>> = Vec::new();
@@ -229,6 +241,7 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
             v.label = format!("{}: {name} {variant}", first.ab);
             v.class = first.class;
             v.direction = *direction;
+            v.transport = *transport;
             v.control = *control;
             v.evasion_result = variant.clone(); // replaced below
             rows.push(v);
@@ -474,6 +487,38 @@ pub fn sentence(vs: &[&Verdict]) -> String {
             "inconclusive"
         };
         s += &format!("; {} {word}", evasion_text(variant));
+    }
+    s + &transport_clause(vs)
+}
+
+/// Where names were measured over both transports: how each fared on
+/// each ("; pbs.twimg.com throttled over TCP, not over QUIC"). Empty when
+/// only one transport was measured.
+fn transport_clause(vs: &[&Verdict]) -> String {
+    let mut by: BTreeMap<&str, [Option<VerdictKind>; 2]> = BTreeMap::new();
+    for v in vs
+        .iter()
+        .filter(|v| !v.control && v.label.ends_with(" plain"))
+    {
+        let slot = &mut by.entry(v.host.as_str()).or_default()[v.transport as usize];
+        // Several sizes or directions: a throttled one speaks for the name.
+        if *slot != Some(VerdictKind::Throttled) {
+            *slot = Some(v.verdict);
+        }
+    }
+    let thr = |k: Option<VerdictKind>| k == Some(VerdictKind::Throttled);
+    let mut s = String::new();
+    for (name, [tcp, quic]) in by {
+        let (Some(_), Some(_)) = (tcp, quic) else {
+            continue;
+        };
+        let said = match (thr(tcp), thr(quic)) {
+            (true, false) => "throttled over TCP, not over QUIC",
+            (false, true) => "throttled over QUIC, not over TCP",
+            (true, true) => "throttled over TCP and over QUIC",
+            (false, false) => continue,
+        };
+        s += &format!("; {name} {said}");
     }
     s
 }

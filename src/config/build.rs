@@ -96,6 +96,7 @@ pub(crate) fn build(
     }
     super::controls::check(&raw.url, &targets, src)?;
     targets.extend(super::reflector::expand(&raw.reflector, src, dir, &base)?);
+    let targets = both_transports(targets);
     if targets.is_empty() {
         return Err(src.err(
             Some(src.last_line()),
@@ -238,6 +239,15 @@ fn url_spec(
         }
     }
     let layer = PartialOptions::from_raw(&r.options(), src, dir, &place)?;
+    let options = layer.over(base);
+    let quic = options.transport == crate::types::Transport::Quic || options.also_quic;
+    if quic && uri.scheme_str() != Some("https") {
+        return Err(src.err_at(
+            url.span(),
+            "url",
+            format!("URL {uri}: HTTP/3 (`http = \"h3\"` or \"both\") needs an https:// URL"),
+        ));
+    }
     Ok(FetchSpec {
         url: uri,
         class,
@@ -253,7 +263,7 @@ fn url_spec(
             .as_ref()
             .map(|c| c.get_ref().iter().map(|l| l.get_ref().clone()).collect())
             .unwrap_or_default(),
-        options: layer.over(base),
+        options,
         ab: String::new(),
         variant: String::new(),
         size: None,
@@ -322,6 +332,24 @@ fn list_specs(
             size: None,
         })
         .collect())
+}
+
+/// `http = "both"`: each such URL becomes two specs, TCP then QUIC (one
+/// series per transport; the analyzer never mixes them).
+fn both_transports(specs: Vec<FetchSpec>) -> Vec<FetchSpec> {
+    let mut out = Vec::with_capacity(specs.len());
+    for mut s in specs {
+        if s.options.also_quic {
+            s.options.also_quic = false;
+            let mut q = s.clone();
+            q.options.transport = crate::types::Transport::Quic;
+            out.push(s);
+            out.push(q);
+        } else {
+            out.push(s);
+        }
+    }
+    out
 }
 
 /// A URL's host must be a DNS name or an IP address (for https it is also

@@ -61,6 +61,7 @@ macro_rules! with_options {
             pub connect_to: Option<Vec<Spanned<String>>>,
             pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
             pub ip_family: Option<Spanned<String>>,
+            pub http: Option<Spanned<String>>,
         }
 
         impl $name {
@@ -81,6 +82,7 @@ macro_rules! with_options {
                     connect_to: self.connect_to.clone(),
                     headers: self.headers.clone(),
                     ip_family: self.ip_family.clone(),
+                    http: self.http.clone(),
                 }
             }
         }
@@ -132,6 +134,8 @@ with_options! {
         pub evasion: Option<Spanned<Vec<Spanned<String>>>>,
         /// `slowlane serve --token`: sent as `Authorization: Bearer …`.
         pub token: Option<Spanned<String>>,
+        /// `["tcp", "quic"]`: the A/B over each transport.
+        pub transport: Option<Spanned<Vec<Spanned<String>>>>,
     }
 }
 

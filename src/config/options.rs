@@ -14,7 +14,7 @@ use super::bounds::{check_fetch_time, check_size, check_window};
 use super::error::{ConfigError, Source};
 use super::file::{RawOptions, RawSize};
 use super::parse::{parse_connect_to, parse_duration, parse_resolve, parse_size};
-use crate::types::{ConnectTo, FetchOptions, Headers, IpFamily, Resolve};
+use crate::types::{ConnectTo, FetchOptions, Headers, IpFamily, Resolve, Transport};
 
 /// One validated layer of options; `None` means "not set here".
 #[derive(Debug, Clone, Default)]
@@ -32,6 +32,8 @@ pub struct PartialOptions {
     pub connect_to: Option<Vec<ConnectTo>>,
     pub headers: Option<Headers>,
     pub ip_family: Option<IpFamily>,
+    /// `http = "tcp" | "h3" | "both"`: (transport, also over QUIC).
+    pub http: Option<(Transport, bool)>,
 }
 
 impl PartialOptions {
@@ -109,9 +111,25 @@ impl PartialOptions {
             })?),
             None => None,
         };
+        let http = match &raw.http {
+            None => None,
+            Some(h) => Some(match h.get_ref().trim().to_ascii_lowercase().as_str() {
+                "tcp" => (Transport::Tcp, false),
+                "h3" | "quic" => (Transport::Quic, false),
+                "both" => (Transport::Tcp, true),
+                other => {
+                    return Err(src.err_at(
+                        h.span(),
+                        "http",
+                        format!("unknown `http` {other:?} in {place} (valid: tcp, h3, both)"),
+                    ))
+                }
+            }),
+        };
         Ok(PartialOptions {
             headers,
             ip_family,
+            http,
             max_time: dur(&raw.max_time, "max_time", check_fetch_time)?,
             max_bytes,
             connect_timeout: dur(&raw.connect_timeout, "connect_timeout", check_fetch_time)?,
@@ -145,6 +163,8 @@ impl PartialOptions {
             split_hello: o.split_hello,
             headers: self.headers.clone().unwrap_or(o.headers),
             ip_family: self.ip_family.unwrap_or(o.ip_family),
+            transport: self.http.map_or(o.transport, |h| h.0),
+            also_quic: self.http.map_or(o.also_quic, |h| h.1),
         }
     }
 }

@@ -17,7 +17,7 @@ use super::file::{RawReflector, RawSize};
 use super::names::parse_name;
 use super::options::{size_value, PartialOptions};
 use super::parse::parse_url;
-use crate::types::{Class, FetchOptions, FetchSpec, Group, Method, Pin};
+use crate::types::{Class, FetchOptions, FetchSpec, Group, Method, Pin, Transport};
 
 /// The evasion variants, as written in `evasion = [...]` and in the
 /// `variant` column (`plain` is every name's unmodified fetch).
@@ -207,13 +207,36 @@ fn one(
             .set_bearer(t.get_ref())
             .map_err(|e| src.err_at(t.span(), "token", format!("`token` in {place}: {e}")))?;
     }
+    // `transport = [...]` says it; else what `http` said (tcp, h3 or both).
+    let transports: Vec<Transport> = match &r.transport {
+        Some(list) => {
+            let mut v = Vec::new();
+            for t in list.get_ref() {
+                let t: Transport = parse_name(t, src, "transport")?;
+                if !v.contains(&t) {
+                    v.push(t);
+                }
+            }
+            if v.is_empty() {
+                return Err(src.err_at(
+                    list.span(),
+                    "transport",
+                    "`transport` is empty (valid: tcp, quic)".into(),
+                ));
+            }
+            v
+        }
+        None if options.also_quic => vec![Transport::Tcp, Transport::Quic],
+        None => vec![options.transport],
+    };
+    options.also_quic = false;
     // The reflector stops reading an upload a second before the probe's
     // cap, so its measurement comes back even when the upload is throttled.
     let mt = options.max_time;
     let read_for = mt
         .saturating_sub(std::time::Duration::from_secs(1))
         .max(mt / 2);
-    let spec = |name: &str, group: Group, variant: &str, up: Option<u64>| {
+    let spec = |name: &str, group: Group, variant: &str, up: Option<u64>, t: Transport| {
         let (sni, host) = match variant {
             "trailing-dot" => (format!("{name}."), format!("{name}.")),
             "upper-case" => (name.to_ascii_uppercase(), name.to_ascii_uppercase()),
@@ -239,6 +262,7 @@ fn one(
         };
         let mut options = options.clone();
         options.split_hello = variant == "split-hello";
+        options.transport = t;
         FetchSpec {
             url: format!("https://{authority}{path}")
                 .parse()
@@ -268,15 +292,19 @@ fn one(
         .into_iter()
         .flatten()
         .collect();
-    for d in &dirs {
-        for name in &triggers {
-            specs.push(spec(name, Group::Target, "plain", *d));
-            for e in &evasions {
-                specs.push(spec(name, Group::Target, e, *d));
+    for &t in &transports {
+        for d in &dirs {
+            for name in &triggers {
+                specs.push(spec(name, Group::Target, "plain", *d, t));
+                // The evasions shape a TCP ClientHello; over QUIC the
+                // names alone are compared.
+                for e in evasions.iter().filter(|_| t == Transport::Tcp) {
+                    specs.push(spec(name, Group::Target, e, *d, t));
+                }
             }
-        }
-        for c in &controls {
-            specs.push(spec(c, Group::Control, "plain", *d));
+            for c in &controls {
+                specs.push(spec(c, Group::Control, "plain", *d, t));
+            }
         }
     }
     Ok((id, specs))

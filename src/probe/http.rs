@@ -25,7 +25,7 @@ use crate::types::{Capped, FetchRecord, Method, Ms, Phase};
 /// Response header in which a `slowlane serve` reflector echoes the SNI.
 pub const SNI_HEADER: &str = "x-slowlane-sni";
 
-const USER_AGENT: &str = concat!("slowlane/", env!("CARGO_PKG_VERSION"));
+pub(super) const USER_AGENT: &str = concat!("slowlane/", env!("CARGO_PKG_VERSION"));
 
 enum Sender {
     H1(hyper::client::conn::http1::SendRequest<RandomBody>),
@@ -316,7 +316,7 @@ const MAX_ANSWER: usize = 8 * 1024;
 
 /// Fill the `server_*` columns from a reflector's `/upload` answer (see
 /// `serve::upload`); anything else (another server's JSON) leaves them empty.
-fn server_answer(rec: &mut FetchRecord, body: &[u8]) {
+pub(super) fn server_answer(rec: &mut FetchRecord, body: &[u8]) {
     #[derive(serde::Deserialize)]
     struct Answer {
         reflector: String,

@@ -13,6 +13,7 @@ pub mod failure;
 pub mod hello;
 mod http;
 mod meter;
+pub mod quic;
 pub mod split;
 pub mod tcpinfo;
 pub mod timeline;
@@ -26,7 +27,7 @@ use std::time::{Instant, SystemTime};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
-use crate::types::{Capped, FetchRecord, FetchSpec, Method, Ms, Phase};
+use crate::types::{Capped, FetchRecord, FetchSpec, Method, Ms, Phase, Transport};
 use failure::Failure;
 pub use http::SNI_HEADER;
 
@@ -37,6 +38,8 @@ pub struct Prepared {
     pub spec: FetchSpec,
     tls: Arc<ClientConfig>,
     tls_name: ServerName<'static>,
+    /// The QUIC client config, for a URL fetched over QUIC.
+    quic: Option<quinn::ClientConfig>,
     /// Host and port from the URL (the port defaulted from the scheme).
     url_host: String,
     url_port: u16,
@@ -61,7 +64,13 @@ impl Prepared {
             Some(s) if !s.is_empty() => s.to_string(),
             _ => url_host.clone(),
         };
+        if spec.options.transport == Transport::Quic && !https {
+            anyhow::bail!("{}: HTTP/3 needs an https:// URL", spec.url);
+        }
         Ok(Prepared {
+            quic: (spec.options.transport == Transport::Quic)
+                .then(|| quic::client_config(&spec.options, send_sni))
+                .transpose()?,
             tls: tls::client_config(&spec.options, send_sni)?,
             tls_name: tls::server_name(&name)?,
             url_host,
@@ -82,6 +91,15 @@ impl Prepared {
         match self.tls_name {
             ServerName::IpAddress(_) => String::new(),
             _ => name,
+        }
+    }
+
+    /// The name given to rustls (certificate check and SNI).
+    fn tls_name_str(&self) -> String {
+        match &self.tls_name {
+            ServerName::DnsName(d) => d.as_ref().to_string(),
+            ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+            other => format!("{other:?}"),
         }
     }
 
@@ -139,6 +157,7 @@ pub fn blank_record(p: &Prepared) -> FetchRecord {
         object_bytes: (spec.method == Method::Post).then_some(spec.upload),
         ab: spec.ab.clone(),
         variant: spec.variant.clone(),
+        transport: spec.options.transport,
         ..FetchRecord::default()
     }
 }
@@ -196,6 +215,9 @@ async fn run(
     cut: &Cut,
     in_exchange: &AtomicBool,
 ) -> Result<(), Failure> {
+    if let Some(q) = &p.quic {
+        return quic::run(p, q, rec, t0, cut, in_exchange).await;
+    }
     let opts = &p.spec.options;
     let deadline = t0 + opts.max_time;
     // The overall cap also bounds the phases before the body; when it is the
@@ -256,6 +278,10 @@ async fn run(
         Ok(Ok(s)) => s,
     };
     rec.tls_ms = Some(Ms::from_duration(t_tls.elapsed()));
+    if let Some((bytes, writes)) = tls.get_ref().0.hello() {
+        rec.hello_bytes = Some(bytes);
+        rec.hello_segments = Some(writes);
+    }
     let conn = tls.get_ref().1;
     rec.tls_version = conn.protocol_version().map(|v| match v {
         rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),

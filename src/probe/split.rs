@@ -49,24 +49,34 @@ pub struct HelloIo<S> {
     inner: S,
     shape: HelloShape,
     state: State,
+    /// The ClientHello message's size (`hello_bytes`), once written.
+    hello_bytes: Option<u64>,
+    /// Socket writes the hello left in (`hello_segments`; TCP_NODELAY is
+    /// on, so each is its own segment at hello sizes).
+    hello_writes: u32,
 }
 
 impl<S> HelloIo<S> {
     pub fn new(inner: S, shape: HelloShape) -> HelloIo<S> {
-        let state = if shape == HelloShape::default() {
-            State::Done
-        } else {
-            State::Start
-        };
+        // Always watch the first write: even an unshaped hello is measured.
         HelloIo {
             inner,
             shape,
-            state,
+            state: State::Start,
+            hello_bytes: None,
+            hello_writes: 0,
         }
     }
 
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// The hello's size (handshake message: 4-byte header + body) and the
+    /// number of socket writes it took; `None` before it was written or
+    /// when the first write was not a ClientHello record.
+    pub fn hello(&self) -> Option<(u64, u32)> {
+        self.hello_bytes.map(|b| (b, self.hello_writes))
     }
 }
 
@@ -98,6 +108,7 @@ impl<S: AsyncWrite + Unpin> HelloIo<S> {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             *pos += n;
+            self.hello_writes += 1;
             if *pos == *cut {
                 ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
             }
@@ -132,6 +143,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HelloIo<S> {
             } else {
                 sni_span(&out)
             };
+            // Read after the edit: the length on the wire.
+            if out.len() >= 9 && out[0] == 22 && out[5] == 1 {
+                let len = u32::from_be_bytes([0, out[6], out[7], out[8]]);
+                self.hello_bytes = Some(4 + len as u64);
+            }
             // Cut in the middle of the name; no name (or not a whole hello
             // in this write): send as is.
             let cut = match (self.shape.split, span) {

@@ -1,7 +1,8 @@
 //! Per-class HdrHistograms kept during a run, in fixed memory.
 //!
-//! For every vantage × class × group × direction and each metric — `dns_us`,
-//! `tcp_us`, `tls_us`, `ttfb_us`, `total_us` (µs) and the rates (bit/s):
+//! For every vantage × class × group × direction × transport and each metric
+//! — `dns_us`, `tcp_us`, `tls_us`, `quic_us` (the QUIC handshake), `ttfb_us`,
+//! `total_us` (µs) and the rates (bit/s):
 //! `goodput_bps`, `steady_bps` for downloads, `upload_bps` for uploads (an
 //! upload's response body is a few bytes; its rate would say nothing and
 //! must never mix into a download distribution) — two histograms: the current round's (written to
@@ -13,9 +14,9 @@
 //! `histograms.hlog` is an HdrHistogram interval log (V2 + DEFLATE, as the
 //! Java `HistogramLogProcessor` and `HistogramLogAnalyzer` read it): one
 //! `#[StartTime]`/`#[BaseTime]` header when the file is created, then per round
-//! one tagged interval histogram per class/group/direction/metric, tags like
-//! `image.target.down.tls_us` or `image.target.up.upload_bps` (prefixed by the
-//! vantage when a run holds several).
+//! one tagged interval histogram per class/group/direction/transport/metric,
+//! tags like `image.target.down.tcp.tls_us` or `image.target.up.quic.upload_bps`
+//! (prefixed by the vantage when a run holds several).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -28,23 +29,27 @@ use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::Histogram;
 
-use crate::types::{Class, Direction, FetchRecord, Group};
+use crate::types::{Class, Direction, FetchRecord, Group, Transport};
 
-/// Metric names, in output order; the first five are µs, the rest bit/s.
-pub const METRICS: [&str; 8] = [
+/// Metric names, in output order; the first [`TIME_METRICS`] are µs, the
+/// rest bit/s.
+pub const METRICS: [&str; 9] = [
     "dns_us",
     "tcp_us",
     "tls_us",
+    "quic_us",
     "ttfb_us",
     "total_us",
     "goodput_bps",
     "steady_bps",
     "upload_bps",
 ];
+/// How many of [`METRICS`] are times (µs).
+const TIME_METRICS: usize = 6;
 /// The class name of a fetch whose class is unknown.
 const UNKNOWN_CLASS: &str = "unknown";
 /// `summary.csv` header.
-pub const SUMMARY_COLUMNS: [&str; 17] = [
+pub const SUMMARY_COLUMNS: [&str; 18] = [
     "vantage",
     "class",
     "group",
@@ -62,6 +67,7 @@ pub const SUMMARY_COLUMNS: [&str; 17] = [
     "p99",
     "max",
     "mean",
+    "transport",
 ];
 const QUANTILES: [f64; 8] = [0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99];
 
@@ -70,7 +76,7 @@ fn class_name(c: Option<Class>) -> &'static str {
 }
 
 fn new_hist(metric: usize) -> Histogram<u64> {
-    let high = if metric < 5 {
+    let high = if metric < TIME_METRICS {
         3_600_000_000 // 1 h in µs
     } else {
         1_000_000_000_000 // 1 Tbit/s
@@ -83,8 +89,8 @@ struct Pair {
     run: Histogram<u64>,
 }
 
-/// (class, group, direction, metric index).
-type Key = (Option<Class>, Group, Direction, usize);
+/// (class, group, direction, transport, metric index).
+type Key = (Option<Class>, Group, Direction, Transport, usize);
 
 /// The histograms of a run.
 #[derive(Default)]
@@ -106,17 +112,23 @@ impl Histograms {
     /// are its body rates, an upload's only its acknowledged upload rate.
     pub fn record(&mut self, r: &FetchRecord) {
         let down = r.direction == Direction::Down;
-        let values: [Option<u64>; 8] = [
+        let values: [Option<u64>; 9] = [
             us(r.dns_ms),
             us(r.tcp_ms),
             us(r.tls_ms),
+            us(r.quic_ms),
             us(r.ttfb_ms),
             us(r.total_ms),
             r.goodput_bps.filter(|_| down),
             r.steady_bps.filter(|_| down),
             r.upload_bps.filter(|_| !down),
         ];
-        let (c, g, d) = (r.class, r.group.unwrap_or(Group::Target), r.direction);
+        let (c, g, d, t) = (
+            r.class,
+            r.group.unwrap_or(Group::Target),
+            r.direction,
+            r.transport,
+        );
         if !self.by_vantage.contains_key(r.vantage.as_str()) {
             self.by_vantage.insert(r.vantage.clone(), BTreeMap::new());
         }
@@ -126,7 +138,7 @@ impl Histograms {
             .expect("inserted");
         for (m, v) in values.iter().enumerate() {
             if let Some(v) = *v {
-                let p = map.entry((c, g, d, m)).or_insert_with(|| Pair {
+                let p = map.entry((c, g, d, t, m)).or_insert_with(|| Pair {
                     round: new_hist(m),
                     run: new_hist(m),
                 });
@@ -137,8 +149,8 @@ impl Histograms {
     }
 
     /// The tag of a histogram in the interval log.
-    fn tag(&self, vantage: &str, (c, g, d, m): Key) -> String {
-        let base = format!("{}.{g}.{d}.{}", class_name(c), METRICS[m]);
+    fn tag(&self, vantage: &str, (c, g, d, t, m): Key) -> String {
+        let base = format!("{}.{g}.{d}.{t}.{}", class_name(c), METRICS[m]);
         if self.by_vantage.len() > 1 {
             let v: String = vantage
                 .chars()
@@ -175,7 +187,7 @@ impl Histograms {
                 let mut ser = V2DeflateSerializer::new();
                 IntervalLogWriterBuilder::new()
                     .add_comment(
-                        "slowlane interval histograms: one per class.group.direction.metric per round",
+                        "slowlane interval histograms: one per class.group.direction.transport.metric per round",
                     )
                     .add_comment("metrics *_us in microseconds, *_bps in bit/s")
                     .add_comment("[Histogram log format version 1.3]")
@@ -228,7 +240,7 @@ impl Histograms {
         vantages.sort();
         let mut rows = Vec::new();
         for v in vantages {
-            for (&(c, g, d, m), p) in &self.by_vantage[v.as_str()] {
+            for (&(c, g, d, t, m), p) in &self.by_vantage[v.as_str()] {
                 let h = &p.run;
                 if h.is_empty() {
                     continue;
@@ -249,6 +261,7 @@ impl Histograms {
                 );
                 row.push(h.max().to_string());
                 row.push(format!("{:.1}", h.mean()));
+                row.push(t.as_str().to_string());
                 rows.push(row);
             }
         }
@@ -330,12 +343,24 @@ mod tests {
             "the upload is not in the download's n"
         );
         assert_eq!(
-            h.tag("v", (Some(Class::Image), Group::Target, Direction::Up, 7)),
-            "image.target.up.upload_bps"
+            h.tag(
+                "v",
+                (
+                    Some(Class::Image),
+                    Group::Target,
+                    Direction::Up,
+                    Transport::Quic,
+                    8
+                )
+            ),
+            "image.target.up.quic.upload_bps"
         );
         assert_eq!(
-            h.tag("v", (None, Group::Control, Direction::Down, 0)),
-            "unknown.control.down.dns_us"
+            h.tag(
+                "v",
+                (None, Group::Control, Direction::Down, Transport::Tcp, 0)
+            ),
+            "unknown.control.down.tcp.dns_us"
         );
     }
 }

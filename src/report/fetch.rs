@@ -51,8 +51,18 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
             .unwrap_or_default()
     );
     let _ = writeln!(s, "dns         {}", ms(r.dns_ms));
-    let _ = writeln!(s, "tcp         {}", ms(r.tcp_ms));
-    let _ = writeln!(s, "tls         {}", ms(r.tls_ms));
+    if r.transport == crate::types::Transport::Quic {
+        let _ = writeln!(
+            s,
+            "quic        {}  (hello {} bytes in {} Initial packets)",
+            ms(r.quic_ms),
+            opt(&r.hello_bytes),
+            opt(&r.initial_packets)
+        );
+    } else {
+        let _ = writeln!(s, "tcp         {}", ms(r.tcp_ms));
+        let _ = writeln!(s, "tls         {}", ms(r.tls_ms));
+    }
     let _ = writeln!(s, "ttfb        {}", ms(r.ttfb_ms));
     let _ = writeln!(s, "transfer    {}", ms(r.transfer_ms));
     let _ = writeln!(s, "total       {}", ms(r.total_ms));
@@ -77,14 +87,25 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
         let _ = writeln!(s, "server sni  {sni}");
     }
     let _ = writeln!(s, "rate        {}", rates(r));
-    let _ = writeln!(
-        s,
-        "tcp_info    rtt {}, min_rtt {}, retrans {}, ooo {}",
-        ms(r.tcp_rtt_ms),
-        ms(r.tcp_min_rtt_ms),
-        opt(&r.tcp_retrans),
-        opt(&r.tcp_ooo)
-    );
+    if r.transport == crate::types::Transport::Quic {
+        let _ = writeln!(
+            s,
+            "quic stats  rtt {}, min_rtt {}, lost {}, cwnd {}",
+            ms(r.quic_rtt_ms),
+            ms(r.quic_min_rtt_ms),
+            opt(&r.quic_lost_packets),
+            opt(&r.quic_cwnd)
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "tcp_info    rtt {}, min_rtt {}, retrans {}, ooo {}",
+            ms(r.tcp_rtt_ms),
+            ms(r.tcp_min_rtt_ms),
+            opt(&r.tcp_retrans),
+            opt(&r.tcp_ooo)
+        );
+    }
     if let Some(e) = &r.error {
         let phase = r
             .error_phase

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 
 /// The columns of the request log.
 pub const HEADER: &str =
-    "time,client,sni,host,alpn,method,path,status,bytes_in,bytes_out,duration_ms,note";
+    "time,client,sni,host,alpn,transport,method,path,status,bytes_in,bytes_out,duration_ms,note";
 
 /// The shared log file.
 pub struct RequestLog {
@@ -54,6 +54,7 @@ impl RequestLog {
             &e.sni,
             &e.host,
             &e.alpn,
+            e.transport.as_str(),
             &e.method,
             &e.path,
             &e.status.to_string(),
@@ -80,6 +81,8 @@ pub struct Entry {
     pub sni: String,
     pub host: String,
     pub alpn: String,
+    /// `tcp` or `quic` (HTTP/3).
+    pub transport: crate::types::Transport,
     pub method: String,
     pub path: String,
     pub status: u16,
@@ -98,6 +101,7 @@ impl Entry {
             sni: String::new(),
             host: String::new(),
             alpn: String::new(),
+            transport: crate::types::Transport::Tcp,
             method: String::new(),
             path: String::new(),
             status: 0,

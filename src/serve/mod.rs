@@ -10,6 +10,7 @@
 //! (`limits`, and the timeouts here). See `docs/reflector.md`.
 
 mod body;
+pub mod h3;
 pub mod hello;
 pub mod limits;
 pub mod log;
@@ -35,7 +36,7 @@ use log::RequestLog;
 use routes::ConnInfo;
 
 use crate::probe::tcpinfo::TcpInfoSource;
-use crate::types::Pin;
+use crate::types::{Pin, Transport};
 
 /// How to run a reflector (the `serve` flags).
 #[derive(Debug, Clone)]
@@ -69,6 +70,9 @@ pub struct Server {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    shared: Arc<Shared>,
+    /// HTTP/3 on the UDP port of the same number ([`Server::add_h3`]).
+    h3: Option<(quinn::Endpoint, tokio::task::JoinHandle<()>)>,
 }
 
 impl Server {
@@ -89,12 +93,22 @@ impl Server {
         });
         let (stop, stop_rx) = watch::channel(false);
         let acceptor = tls.map(TlsAcceptor::from);
-        let task = tokio::spawn(accept_loop(listener, acceptor, shared, stop_rx));
+        let task = tokio::spawn(accept_loop(listener, acceptor, shared.clone(), stop_rx));
         Ok(Server {
             addr,
             stop,
             task: Some(task),
+            shared,
+            h3: None,
         })
+    }
+
+    /// Also answer HTTP/3 on UDP, same address and port number, with the
+    /// same certificate, limits and log.
+    pub fn add_h3(&mut self, tls: &rustls::ServerConfig) -> Result<()> {
+        let (ep, task) = h3::spawn(self.addr, tls, self.shared.clone(), self.stop.subscribe())?;
+        self.h3 = Some((ep, task));
+        Ok(())
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -108,6 +122,9 @@ impl Server {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+        if let Some((_, t)) = self.h3.take() {
+            let _ = t.await;
+        }
     }
 }
 
@@ -115,6 +132,10 @@ impl Drop for Server {
     fn drop(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
+        }
+        if let Some((ep, t)) = self.h3.take() {
+            t.abort();
+            ep.close(0u32.into(), b"");
         }
     }
 }
@@ -146,13 +167,15 @@ impl Reflector {
         let listener = TcpListener::bind(cfg.listen)
             .await
             .with_context(|| format!("binding {}", cfg.listen))?;
-        let server = Server::spawn(
+        let tls = id.server_config()?;
+        let mut server = Server::spawn(
             listener,
-            Some(id.server_config()?),
+            Some(tls.clone()),
             cfg.limits.clone(),
             cfg.token.clone(),
             Some(log),
         )?;
+        server.add_h3(&tls)?;
         Ok(Reflector {
             server,
             pin: id.pin(),
@@ -174,7 +197,7 @@ impl Reflector {
     /// The start-up message: where it listens, the pin, the files.
     pub fn describe(&self) -> String {
         format!(
-            "slowlane serve: listening on {} (TLS, h2 and http/1.1, any SNI)\n  \
+            "slowlane serve: listening on {} (TLS, h2 and http/1.1, any SNI; HTTP/3 on UDP)\n  \
              pin         {}\n  certificate {}{}\n  request log {}\n",
             self.local_addr(),
             self.pin,
@@ -276,6 +299,7 @@ async fn serve_conn(
             sni: None,
             alpn: String::new(),
             tcp: TcpInfoSource::new(&tcp),
+            transport: Transport::Tcp,
         });
         let sh = shared.clone();
         let svc = service_fn(move |req| routes::handle(req, conn.clone(), sh.clone()));
@@ -316,6 +340,7 @@ async fn serve_conn(
         sni: hello.sni,
         alpn,
         tcp: info,
+        transport: Transport::Tcp,
     });
     let sh = shared.clone();
     let svc = service_fn(move |req| routes::handle(req, conn.clone(), sh.clone()));

@@ -14,8 +14,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
+use http_body::Body;
 use serde_json::json;
 
 use super::body::ServeBody;
@@ -31,17 +32,22 @@ pub struct ConnInfo {
     pub sni: Option<String>,
     pub alpn: String,
     pub tcp: Option<TcpInfoSource>,
+    pub transport: crate::types::Transport,
 }
 
 /// Handle one request; never fails (every problem is a status).
-pub async fn handle(
-    req: Request<Incoming>,
+pub async fn handle<B>(
+    req: Request<B>,
     conn: Arc<ConnInfo>,
     shared: Arc<Shared>,
-) -> Result<Response<ServeBody>, std::convert::Infallible> {
+) -> Result<Response<ServeBody>, std::convert::Infallible>
+where
+    B: Body<Data = Bytes> + Unpin + Send,
+{
     let mut e = Entry::new(shared.log.clone(), conn.peer.ip());
     e.sni = conn.sni.clone().unwrap_or_default();
     e.alpn.clone_from(&conn.alpn);
+    e.transport = conn.transport;
     e.method = req.method().to_string();
     e.path = req
         .uri()
@@ -134,7 +140,7 @@ pub async fn handle(
 }
 
 /// The Host header, else the h2 `:authority`.
-fn host_of(req: &Request<Incoming>) -> String {
+fn host_of<B>(req: &Request<B>) -> String {
     req.headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
@@ -159,8 +165,8 @@ pub fn lab_path(path: &str) -> Option<(&'static str, u64)> {
     Some((ctype, num.parse().ok()?))
 }
 
-fn bytes(
-    req: &Request<Incoming>,
+fn bytes<B>(
+    req: &Request<B>,
     n: Option<u64>,
     ctype: &str,
     max: u64,
@@ -192,12 +198,15 @@ fn bytes(
         .expect("static headers are valid")
 }
 
-async fn upload(
-    req: Request<Incoming>,
+async fn upload<B>(
+    req: Request<B>,
     conn: &ConnInfo,
     shared: &Shared,
     mut e: Entry,
-) -> Response<ServeBody> {
+) -> Response<ServeBody>
+where
+    B: Body<Data = Bytes> + Unpin + Send,
+{
     let max = shared.limits.max_bytes;
     let declared = req
         .headers()
@@ -241,7 +250,7 @@ async fn upload(
 }
 
 /// A query parameter's value (no decoding: the values used are plain).
-fn query<'a>(req: &'a Request<Incoming>, key: &str) -> Option<&'a str> {
+fn query<'a, B>(req: &'a Request<B>, key: &str) -> Option<&'a str> {
     req.uri()
         .query()?
         .split('&')

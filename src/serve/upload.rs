@@ -9,8 +9,9 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body::Body;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use serde::Serialize;
 
 use crate::plateau::{self, Sample};
@@ -51,12 +52,15 @@ pub enum UploadFail {
 }
 
 /// Read `body` to its end (at most `limit` bytes), timing its arrival.
-pub async fn measure(
-    mut body: Incoming,
+pub async fn measure<B>(
+    mut body: B,
     limit: u64,
     tcp: Option<&TcpInfoSource>,
     read_for: Option<Duration>,
-) -> Result<(u64, Measured), UploadFail> {
+) -> Result<(u64, Measured), UploadFail>
+where
+    B: Body<Data = Bytes> + Unpin + Send,
+{
     let t0 = Instant::now();
     // `for`: stop reading then; a far-off deadline otherwise (the
     // connection's lifetime bounds the read anyway).

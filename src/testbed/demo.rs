@@ -57,6 +57,9 @@ pub fn demo_campaign(
         let _ = writeln!(s, "class = {}", toml_str(u.class.as_str()));
         let _ = writeln!(s, "group = {}", toml_str(u.group.as_str()));
         let _ = writeln!(s, "label = {}", toml_str(&u.label));
+        if let Some(h) = &u.http {
+            let _ = writeln!(s, "http = {}", toml_str(h));
+        }
         if let Some(size) = u.upload {
             let _ = writeln!(s, "method = \"POST\"");
             let _ = writeln!(s, "upload = {}", toml_str(&size.0.to_string()));

@@ -26,6 +26,8 @@ pub struct Lab {
     origin_https: OriginServer,
     origin_http: OriginServer,
     middlebox: Middlebox,
+    /// The QUIC side of the middlebox, on the UDP port of the same number.
+    udp: super::udp::UdpRelay,
 }
 
 impl Lab {
@@ -46,8 +48,9 @@ impl Lab {
                 .with_context(|| format!("binding {}", SocketAddr::new(ip, port)))
         };
         let limits = OriginLimits::default();
-        let origin_https =
-            OriginServer::https(bind(0).await?, pki.server_config()?, limits.clone());
+        let tls = pki.server_config()?;
+        let mut origin_https = OriginServer::https(bind(0).await?, tls.clone(), limits.clone());
+        origin_https.add_h3(&tls)?;
         let origin_http = OriginServer::http(bind(0).await?, limits);
         let mut cfg = MiddleboxConfig::new(
             scenario.rules.clone(),
@@ -58,7 +61,15 @@ impl Lab {
         let mb_listener = super::middlebox::listen(SocketAddr::new(ip, listen.port()))
             .with_context(|| format!("binding the middlebox on {listen}"))?;
         let middlebox = Middlebox::start(mb_listener, cfg);
+        let udp = super::udp::UdpRelay::start(
+            middlebox.local_addr(),
+            origin_https.local_addr(),
+            scenario.rules.clone(),
+        )
+        .await
+        .with_context(|| format!("binding the UDP relay on {}", middlebox.local_addr()))?;
         Ok(Lab {
+            udp,
             scenario: scenario.name.clone(),
             pki,
             ca_path,
@@ -89,6 +100,11 @@ impl Lab {
 
     pub fn pki(&self) -> &Pki {
         &self.pki
+    }
+
+    /// What the UDP relay decided per QUIC flow (most recent 1024).
+    pub fn quic_flows(&self) -> Vec<super::udp::UdpLog> {
+        self.udp.flows()
     }
 
     /// What the middlebox decided per connection (most recent 1024).
@@ -133,6 +149,10 @@ impl Lab {
         let _ = writeln!(
             s,
             "  middlebox     {mb}  (TLS by SNI, HTTP by Host; every name)"
+        );
+        let _ = writeln!(
+            s,
+            "  udp relay     {mb}  (QUIC by the SNI in the decrypted Initial; --http3)"
         );
         let _ = writeln!(
             s,

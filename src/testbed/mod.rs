@@ -16,6 +16,7 @@ pub mod rules;
 pub mod scenario;
 pub mod sniff;
 pub mod tls;
+pub mod udp;
 pub mod units;
 
 pub use clienthello::{parse_client_hello, ClientHello, HelloError};

@@ -77,6 +77,11 @@ impl OriginServer {
         Self::spawn(listener, Some(tls), limits)
     }
 
+    /// Also answer HTTP/3 on the UDP port of the same number.
+    pub fn add_h3(&mut self, tls: &ServerConfig) -> anyhow::Result<()> {
+        self.server.add_h3(tls)
+    }
+
     /// Serves plain HTTP/1.1 on `listener`.
     pub fn http(listener: TcpListener, limits: OriginLimits) -> Self {
         Self::spawn(listener, None, limits)

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::units::{Rate, Size};
+use crate::types::Transport;
 
 /// A case-insensitive glob where `*` matches any run of characters (also none)
 /// and every other character matches itself. No `?`, no classes: the real
@@ -184,6 +185,9 @@ pub struct Rule {
     pub up_delay: Duration,
     /// `None`: the rule applies to every connection it matches.
     pub share: Option<Share>,
+    /// `None`: TCP connections and QUIC flows alike; else only that one
+    /// (one name, two transports, two plateaus: youtube-2024).
+    pub transport: Option<Transport>,
 }
 
 /// The TOML form of a rule: `match` is one pattern or a list.
@@ -198,6 +202,8 @@ pub(crate) struct RuleToml {
     pub up: Leg,
     pub share: Option<f64>,
     pub share_seed: Option<u64>,
+    /// `"tcp"` or `"quic"`: the rule applies to that transport only.
+    pub transport: Option<String>,
     /// Match names without folding case (default: case-insensitive).
     #[serde(default)]
     pub case_sensitive: bool,
@@ -273,7 +279,13 @@ impl TryFrom<RuleToml> for Rule {
             (None, Some(_)) => return Err("share_seed without share".into()),
             (None, None) => None,
         };
+        let transport = t
+            .transport
+            .as_deref()
+            .map(|s| s.parse::<Transport>().map_err(|e| e.to_string()))
+            .transpose()?;
         Ok(Rule {
+            transport,
             patterns: pats
                 .iter()
                 .map(|p| {
@@ -315,9 +327,33 @@ impl RuleSet {
         self.matching(name).next()
     }
 
-    /// Indices of every rule whose patterns match, in order.
+    /// Indices of every rule whose patterns match a TCP connection, in order.
     pub fn matching<'a>(&'a self, name: Option<&'a str>) -> impl Iterator<Item = usize> + 'a {
+        self.matching_over(name, Transport::Tcp)
+    }
+
+    /// The first rule matching a flow of `transport` (the UDP relay asks
+    /// with [`Transport::Quic`]).
+    pub fn find_over(&self, name: Option<&str>, transport: Transport) -> Option<usize> {
+        self.matching_over(name, transport).next()
+    }
+
+    /// The (down, up) actions for a flow of `transport`.
+    pub fn actions_over(&self, name: Option<&str>, transport: Transport) -> (Action, Action) {
+        self.find_over(name, transport)
+            .map(|i| (self.rules[i].down, self.rules[i].up))
+            .unwrap_or_default()
+    }
+
+    fn matching_over<'a>(
+        &'a self,
+        name: Option<&'a str>,
+        transport: Transport,
+    ) -> impl Iterator<Item = usize> + 'a {
         self.rules.iter().enumerate().filter_map(move |(i, r)| {
+            if r.transport.is_some_and(|t| t != transport) {
+                return None;
+            }
             let hit = match name {
                 Some(name) => r.patterns.iter().any(|p| p.matches(name)),
                 None => r.patterns.iter().any(Pattern::is_catch_all),
@@ -359,6 +395,7 @@ mod tests {
             down_delay: Duration::ZERO,
             up_delay: Duration::ZERO,
             share: None,
+            transport: None,
         };
         let r = RuleSet::new(vec![
             rule(&["*.twimg.com", "*t.co*"]),

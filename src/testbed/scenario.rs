@@ -37,6 +37,14 @@ const BUILTIN: &[(&str, &str)] = &[
         "deep-queue",
         include_str!("../../data/scenarios/deep-queue.toml"),
     ),
+    (
+        "youtube-2024",
+        include_str!("../../data/scenarios/youtube-2024.toml"),
+    ),
+    (
+        "quic-block",
+        include_str!("../../data/scenarios/quic-block.toml"),
+    ),
 ];
 
 /// A throttling preset and the campaign that shows it.
@@ -84,6 +92,8 @@ pub struct PresetUrl {
     pub label: String,
     /// POST size, for upload URLs.
     pub upload: Option<Size>,
+    /// `http = "tcp" | "h3" | "both"` of the campaign URL.
+    pub http: Option<String>,
 }
 
 #[derive(Deserialize)]

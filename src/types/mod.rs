@@ -148,6 +148,21 @@ impl Method {
     }
 }
 
+named_enum! {
+    /// The transport a fetch ran over: TCP (+TLS, HTTP/1.1 or h2) or QUIC
+    /// (HTTP/3). Series, control pools and verdicts are kept apart by it:
+    /// one name can be policed to two rates over the two transports.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+    )]
+    #[serde(rename_all = "lowercase")]
+    pub enum Transport ("transport") {
+        #[default]
+        Tcp => "tcp",
+        Quic => "quic",
+    }
+}
+
 /// The machine's host name (the default `vantage`), or `"unknown"`.
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];
@@ -184,6 +199,8 @@ mod tests {
         assert_eq!(Method::Post.as_str(), "POST");
         assert_eq!(Direction::default(), Direction::Down);
         assert_eq!(Method::Post.direction(), Direction::Up);
+        assert_eq!("QUIC".parse::<Transport>(), Ok(Transport::Quic));
+        assert_eq!(Transport::default(), Transport::Tcp);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Class, Direction, Group};
+use super::{Class, Direction, Group, Transport};
 
 /// A duration in milliseconds, written with microsecond precision (`12.345`).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Deserialize)]
@@ -48,6 +48,9 @@ pub enum Phase {
     Dns,
     Tcp,
     Tls,
+    /// The QUIC handshake (Initial sent → handshake complete), in place of
+    /// `tcp` and `tls` for a fetch over QUIC.
+    Quic,
     Request,
     Headers,
     Body,
@@ -128,6 +131,26 @@ pub struct FetchRecord {
     pub server_upload_bps: Option<u64>,
     /// The SNI the server saw, as it arrived.
     pub server_sni: Option<String>,
+    /// `tcp` or `quic`. Files written before QUIC existed have no such
+    /// column: their rows load as `tcp`.
+    #[serde(default)]
+    pub transport: Transport,
+    /// QUIC handshake time: first Initial sent → handshake complete (the
+    /// counterpart of `tcp_ms` + `tls_ms`, which stay empty over QUIC).
+    pub quic_ms: Option<Ms>,
+    /// Size of the ClientHello the client sent (bytes of the TLS handshake
+    /// message, over TCP or in the QUIC Initial's CRYPTO frames).
+    pub hello_bytes: Option<u64>,
+    /// TCP: segments (socket writes with TCP_NODELAY) the hello was sent in.
+    pub hello_segments: Option<u32>,
+    /// QUIC: Initial packets the client sent (hello and any retransmission).
+    pub initial_packets: Option<u32>,
+    /// quinn's path statistics at the end of a QUIC fetch: smoothed and
+    /// minimum RTT, packets declared lost, congestion window (bytes).
+    pub quic_rtt_ms: Option<Ms>,
+    pub quic_min_rtt_ms: Option<Ms>,
+    pub quic_lost_packets: Option<u64>,
+    pub quic_cwnd: Option<u64>,
     /// Per-window samples; written to `timeline.csv`, not to `fetches.csv`.
     #[serde(skip)]
     pub timeline: Vec<Window>,

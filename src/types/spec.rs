@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::Uri;
 use serde::Serialize;
 
-use super::{Class, Group, Headers, Method, Pin};
+use super::{Class, Group, Headers, Method, Pin, Transport};
 
 /// Which IP family a fetch connects over (`fetch -4`/`-6`, campaign
 /// `ip_family`). `Any` takes the first address the lookup returned, as
@@ -100,6 +100,13 @@ pub struct FetchOptions {
     pub headers: Headers,
     /// Only addresses of this family are used.
     pub ip_family: IpFamily,
+    /// TCP (+TLS) or QUIC (HTTP/3). Never both in one fetch: a QUIC
+    /// failure is a QUIC row, not a silent fall back to TCP.
+    pub transport: Transport,
+    /// `http = "both"`: the campaign expands this URL into a second fetch
+    /// spec over QUIC (then clears the flag); never set on a spec fetched.
+    #[serde(skip)]
+    pub also_quic: bool,
 }
 
 impl Default for FetchOptions {
@@ -120,6 +127,8 @@ impl Default for FetchOptions {
             split_hello: false,
             headers: Headers::default(),
             ip_family: IpFamily::Any,
+            transport: Transport::Tcp,
+            also_quic: false,
         }
     }
 }

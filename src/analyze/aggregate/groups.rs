@@ -144,6 +144,8 @@ pub struct GroupRow {
     pub group: String,
     pub class: String,
     pub direction: Direction,
+    /// `tcp` or `quic`: a class's vantages per transport.
+    pub transport: crate::types::Transport,
     /// Vantages of the group with a verdict on this class and direction.
     pub vantages: usize,
     pub throttled: usize,
@@ -189,12 +191,12 @@ pub fn group_rows(
             _ => UNMAPPED.to_string(),
         }
     };
-    type Key = (String, String, Direction);
+    type Key = (String, String, Direction, crate::types::Transport);
     let mut by_group: BTreeMap<Key, Vec<&Verdict>> = BTreeMap::new();
     for v in rows.iter().filter(|v| v.scope == Scope::Class) {
         let g = group_of(&v.vantage, &mut unmapped);
         by_group
-            .entry((g, class_str(v.class).to_string(), v.direction))
+            .entry((g, class_str(v.class).to_string(), v.direction, v.transport))
             .or_default()
             .push(v);
     }
@@ -202,7 +204,7 @@ pub fn group_rows(
     unmapped.dedup();
     let out = by_group
         .into_iter()
-        .map(|((group, class, direction), vs)| {
+        .map(|((group, class, direction, transport), vs)| {
             let count = |k: VerdictKind| vs.iter().filter(|v| v.verdict == k).count();
             let hit: Vec<&&Verdict> = vs
                 .iter()
@@ -217,6 +219,7 @@ pub fn group_rows(
                 group,
                 class,
                 direction,
+                transport,
                 vantages: vs.len(),
                 throttled: count(VerdictKind::Throttled),
                 partial: count(VerdictKind::Partial),

@@ -2,14 +2,14 @@
 //! and which are not ("image and video throttled to ~130 kbit/s (policer);
 //! text not throttled"). Written as `scope = class` rows and printed last.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::analyze::base::units::fmt_bps;
 use crate::analyze::base::verdict::{
     class_str, empty_verdict, Mechanism, Metric, Scope, Verdict, VerdictKind,
 };
 use crate::analyze::stats::inference::median_of;
-use crate::types::{Class, Direction};
+use crate::types::{Class, Direction, Transport};
 
 /// `image`, `image upload`, `unknown class`.
 fn class_name(class: Option<Class>, dir: Direction) -> String {
@@ -102,6 +102,23 @@ fn mechanisms(rows: &[&Verdict]) -> String {
     format!(" ({})", each.join(", "))
 }
 
+/// " over TCP" / " over QUIC" after a class name, where the vantage measured
+/// over QUIC at all (a TCP-only vantage reads as before).
+fn over(t: Transport, both: bool) -> &'static str {
+    match (t, both) {
+        (Transport::Quic, _) => " over QUIC",
+        (Transport::Tcp, true) => " over TCP",
+        (Transport::Tcp, false) => "",
+    }
+}
+
+/// The vantages with any QUIC row.
+fn quic_vantages<'a>(rows: impl Iterator<Item = &'a Verdict>) -> BTreeSet<&'a str> {
+    rows.filter(|v| v.transport == Transport::Quic)
+        .map(|v| v.vantage.as_str())
+        .collect()
+}
+
 /// The rate a throttled row is described by: its plateau, else the median
 /// of its slowed fetches, else its median (never the median of a bimodal
 /// sample when a slowed cluster is known).
@@ -127,14 +144,16 @@ fn hosts(rows: &[&Verdict]) -> String {
 
 /// One `scope = class` row per vantage and class of target URLs.
 pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
-    let mut by: BTreeMap<(&str, Option<Class>, Direction), Vec<&Verdict>> = BTreeMap::new();
+    type Key<'a> = (&'a str, Option<Class>, Direction, Transport);
+    let mut by: BTreeMap<Key, Vec<&Verdict>> = BTreeMap::new();
     for v in rows.iter().filter(|v| v.scope == Scope::Url && !v.control) {
-        by.entry((v.vantage.as_str(), v.class, v.direction))
+        by.entry((v.vantage.as_str(), v.class, v.direction, v.transport))
             .or_default()
             .push(v);
     }
+    let quic = quic_vantages(rows.iter());
     let mut out = Vec::new();
-    for ((vantage, class, direction), urls) in by {
+    for ((vantage, class, direction, transport), urls) in by {
         let of = |k: VerdictKind| {
             urls.iter()
                 .copied()
@@ -148,7 +167,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             of(VerdictKind::Inconclusive),
         );
         let n = urls.len();
-        let name = class_name(class, direction);
+        let name = class_name(class, direction) + over(transport, quic.contains(vantage));
         let (verdict, reason, focus) = if !thr.is_empty() {
             let mut s = format!(
                 "{name}: {}/{} throttled ({})",
@@ -225,6 +244,7 @@ pub fn class_rows(rows: &[Verdict]) -> Vec<Verdict> {
             host: hosts(&focus),
             class,
             direction,
+            transport,
             n,
             n_control: urls.iter().map(|v| v.n_control).max().unwrap_or(0),
             median_bps: median_of(focus.iter().filter_map(|v| v.median_bps)),
@@ -342,9 +362,11 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
     for v in rows.iter().filter(|v| v.scope == Scope::Class) {
         by.entry(v.vantage.as_str()).or_default().push(v);
     }
+    let quic = quic_vantages(rows.iter());
     let mut out = Vec::new();
     for (vantage, classes) in by {
-        let name = |v: &Verdict| class_name(v.class, v.direction);
+        let both = quic.contains(vantage);
+        let name = |v: &Verdict| class_name(v.class, v.direction) + over(v.transport, both);
         let of = |k: VerdictKind| {
             classes
                 .iter()

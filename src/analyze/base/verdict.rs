@@ -192,6 +192,9 @@ pub struct Verdict {
     /// A/B evasion rows of a trigger: `evades`, `does_not_evade`,
     /// `inconclusive`.
     pub evasion_result: String,
+    /// `tcp` or `quic`: rows are per transport, never mixed. Last, so the
+    /// columns before it keep their places.
+    pub transport: crate::types::Transport,
 }
 
 /// How a row's controls were chosen (`compared_with` column).
@@ -279,5 +282,6 @@ pub fn empty_verdict() -> Verdict {
         summary: String::new(),
         trigger: String::new(),
         evasion_result: String::new(),
+        transport: crate::types::Transport::Tcp,
     }
 }

@@ -23,6 +23,8 @@ pub enum BadKind {
     UnknownGroup,
     /// A `direction` that is neither down nor up.
     UnknownDirection,
+    /// A `transport` that is neither tcp nor quic.
+    UnknownTransport,
     /// No URL.
     NoUrl,
 }
@@ -36,6 +38,7 @@ impl BadKind {
             BadKind::UnknownClass => "unknown class (text, image, video, audio, other)",
             BadKind::UnknownGroup => "unknown group (target, control)",
             BadKind::UnknownDirection => "unknown direction (down, up)",
+            BadKind::UnknownTransport => "unknown transport (tcp, quic)",
             BadKind::NoUrl => "empty url",
         }
     }

@@ -11,7 +11,7 @@ use anyhow::{bail, Result};
 
 use super::badrows::BadKind;
 use super::row::{direction_of, Row};
-use crate::types::{Class, Direction, Group};
+use crate::types::{Class, Direction, Group, Transport};
 
 /// Where parsed rows go. Parts of a file are parsed into separate sinks on
 /// separate threads and absorbed in file order.
@@ -251,6 +251,8 @@ fn row_from<'a>(
             method,
             upload_bytes.unwrap_or(0),
         ),
+        transport: named::<Transport>(f(c.transport), BadKind::UnknownTransport)?
+            .unwrap_or_default(),
         error: f(c.error),
         error_phase: f(c.error_phase),
         capped: !f(c.capped).is_empty(),
@@ -263,6 +265,7 @@ fn row_from<'a>(
         dns_ms: cell(f(c.dns_ms))?,
         tcp_ms: cell(f(c.tcp_ms))?,
         tls_ms: cell(f(c.tls_ms))?,
+        quic_ms: cell(f(c.quic_ms))?,
         ttfb_ms: cell(f(c.ttfb_ms))?,
         transfer_ms: cell(f(c.transfer_ms))?,
         total_ms: cell(f(c.total_ms))?,
@@ -305,6 +308,8 @@ struct Cols {
     dns_ms: Option<usize>,
     tcp_ms: Option<usize>,
     tls_ms: Option<usize>,
+    quic_ms: Option<usize>,
+    transport: Option<usize>,
     ttfb_ms: Option<usize>,
     transfer_ms: Option<usize>,
     total_ms: Option<usize>,
@@ -348,6 +353,8 @@ impl Cols {
             dns_ms: col("dns_ms"),
             tcp_ms: col("tcp_ms"),
             tls_ms: col("tls_ms"),
+            quic_ms: col("quic_ms"),
+            transport: col("transport"),
             ttfb_ms: col("ttfb_ms"),
             transfer_ms: col("transfer_ms"),
             total_ms: col("total_ms"),

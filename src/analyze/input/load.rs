@@ -17,7 +17,7 @@ use super::badrows::{BadKind, BadRows};
 use super::fastcsv::{self, RowSink};
 pub use super::row::{direction_of, fetch_rate, RateSrc, Row, TIMEOUT};
 use crate::analyze::stats::{median, sort};
-use crate::types::{Class, Group};
+use crate::types::{Class, Group, Transport};
 use crate::types::{Direction, FetchRecord};
 
 /// One failure string seen in a series, with the bytes those fetches got.
@@ -76,6 +76,8 @@ pub struct Series {
     pub class: Option<Class>,
     pub group: Group,
     pub direction: Direction,
+    /// `tcp` or `quic`: one name over two transports is two series.
+    pub transport: Transport,
     pub obs: Vec<Obs>,
     pub n_fetches: usize,
     /// Every error string seen, timeouts included (timeouts are also
@@ -392,6 +394,7 @@ impl Dataset {
         self.key.push(r.class.map_or(0xff, |c| c as u8));
         self.key.push(group as u8);
         self.key.push(r.direction as u8);
+        self.key.push(r.transport as u8);
         let idx = match self.index.get(self.key.as_slice()) {
             Some(&i) => i,
             None => {
@@ -410,6 +413,7 @@ impl Dataset {
                     class: r.class,
                     group,
                     direction: r.direction,
+                    transport: r.transport,
                     obs: Vec::new(),
                     n_fetches: 0,
                     failures: Vec::new(),
@@ -466,7 +470,8 @@ impl Dataset {
             .or_else(|| moved.filter(|_| !censored))
             .map_or(f64::NAN, |b| b as f64);
         // A handshake that timed out took at least the time spent in it.
-        let tls_ms = r.tls_ms.or_else(|| {
+        // Over QUIC the one handshake (transport + TLS) stands in for it.
+        let tls_ms = r.tls_ms.or(r.quic_ms).or_else(|| {
             (r.error_phase == b"tls")
                 .then(|| Some(r.total_ms? - r.dns_ms.unwrap_or(0.0) - r.tcp_ms?))
                 .flatten()
@@ -509,6 +514,7 @@ impl Dataset {
                     rec.method.as_bytes(),
                     rec.upload_bytes,
                 ),
+                transport: rec.transport,
                 error: error.as_bytes(),
                 error_phase: phase.as_deref().unwrap_or("").as_bytes(),
                 capped: rec.capped.is_some(),
@@ -521,6 +527,7 @@ impl Dataset {
                 dns_ms: rec.dns_ms.map(|m| m.0),
                 tcp_ms: rec.tcp_ms.map(|m| m.0),
                 tls_ms: rec.tls_ms.map(|m| m.0),
+                quic_ms: rec.quic_ms.map(|m| m.0),
                 ttfb_ms: rec.ttfb_ms.map(|m| m.0),
                 transfer_ms: rec.transfer_ms.map(|m| m.0),
                 total_ms: rec.total_ms.map(|m| m.0),

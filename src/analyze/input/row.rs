@@ -3,7 +3,7 @@
 //! row's direction, where that rate came from, whether it is censored, and
 //! the direction itself for files that do not say it.
 
-use crate::types::{Class, Direction, Group};
+use crate::types::{Class, Direction, Group, Transport};
 
 /// Which column a fetch's rate came from (the row's `metric` names the one
 /// most of its fetches used).
@@ -40,6 +40,8 @@ pub struct Row<'a> {
     pub class: Option<Class>,
     pub group: Option<Group>,
     pub direction: Direction,
+    /// `tcp` or `quic`; rows of files without the column are `tcp`.
+    pub transport: Transport,
     pub error: &'a [u8],
     pub error_phase: &'a [u8],
     pub capped: bool,
@@ -52,6 +54,8 @@ pub struct Row<'a> {
     pub dns_ms: Option<f64>,
     pub tcp_ms: Option<f64>,
     pub tls_ms: Option<f64>,
+    /// QUIC handshake time (in place of `tcp_ms` + `tls_ms`).
+    pub quic_ms: Option<f64>,
     pub ttfb_ms: Option<f64>,
     pub transfer_ms: Option<f64>,
     pub total_ms: Option<f64>,

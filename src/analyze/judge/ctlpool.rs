@@ -226,7 +226,7 @@ impl PoolCache {
         keys.sort_unstable();
         let key = |i: usize| {
             let s = &ds.series[i];
-            (s.vantage.as_str(), s.class, s.direction)
+            (s.vantage.as_str(), s.class, s.direction, s.transport)
         };
         for l in family::plan(&keys, key) {
             let parent = match l.parent {

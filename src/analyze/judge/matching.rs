@@ -28,7 +28,7 @@ use crate::analyze::base::units::fmt_bps;
 use crate::analyze::base::verdict::ComparedWith;
 use crate::analyze::input::load::Dataset;
 use crate::analyze::stats::inference::median_of;
-use crate::types::{Class, Direction, Group};
+use crate::types::{Class, Direction, Group, Transport};
 
 /// Largest size ratio between a target and a control it is compared with.
 pub const SIZE_FACTOR: f64 = 2.0;
@@ -41,12 +41,14 @@ pub struct Match {
     pub controls: Vec<usize>,
 }
 
-type PoolKey<'a> = (&'a str, Option<Class>, Direction);
+/// (vantage, class, direction, transport): a QUIC target is compared with
+/// QUIC controls only — the two transports can be policed to two rates.
+type PoolKey<'a> = (&'a str, Option<Class>, Direction, Transport);
 
 /// Control series per (vantage, class, direction), and per (vantage, label).
 pub struct Controls<'a> {
     by_class: BTreeMap<PoolKey<'a>, Vec<usize>>,
-    by_direction: HashMap<(&'a str, Direction), Vec<usize>>,
+    by_direction: HashMap<(&'a str, Direction, Transport), Vec<usize>>,
     by_label: BTreeMap<(&'a str, &'a str), Vec<usize>>,
     sizes: HashMap<usize, f64>,
     /// Median rate per control series, computed when a class pool needs it.
@@ -64,7 +66,7 @@ impl<'a> Controls<'a> {
                 continue;
             }
             by_class
-                .entry((s.vantage.as_str(), s.class, s.direction))
+                .entry((s.vantage.as_str(), s.class, s.direction, s.transport))
                 .or_default()
                 .push(i);
             if !s.label.is_empty() {
@@ -75,10 +77,10 @@ impl<'a> Controls<'a> {
             }
         }
         let sizes = members.iter().map(|&i| (i, ds.series[i].size())).collect();
-        let mut by_direction: HashMap<(&str, Direction), Vec<usize>> = HashMap::new();
-        for ((v, _, d), members) in &by_class {
+        let mut by_direction: HashMap<(&str, Direction, Transport), Vec<usize>> = HashMap::new();
+        for ((v, _, d, t), members) in &by_class {
             by_direction
-                .entry((v, *d))
+                .entry((v, *d, *t))
                 .or_default()
                 .extend_from_slice(members);
         }
@@ -114,9 +116,9 @@ impl<'a> Controls<'a> {
 
     /// Every control series of a vantage and direction (any class): used to
     /// tell "this URL fails" from "everything fails here".
-    pub fn all_of<'s>(&'s self, vantage: &'s str, dir: Direction) -> &'s [usize] {
+    pub fn all_of<'s>(&'s self, vantage: &'s str, dir: Direction, t: Transport) -> &'s [usize] {
         self.by_direction
-            .get(&(vantage, dir))
+            .get(&(vantage, dir, t))
             .map_or(&[], |v| v.as_slice())
     }
 
@@ -136,7 +138,8 @@ impl<'a> Controls<'a> {
                     .into_iter()
                     .flatten()
                 {
-                    if ds.series[c].direction == s.direction {
+                    let like = &ds.series[c];
+                    if like.direction == s.direction && like.transport == s.transport {
                         found.push(c);
                     } else {
                         other_dir += 1;
@@ -162,7 +165,7 @@ impl<'a> Controls<'a> {
         }
         let pool: Vec<usize> = self
             .by_class
-            .get(&(s.vantage.as_str(), s.class, s.direction))
+            .get(&(s.vantage.as_str(), s.class, s.direction, s.transport))
             .into_iter()
             .flatten()
             .copied()

@@ -55,6 +55,7 @@ fn blank(s: &Series, scope: Scope) -> Verdict {
         sni: s.sni.clone(),
         class: s.class,
         direction: s.direction,
+        transport: s.transport,
         control: s.group == Group::Control,
         ..empty_verdict()
     }
@@ -152,7 +153,7 @@ fn prepare(
     // Blocked: most fetches failed with a blocking signal or timed out
     // without moving a byte — unless the controls here fail as much.
     if n_fetches > 0 && blocking * 2 > n_fetches {
-        let all = ctl.all_of(&first.vantage, first.direction);
+        let all = ctl.all_of(&first.vantage, first.direction, first.transport);
         let (cf, cn) = all.iter().fold((0, 0), |(f, n), &c| {
             let s = &ds.series[c];
             (f + s.n_blocking(), n + s.n_fetches)
@@ -304,13 +305,27 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
         .iter()
         .map(|&i| (i, ds.series[i].class.is_some().then(|| ctl.choose(ds, i))))
         .collect();
-    type HostKey<'a> = (&'a str, &'a str, &'a str, Option<Class>, Direction);
+    type HostKey<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<Class>,
+        Direction,
+        crate::types::Transport,
+    );
     let mut hosts: BTreeMap<HostKey, Vec<usize>> = BTreeMap::new();
     for &i in members {
         let s = &ds.series[i];
         if s.group != Group::Control {
             hosts
-                .entry((&s.vantage, &s.host, &s.sni, s.class, s.direction))
+                .entry((
+                    &s.vantage,
+                    &s.host,
+                    &s.sni,
+                    s.class,
+                    s.direction,
+                    s.transport,
+                ))
                 .or_default()
                 .push(i);
         }
@@ -362,7 +377,8 @@ pub fn evaluate(ds: &Dataset, members: &[usize], opts: &AnalyzeOptions) -> Vec<R
         ));
         release(&mut cache, m);
     }
-    for (((vantage, host, sni, class, dir), members), ms) in hosts.into_iter().zip(host_matches) {
+    for (((vantage, host, sni, class, dir, _), members), ms) in hosts.into_iter().zip(host_matches)
+    {
         let v = blank(&ds.series[members[0]], Scope::Host);
         let same_as = match members.as_slice() {
             [i] => url_row

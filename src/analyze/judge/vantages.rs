@@ -10,12 +10,25 @@ use crate::analyze::input::load;
 use crate::types::Direction;
 
 /// The order of rows within a vantage.
-pub fn row_key(v: &Verdict) -> (Scope, bool, &str, Direction, &str, &str, &str) {
+#[allow(clippy::type_complexity)]
+pub fn row_key(
+    v: &Verdict,
+) -> (
+    Scope,
+    bool,
+    &str,
+    Direction,
+    crate::types::Transport,
+    &str,
+    &str,
+    &str,
+) {
     (
         v.scope,
         v.control,
         class_str(v.class),
         v.direction,
+        v.transport,
         v.host.as_str(),
         v.url.as_str(),
         v.sni.as_str(),
@@ -35,7 +48,7 @@ pub struct Span {
 /// the target URL rows (see [`crate::analyze::aggregate::summary::class_rows`]).
 fn class_keys<'a>(rows: impl Iterator<Item = &'a Verdict>) -> usize {
     rows.filter(|v| v.scope == Scope::Url && !v.control)
-        .map(|v| (v.class, v.direction))
+        .map(|v| (v.class, v.direction, v.transport))
         .collect::<std::collections::BTreeSet<_>>()
         .len()
 }
@@ -49,8 +62,8 @@ fn rows_hint(ds: &load::Dataset, members: &[usize]) -> usize {
     for &i in members {
         let s = &ds.series[i];
         if s.group != crate::types::Group::Control {
-            hosts.insert((&s.host, &s.sni, s.class, s.direction));
-            classes.insert((s.class, s.direction));
+            hosts.insert((&s.host, &s.sni, s.class, s.direction, s.transport));
+            classes.insert((s.class, s.direction, s.transport));
         }
     }
     members.len() + hosts.len() + classes.len()

@@ -1,0 +1,188 @@
+//! QUIC in the lab: the UDP relay reads the SNI from the decrypted Initial
+//! and polices or drops the flow; the youtube-2024 and quic-block scenarios
+//! through the real `run` path; a reflector A/B over both transports.
+//! Loopback only; every campaign is bounded in rounds and time.
+
+mod support;
+
+use std::path::Path;
+
+use slowlane::analyze::{analyze_paths, AnalyzeOptions, Scope, Verdict, VerdictKind};
+use slowlane::serve::{Limits, Reflector, ServeConfig};
+use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
+use slowlane::testbed::udp::UdpRelay;
+use slowlane::testbed::{Lab, Scenario};
+use slowlane::types::{Direction, FetchRecord, Transport};
+use support::engine::run_quiet;
+
+/// Run scenario `name`'s own campaign through a fresh lab; fetches and
+/// verdicts.
+async fn scenario_run(name: &str, dir: &Path) -> (Vec<FetchRecord>, Vec<Verdict>) {
+    let s = Scenario::builtin(name).unwrap();
+    let lab = Lab::start(&s, "127.0.0.1:0".parse().unwrap(), dir)
+        .await
+        .unwrap();
+    let out = dir.join("out");
+    let path = slowlane::testbed::write_demo_campaign(&s, &lab, &out, None).unwrap();
+    let c = slowlane::config::load_campaign(&path).unwrap();
+    let o = run_quiet(c).await;
+    let fetches: Vec<FetchRecord> = csv::Reader::from_path(o.out.join("fetches.csv"))
+        .unwrap()
+        .deserialize()
+        .map(|r| r.unwrap())
+        .collect();
+    let rows = analyze_paths(&[o.out], &AnalyzeOptions::default()).unwrap();
+    eprintln!(
+        "{}",
+        slowlane::analyze::render(&rows, slowlane::analyze::Format::Text)
+    );
+    // The relay decided by the name it decrypted from the Initials.
+    let flows = lab.quic_flows();
+    assert!(
+        flows
+            .iter()
+            .any(|f| f.sni.as_deref() == Some("rr1.googlevideo.com")),
+        "{flows:?}"
+    );
+    (fetches, rows)
+}
+
+fn url_row<'a>(rows: &'a [Verdict], url: &str, t: Transport) -> &'a Verdict {
+    rows.iter()
+        .find(|v| v.scope == Scope::Url && v.url.contains(url) && v.transport == t)
+        .unwrap_or_else(|| panic!("no url row {url} over {t}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn youtube_2024_one_name_two_transports_two_plateaus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fetches, rows) = scenario_run("youtube-2024", dir.path()).await;
+    // Every URL was fetched over both transports, and every QUIC row really
+    // went over QUIC (HTTP/3, no TCP phase).
+    for t in [Transport::Tcp, Transport::Quic] {
+        assert!(fetches.iter().any(|r| r.transport == t));
+    }
+    for r in fetches.iter().filter(|r| r.transport == Transport::Quic) {
+        assert!(r.tcp_ms.is_none(), "{r:?}");
+        if r.error.is_none() {
+            assert_eq!(r.http_version.as_deref(), Some("3"));
+        }
+    }
+    for (t, want) in [(Transport::Tcp, 128_000.0), (Transport::Quic, 512_000.0)] {
+        let v = url_row(&rows, "rr1.googlevideo.com", t);
+        assert_eq!(v.verdict, VerdictKind::Throttled, "{t}: {v:#?}");
+        let p = v.plateau_bps.or(v.median_bps).unwrap();
+        assert!((p / want - 1.0).abs() <= 0.10, "{t} plateau {p} vs {want}");
+        let text = url_row(&rows, "www.youtube.com", t);
+        assert_ne!(text.verdict, VerdictKind::Throttled, "{t}: {text:#?}");
+    }
+    for v in rows.iter().filter(|v| v.scope == Scope::Url && v.control) {
+        assert!(
+            !matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Blocked),
+            "{v:#?}"
+        );
+        if v.class.map(|c| c.as_str()) == Some("video") {
+            assert_eq!(v.verdict, VerdictKind::Ok, "{v:#?}");
+        }
+    }
+    let summary = &rows
+        .iter()
+        .find(|v| v.scope == Scope::Class)
+        .unwrap()
+        .summary;
+    assert!(summary.contains("video over TCP throttled"), "{summary}");
+    assert!(summary.contains("video over QUIC throttled"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quic_block_is_blocked_over_quic_and_tcp_is_unaffected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fetches, rows) = scenario_run("quic-block", dir.path()).await;
+    for r in fetches
+        .iter()
+        .filter(|r| r.url.contains("googlevideo") && r.transport == Transport::Quic)
+    {
+        assert_eq!(r.error.as_deref(), Some("generic_timeout_error"), "{r:?}");
+        assert_eq!(r.error_phase, Some(slowlane::types::Phase::Quic));
+        assert!(r.initial_packets.unwrap() >= 1, "{r:?}");
+    }
+    let quic = url_row(&rows, "rr1.googlevideo.com", Transport::Quic);
+    assert_eq!(quic.verdict, VerdictKind::Blocked, "{quic:#?}");
+    let tcp = url_row(&rows, "rr1.googlevideo.com", Transport::Tcp);
+    assert_eq!(tcp.verdict, VerdictKind::Ok, "{tcp:#?}");
+    assert_eq!(tcp.n_failed, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reflector_ab_compares_transports() {
+    // The reflector behind the UDP relay only: QUIC to *.googlevideo.com is
+    // policed to 512 kbit/s, TCP goes straight to the reflector.
+    let dir = tempfile::tempdir().unwrap();
+    let refl = Reflector::start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state: dir.path().join("state"),
+        cert_key: None,
+        token: None,
+        limits: Limits {
+            per_minute: 0,
+            ..Limits::default()
+        },
+        log: None,
+    })
+    .await
+    .unwrap();
+    let rules = Scenario::parse(
+        "name = \"q\"\ndescription = \"\"\n\
+         [[rule]]\nmatch = \"*.googlevideo.com\"\ntransport = \"quic\"\n\
+         down = { action = \"police\", rate = \"512kbit\", burst = \"32KiB\" }\n\
+         [campaign]\nrounds = 1\nconcurrency = 1\nmax_time = \"1s\"\n\
+         [[campaign.url]]\nurl = \"https://a.example/\"\nclass = \"text\"\n\
+         group = \"control\"\nlabel = \"x\"\n",
+    )
+    .unwrap()
+    .rules;
+    // One port for both, as in the lab: the TCP middlebox (no TCP rule:
+    // everything passes) and the UDP relay on the same port number.
+    let cfg = MiddleboxConfig::new(rules.clone(), refl.local_addr(), refl.local_addr());
+    let mb = Middlebox::start(
+        middlebox::listen("127.0.0.1:0".parse().unwrap()).unwrap(),
+        cfg,
+    );
+    let _relay = UdpRelay::start(mb.local_addr(), refl.local_addr(), rules)
+        .await
+        .unwrap();
+    let toml = format!(
+        "name = \"ab-quic\"\nrounds = 5\nconcurrency = 4\nseed = 7\nout = \"out\"\n\
+         [defaults]\nmax_time = \"3s\"\n\
+         [[reflector]]\nid = \"lab\"\nurl = \"https://{}\"\npin = \"{}\"\n\
+         names = [\"rr1.googlevideo.com\"]\ncontrols = [\"example.com\", \"random\"]\n\
+         download = \"1MiB\"\nupload = \"\"\nclass = \"video\"\n\
+         transport = [\"tcp\", \"quic\"]\n",
+        mb.local_addr(),
+        refl.pin(),
+    );
+    let path = dir.path().join("campaign.toml");
+    std::fs::write(&path, toml).unwrap();
+    let c = slowlane::config::load_campaign(&path).unwrap();
+    let o = run_quiet(c).await;
+    let rows = analyze_paths(&[o.out], &AnalyzeOptions::default()).unwrap();
+    let ab: Vec<&Verdict> = rows.iter().filter(|v| v.scope == Scope::Ab).collect();
+    eprintln!("{ab:#?}");
+    let plain = |t: Transport| {
+        ab.iter()
+            .find(|v| {
+                v.transport == t
+                    && v.direction == Direction::Down
+                    && v.label == "lab: rr1.googlevideo.com plain"
+            })
+            .unwrap_or_else(|| panic!("no plain row over {t}"))
+    };
+    assert_eq!(plain(Transport::Quic).verdict, VerdictKind::Throttled);
+    assert_eq!(plain(Transport::Quic).trigger, "sni");
+    assert_ne!(plain(Transport::Tcp).verdict, VerdictKind::Throttled);
+    let s = &plain(Transport::Quic).summary;
+    assert!(
+        s.contains("rr1.googlevideo.com throttled over QUIC, not over TCP"),
+        "{s}"
+    );
+}
