@@ -423,11 +423,17 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         seed: a.seed,
         by_run: a.by_run,
     };
+    // A directory without fetches.csv (results/ after collect.yml) is walked.
+    let inputs = analyze::inputs::expand(&a.paths).map_err(|e| usage(format!("{e:#}")))?;
     let analyze::Analysis {
         verdicts: rows,
         bad,
         warnings,
-    } = analyze::analyze_paths_full(&a.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
+        vantages,
+    } = analyze::analyze_paths_full(&inputs.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
+    if inputs.walked {
+        crate::stdout::eprintln(&analyze::inputs::describe(inputs.paths.len(), vantages));
+    }
     for (file, b) in &bad {
         crate::stdout::eprintln(&format!("warning: {}: {}", file.display(), b.describe()));
     }

@@ -19,6 +19,7 @@ pub mod fastcsv;
 pub mod fingerprint;
 pub mod groups;
 pub mod inference;
+pub mod inputs;
 pub mod load;
 pub mod matching;
 mod mechanism;
@@ -290,6 +291,8 @@ pub struct Analysis {
     /// Vantages that pool different campaigns, or runs with different URL
     /// sets (print them on stderr; see `docs/method.md`).
     pub warnings: Vec<String>,
+    /// Distinct vantages read (with `--by-run`, runs).
+    pub vantages: usize,
 }
 
 /// Like [`analyze_paths_checked`], also returning the pooling warnings.
@@ -301,6 +304,7 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
     }
     let (mut verdicts, warnings) = run(&ds, &[], opts)?;
     verdicts.extend(ab::from_paths(paths, opts)?);
+    let vantages = inputs::vantage_count(&ds);
     let bad = std::mem::take(&mut ds.bad)
         .into_iter()
         .filter(|(_, b)| b.total() > 0)
@@ -314,6 +318,7 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
         verdicts,
         bad,
         warnings,
+        vantages,
     })
 }
 
