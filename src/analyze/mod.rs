@@ -260,6 +260,10 @@ pub struct Verdict {
     /// A/B evasion rows of a trigger: `evades`, `does_not_evade`,
     /// `inconclusive`.
     pub evasion_result: String,
+    /// A/B rows: the `[[reflector]]` test (fetches.csv `ab`); else empty.
+    pub ab: String,
+    /// A/B rows: `plain`, `split-hello`, … (fetches.csv `variant`); else empty.
+    pub variant: String,
 }
 
 /// Above this many series the loaded data is freed on a thread of its own.

@@ -100,6 +100,8 @@ pub fn empty_verdict() -> Verdict {
         summary: String::new(),
         trigger: String::new(),
         evasion_result: String::new(),
+        ab: String::new(),
+        variant: String::new(),
     }
 }
 
