@@ -182,7 +182,9 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let internal = Arc::new(AtomicU64::new(0));
     let mut seq: u64 = start.last_seq;
     let mut rounds_done = 0;
-    for round in start.first_round.. {
+    // Bounded: `first_round..` would overflow computing the round after
+    // u32::MAX (resume starts a new run after that one; see resume.rs).
+    for round in start.first_round..=u32::MAX {
         if stop.is_set() {
             break;
         }
