@@ -21,6 +21,7 @@ mod list;
 mod options;
 mod overrides;
 mod parse;
+mod paths;
 mod reflector;
 
 use std::path::{Path, PathBuf};
