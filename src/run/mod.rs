@@ -214,6 +214,12 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
                 p = sem.clone().acquire_owned() => p.expect("semaphore open"),
                 _ = stop.wait() => break,
             };
+            // A finished task keeps its memory (the size of the fetch's
+            // future) until joined: joined as they end, a round holds about
+            // `concurrency` of them, not one per URL.
+            while let Some(done) = set.try_join_next() {
+                task_ended(done, &internal);
+            }
             if stop.is_set() {
                 break;
             }
@@ -249,14 +255,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
             });
         }
         while let Some(done) = set.join_next().await {
-            if let Err(e) = done {
-                // Only a panic outside the caught fetch (a bug in the few
-                // lines above) gets here.
-                internal.fetch_add(1, Ordering::SeqCst);
-                crate::eprintln_quiet!(
-                    "slowlane: internal error in a fetch task (please report): {e}"
-                );
-            }
+            task_ended(done, &internal);
         }
         let end = if stop.is_set() {
             RoundEnd::Stopped
@@ -291,6 +290,15 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         internal_errors: internal.load(Ordering::SeqCst),
         table: summary.table,
     })
+}
+
+/// Only a panic outside the caught fetch (a bug in the few lines that spawn
+/// it) makes a task end in an error.
+fn task_ended(done: Result<(), tokio::task::JoinError>, internal: &AtomicU64) {
+    if let Err(e) = done {
+        internal.fetch_add(1, Ordering::SeqCst);
+        crate::eprintln_quiet!("slowlane: internal error in a fetch task (please report): {e}");
+    }
 }
 
 /// The identifiers the runner stamps on each record.
