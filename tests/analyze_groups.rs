@@ -236,5 +236,8 @@ fn a_results_tree_is_walked() {
     let o = analyze(&[results.join("merged").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let e = String::from_utf8_lossy(&o.stderr);
-    assert!(e.contains("no fetches.csv in") && e.contains("merged"), "{e}");
+    assert!(
+        e.contains("no fetches.csv in") && e.contains("merged"),
+        "{e}"
+    );
 }

@@ -130,7 +130,7 @@ mod tests {
         touch(&r.join("merged/camp/old/fetches.csv"));
         touch(&r.join(".hidden/camp/fetches.csv"));
         touch(&r.join("vantages.csv"));
-        let i = expand(&[r.clone()]).unwrap();
+        let i = expand(std::slice::from_ref(&r)).unwrap();
         assert!(i.walked);
         assert_eq!(
             i.paths,

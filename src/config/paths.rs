@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn dots_go_where_they_name_the_same_place() {
-        assert_eq!(t("examples", "../slowlane-out/x"), Path::new("slowlane-out/x"));
+        assert_eq!(
+            t("examples", "../slowlane-out/x"),
+            Path::new("slowlane-out/x")
+        );
         assert_eq!(t("./examples", "./out"), Path::new("examples/out"));
         assert_eq!(t("", "out"), Path::new("out"));
         assert_eq!(t("a", ".."), Path::new("."));

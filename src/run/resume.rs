@@ -132,7 +132,12 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
         .into_iter()
         .filter(|r| r.run_id == run_id)
         .collect();
-    let Some(first_round) = done.iter().map(|r| r.round).max().map_or(Some(0), next_round) else {
+    let Some(first_round) = done
+        .iter()
+        .map(|r| r.round)
+        .max()
+        .map_or(Some(0), next_round)
+    else {
         return fresh(format!(
             "run {run_id} has used every round number (0 to {})",
             u32::MAX
