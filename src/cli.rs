@@ -353,7 +353,9 @@ pub enum AnalyzeFormat {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Output directories of `run` or fetches.csv files (several vantages at once).
+    /// Output directories of `run`, fetches.csv files, or a tree of them such
+    /// as results/ after collect.yml (walked for fetches.csv; folders of
+    /// outputs only, like results/merged/, are left out).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Where to write verdicts.csv (default: the first PATH's directory).

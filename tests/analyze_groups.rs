@@ -181,3 +181,63 @@ fn prefix_groups_and_clear_errors() {
     let o = analyze(&a2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("v.csv:3: vantage `ru-mts-a` listed twice"));
 }
+
+/// Issue 19: `analyze results` after collect.yml walks the tree
+/// (`results/<vantage>/<campaign>/fetches.csv`), leaves the merged outputs
+/// out, says what it read, and gives the same verdicts as the files named.
+#[test]
+fn a_results_tree_is_walked() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("results");
+    let mut files = Vec::new();
+    for (i, v) in ["ru-mts-a", "ru-rt-b", "de-c"].iter().enumerate() {
+        let d = results.join(v).join("camp");
+        write_dir(&d, &campaign(40 + i as u64, v, 6, &twitter_urls()));
+        files.push(d.join("fetches.csv").display().to_string());
+    }
+    // A second campaign at one vantage: one more file, no more vantages.
+    let d = results.join("ru-mts-a").join("other");
+    write_dir(&d, &campaign(50, "ru-mts-a", 6, &clean_urls()));
+    files.push(d.join("fetches.csv").display().to_string());
+    // What collect.yml's own analysis left behind is not input.
+    let merged = results.join("merged").join("camp");
+    std::fs::create_dir_all(&merged).unwrap();
+    std::fs::write(merged.join("verdicts.csv"), "not,input\n").unwrap();
+
+    let out = dir.path().join("tree");
+    let o = analyze(&[results.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("read 4 fetches.csv files from 3 vantages"),
+        "{stderr}"
+    );
+    files.sort();
+    let named = dir.path().join("named");
+    let mut args: Vec<&str> = files.iter().map(String::as_str).collect();
+    args.extend(["--out", named.to_str().unwrap()]);
+    let o = analyze(&args);
+    assert!(o.status.success());
+    let tree = std::fs::read_to_string(out.join("verdicts.csv")).unwrap();
+    assert_eq!(
+        tree,
+        std::fs::read_to_string(named.join("verdicts.csv")).unwrap()
+    );
+
+    // Without a results tree the output goes beside it: results/verdicts.csv,
+    // which a second walk does not take for input either.
+    let o = analyze(&[results.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(results.join("verdicts.csv").is_file());
+    let o = analyze(&[results.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("read 4 fetches.csv files"));
+
+    // A tree with outputs only: an error naming it, exit 2.
+    let o = analyze(&[results.join("merged").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("no fetches.csv in") && e.contains("merged"),
+        "{e}"
+    );
+}

@@ -428,3 +428,84 @@ fn small_text_rate_noise_does_not_decide() {
     assert_eq!(p.verdict, VerdictKind::Ok, "{}", p.reason);
     assert!(p.reason.contains("rate not judged"), "{}", p.reason);
 }
+
+/// Issue 19: `scope = ab` rows name their A/B test and variant in columns of
+/// their own (`ab`, `variant`), in verdicts.csv and JSON alike; other rows
+/// leave them empty.
+#[test]
+fn ab_rows_carry_ab_and_variant_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recs = campaign(5, "ab-vp", 6, &twitter_urls());
+    let sides = [
+        ("pbs.twimg.com", "plain", Group::Target, 100_000u64),
+        ("pbs.twimg.com", "split-hello", Group::Target, 20_000_000),
+        ("example.com", "plain", Group::Control, 20_000_000),
+        ("random.example", "plain", Group::Control, 21_000_000),
+    ];
+    for round in 1..=8u32 {
+        for (i, (name, variant, group, bps)) in sides.iter().enumerate() {
+            recs.push(slowlane::types::FetchRecord {
+                campaign: "c".into(),
+                vantage: "ab-vp".into(),
+                run_id: "run".into(),
+                round,
+                fetch_id: format!("ab-{round}-{i}"),
+                url: format!("https://lab.example/2097152?v={variant}"),
+                host: (*name).into(),
+                sni: (*name).into(),
+                class: Some(Class::Image),
+                group: Some(*group),
+                body_bytes: 2_097_152,
+                object_bytes: Some(2_097_152),
+                steady_bps: Some(bps + u64::from(round) * 1000),
+                total_ms: Some(slowlane::types::Ms(1000.0)),
+                ab: "lab".into(),
+                variant: (*variant).into(),
+                ..Default::default()
+            });
+        }
+    }
+    write_dir(dir.path(), &recs);
+    let v = analyze_paths(&[dir.path().to_path_buf()], &opts()).unwrap();
+    let ab: Vec<&Verdict> = v.iter().filter(|r| r.scope == Scope::Ab).collect();
+    assert_eq!(ab.len(), 4, "{}", dump(&v));
+    let out = dir.path().join("verdicts.csv");
+    write_verdicts_csv(&out, &v).unwrap();
+    let mut rd = csv::Reader::from_path(&out).unwrap();
+    let h = rd.headers().unwrap().clone();
+    let col = |n: &str| {
+        h.iter()
+            .position(|x| x == n)
+            .unwrap_or_else(|| panic!("no column {n}: {h:?}"))
+    };
+    let (scope, host, ab_c, variant) = (col("scope"), col("host"), col("ab"), col("variant"));
+    let mut seen = Vec::new();
+    for r in rd.records() {
+        let r = r.unwrap();
+        if &r[scope] == "ab" {
+            assert_eq!(&r[ab_c], "lab", "{r:?}");
+            seen.push(format!("{} {}", &r[host], &r[variant]));
+        } else {
+            assert!(r[ab_c].is_empty() && r[variant].is_empty(), "{r:?}");
+        }
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "example.com plain",
+            "pbs.twimg.com plain",
+            "pbs.twimg.com split-hello",
+            "random.example plain"
+        ]
+    );
+    let json: serde_json::Value = serde_json::from_str(&render(&v, Format::Json)).unwrap();
+    let rows = json["verdicts"].as_array().expect("verdicts array");
+    let split = rows
+        .iter()
+        .find(|r| r["scope"] == "ab" && r["variant"] == "split-hello")
+        .unwrap_or_else(|| panic!("no split-hello row in {json}"));
+    assert_eq!(split["ab"], "lab");
+    assert_eq!(split["host"], "pbs.twimg.com");
+    assert_eq!(split["evasion_result"], "evades", "{split}");
+}

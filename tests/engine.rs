@@ -333,3 +333,25 @@ async fn h2_body_cut_by_clean_close_is_eof_error() {
         assert_eq!(r.object_bytes, Some(10_000_000));
     }
 }
+
+/// Issue 19: an h2 response aborted mid-body by the peer gets an OONI-style
+/// name of its own — `http2_stream_reset` for RST_STREAM, `http2_goaway` for
+/// GOAWAY — in the body phase with the bytes it got (it used to be
+/// `unknown_failure: error reading a body from connection: stream error
+/// received: unexpected internal error encountered`).
+#[tokio::test]
+async fn h2_reset_and_goaway_mid_body_are_named() {
+    for (goaway, want) in [(false, "http2_stream_reset"), (true, "http2_goaway")] {
+        let srv = TestServer::start(Mode::H2AbortBody { n: 5000, goaway }, NAMES, &["h2"]).await;
+        let mut s = spec(&srv, "localhost", "/cut.jpg");
+        // The server keeps the connection open: a wrong name must not hide
+        // behind a long wait.
+        s.options.max_time = Duration::from_secs(5);
+        let r = run(s).await;
+        assert_eq!(r.http_version.as_deref(), Some("2"), "{r:?}");
+        assert_eq!(r.status, Some(200));
+        assert_eq!(r.error.as_deref(), Some(want), "{r:?}");
+        assert_eq!(r.error_phase, Some(Phase::Body));
+        assert_eq!(r.body_bytes, 5000);
+    }
+}

@@ -20,6 +20,15 @@ fn lab_example_loads() {
     assert_eq!(c.name, "lab-example");
     assert_eq!(c.targets.len(), 6);
     assert!(c.out.ends_with("slowlane-out/lab-example"), "{:?}", c.out);
+    // Issue 19: `out = "../slowlane-out/…"` relative to examples/ is printed
+    // and used as the path a person would write, not `examples/../…`.
+    assert_eq!(
+        c.out,
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("slowlane-out/lab-example")
+    );
+    // Tests run in the package root, as `slowlane run examples/lab.toml` does.
+    let rel = slowlane::config::load_campaign(Path::new("examples/lab.toml")).unwrap();
+    assert_eq!(rel.out, Path::new("slowlane-out/lab-example"));
     // Without flags every URL goes to the lab's fixed port, never out.
     for t in &c.targets {
         assert_eq!(t.options.connect_to.len(), 2, "{}", t.url);

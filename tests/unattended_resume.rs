@@ -175,3 +175,50 @@ fn a_second_run_into_a_busy_directory_is_refused() {
         text(&o.stderr)
     );
 }
+
+/// Issue 19: round numbers (`u32`) end. `--once` after round u32::MAX - 1
+/// runs round u32::MAX (the loop's counter used to overflow there: a panic in
+/// a debug build, a wrap to round 0 in release), and the next `--once` starts
+/// a new run at round 0, saying why, instead of numbering past the end.
+#[test]
+fn the_last_round_number_runs_and_then_a_new_run_starts() {
+    let srv = server();
+    let dir = tempfile::tempdir().unwrap();
+    let camp = campaign(dir.path(), &srv, "rounds = 1", FAST);
+    let out = dir.path().join("out");
+    let o = run(&camp, &["--once"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // As if the timer had started it four billion times.
+    let path = out.join("rounds.csv");
+    let log = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = log.lines().map(str::to_string).collect();
+    let mut cells: Vec<&str> = lines[1].split(',').collect();
+    let before = (u32::MAX - 1).to_string();
+    cells[1] = &before;
+    lines[1] = cells.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+
+    let o = run(&camp, &["--once"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = rounds_log(&out);
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!((log[1].1, log[1].2.as_str()), (u32::MAX, "complete"));
+    assert_eq!(log[1].0, log[0].0, "the same run");
+    let last: Vec<_> = check_whole(&out)
+        .into_iter()
+        .filter(|r| r.round == u32::MAX)
+        .collect();
+    assert_eq!(last.len(), 3);
+
+    let o = run(&camp, &["--once"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("every round number"),
+        "{}",
+        text(&o.stderr)
+    );
+    let log = rounds_log(&out);
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log[2].1, 0);
+    assert_ne!(log[2].0, log[1].0, "a new run");
+}

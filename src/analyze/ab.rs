@@ -243,7 +243,8 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
             v.direction = *direction;
             v.transport = *transport;
             v.control = *control;
-            v.evasion_result = variant.clone(); // replaced below
+            v.ab.clone_from(&first.ab);
+            v.variant.clone_from(variant);
             rows.push(v);
             let mut x: Vec<f64> = side.obs.iter().map(|o| o.1).collect();
             sort(&mut x);
@@ -253,11 +254,11 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
         let plain: BTreeMap<String, (VerdictKind, Vec<f64>)> = rows
             .iter()
             .zip(&rates)
-            .filter(|(v, _)| !v.control && v.evasion_result == "plain")
+            .filter(|(v, _)| !v.control && v.variant == "plain")
             .map(|(v, x)| (v.host.clone(), (v.verdict, x.clone())))
             .collect();
         for (v, x) in rows.iter_mut().zip(&rates) {
-            let variant = std::mem::take(&mut v.evasion_result);
+            let variant = v.variant.clone();
             if v.control {
                 continue;
             }

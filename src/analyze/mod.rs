@@ -72,6 +72,8 @@ pub struct Analysis {
     /// Vantages that pool different campaigns, or runs with different URL
     /// sets (print them on stderr; see `docs/method.md`).
     pub warnings: Vec<String>,
+    /// Distinct vantages read (with `--by-run`, runs).
+    pub vantages: usize,
 }
 
 /// Like [`analyze_paths_checked`], also returning the pooling warnings.
@@ -83,6 +85,7 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
     }
     let (mut verdicts, warnings) = run(&ds, &[], opts)?;
     verdicts.extend(ab::from_paths(paths, opts)?);
+    let vantages = input::paths::vantage_count(&ds);
     let bad = std::mem::take(&mut ds.bad)
         .into_iter()
         .filter(|(_, b)| b.total() > 0)
@@ -96,6 +99,7 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
         verdicts,
         bad,
         warnings,
+        vantages,
     })
 }
 

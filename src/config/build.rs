@@ -77,7 +77,7 @@ pub(crate) fn build(
         Some(o) if o.get_ref().is_empty() => {
             return Err(src.err_at(o.span(), "out", "`out` is empty".into()))
         }
-        Some(o) => dir.join(o.get_ref()),
+        Some(o) => super::paths::join_tidy(dir, Path::new(o.get_ref())),
         None => PathBuf::from("slowlane-out").join(&name),
     };
 

@@ -22,6 +22,7 @@ mod names;
 mod options;
 mod overrides;
 mod parse;
+mod paths;
 mod reflector;
 
 use std::path::{Path, PathBuf};

@@ -53,7 +53,7 @@ fn classify_chain(err: &(dyn StdError + 'static)) -> String {
             }
         }
         if let Some(h2) = e.downcast_ref::<h2::Error>() {
-            if let Some(kind) = h2.get_io().and_then(classify_h2_io) {
+            if let Some(kind) = classify_h2(h2) {
                 return kind.to_string();
             }
         }
@@ -78,6 +78,27 @@ fn classify_chain(err: &(dyn StdError + 'static)) -> String {
         return "eof_error".into();
     }
     format!("unknown_failure: {text}")
+}
+
+/// An HTTP/2 error: the socket's (see [`classify_h2_io`]), or an abort the
+/// peer (or a middlebox speaking for it) sent — RST_STREAM on the fetch's
+/// stream is `http2_stream_reset`, GOAWAY that leaves the stream unprocessed
+/// is `http2_goaway`, whatever the error code. Errors h2 detected itself (a
+/// peer breaking the protocol) stay unnamed, with their text.
+fn classify_h2(e: &h2::Error) -> Option<&'static str> {
+    if let Some(io) = e.get_io() {
+        return classify_h2_io(io);
+    }
+    if !e.is_remote() {
+        return None;
+    }
+    if e.is_reset() {
+        Some("http2_stream_reset")
+    } else if e.is_go_away() {
+        Some("http2_goaway")
+    } else {
+        None
+    }
 }
 
 /// h2 keeps the socket error inside its own error (not as a `source`), and

@@ -185,7 +185,9 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let internal = Arc::new(AtomicU64::new(0));
     let mut seq: u64 = start.last_seq;
     let mut rounds_done = 0;
-    for round in start.first_round.. {
+    // Bounded: `first_round..` would overflow computing the round after
+    // u32::MAX (resume starts a new run after that one; see resume.rs).
+    for round in start.first_round..=u32::MAX {
         if stop.is_set() {
             break;
         }
@@ -215,6 +217,12 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
                 p = sem.clone().acquire_owned() => p.expect("semaphore open"),
                 _ = stop.wait() => break,
             };
+            // A finished task keeps its memory (the size of the fetch's
+            // future) until joined: joined as they end, a round holds about
+            // `concurrency` of them, not one per URL.
+            while let Some(done) = set.try_join_next() {
+                task_ended(done, &internal);
+            }
             if stop.is_set() {
                 break;
             }
@@ -250,14 +258,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
             });
         }
         while let Some(done) = set.join_next().await {
-            if let Err(e) = done {
-                // Only a panic outside the caught fetch (a bug in the few
-                // lines above) gets here.
-                internal.fetch_add(1, Ordering::SeqCst);
-                crate::eprintln_quiet!(
-                    "slowlane: internal error in a fetch task (please report): {e}"
-                );
-            }
+            task_ended(done, &internal);
         }
         let end = if stop.is_set() {
             RoundEnd::Stopped
@@ -294,6 +295,15 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         failures: summary.failures,
         table: summary.table,
     })
+}
+
+/// Only a panic outside the caught fetch (a bug in the few lines that spawn
+/// it) makes a task end in an error.
+fn task_ended(done: Result<(), tokio::task::JoinError>, internal: &AtomicU64) {
+    if let Err(e) = done {
+        internal.fetch_add(1, Ordering::SeqCst);
+        crate::eprintln_quiet!("slowlane: internal error in a fetch task (please report): {e}");
+    }
 }
 
 /// The identifiers the runner stamps on each record.

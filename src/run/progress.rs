@@ -54,8 +54,10 @@ impl Progress {
         let slow = slowest
             .map(|s| format!(" | slowest {s}"))
             .unwrap_or_default();
-        self.bar
-            .set_message(format!("round {} | errors {errors}{slow}", round + 1));
+        self.bar.set_message(format!(
+            "round {} | errors {errors}{slow}",
+            u64::from(round) + 1
+        ));
     }
 
     /// Round `round` (0-based) has all its fetches written; totals so far.
@@ -67,7 +69,7 @@ impl Progress {
         let fetch_word = if fetches == 1 { "fetch" } else { "fetches" };
         crate::eprintln_quiet!(
             "slowlane: round {}{of} done, {fetches} {fetch_word} so far ({errors} failed)",
-            round + 1
+            u64::from(round) + 1
         );
     }
 

@@ -132,7 +132,17 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
         .into_iter()
         .filter(|r| r.run_id == run_id)
         .collect();
-    let first_round = done.iter().map(|r| r.round + 1).max().unwrap_or(0);
+    let Some(first_round) = done
+        .iter()
+        .map(|r| r.round)
+        .max()
+        .map_or(Some(0), next_round)
+    else {
+        return fresh(format!(
+            "run {run_id} has used every round number (0 to {})",
+            u32::MAX
+        ));
+    };
     let last_seq = done.iter().map(|r| r.last_seq).max().unwrap_or(0);
     if mode == Mode::Resume {
         let elapsed = SystemTime::now()
@@ -164,6 +174,12 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
         started,
         continued: true,
     })
+}
+
+/// The round after `last`, none after u32::MAX (rounds never wrap to 0 in
+/// the same run: its rows would read as duplicates of round 0).
+fn next_round(last: u32) -> Option<u32> {
+    last.checked_add(1)
 }
 
 /// Move the rows of a round cut by a crash out of the CSVs.

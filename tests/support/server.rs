@@ -35,6 +35,19 @@ pub enum Mode {
     /// bytes, then a clean close: TLS close_notify + FIN (`close_notify`)
     /// or a bare TCP FIN without close_notify.
     H2CutBody { n: usize, close_notify: bool },
+    /// Raw h2 as [`Mode::H2CutBody`], but after the N bytes the server
+    /// aborts with an INTERNAL_ERROR frame: RST_STREAM on the response's
+    /// stream, or GOAWAY (`goaway`) naming no stream as processed; the
+    /// connection stays open.
+    H2AbortBody { n: usize, goaway: bool },
+}
+
+/// How [`h2_cut_body`] ends the response.
+#[derive(Clone, Copy)]
+enum H2End {
+    Close { close_notify: bool },
+    Reset,
+    GoAway,
 }
 
 /// What one connection presented.
@@ -111,7 +124,11 @@ impl TestServer {
                         Mode::Normal => serve_hyper(tls, seen, idx).await,
                         Mode::ResetAfter(n) => raw_reset(tls, n).await,
                         Mode::H2CutBody { n, close_notify } => {
-                            h2_cut_body(tls, n, close_notify).await
+                            h2_cut_body(tls, n, H2End::Close { close_notify }).await
+                        }
+                        Mode::H2AbortBody { n, goaway } => {
+                            let end = if goaway { H2End::GoAway } else { H2End::Reset };
+                            h2_cut_body(tls, n, end).await
                         }
                         Mode::StallHeaders => {
                             let mut tls = tls;
@@ -283,8 +300,9 @@ fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Wait for the client's request on stream 1, answer with headers promising
-/// 10 MB and `n` bytes of DATA (n ≤ 16384, one frame), then close cleanly.
-async fn h2_cut_body(mut tls: Tls, n: usize, close_notify: bool) {
+/// 10 MB and `n` bytes of DATA (n ≤ 16384, one frame), then end as `end`
+/// says: a clean close, or an RST_STREAM / GOAWAY with INTERNAL_ERROR.
+async fn h2_cut_body(mut tls: Tls, n: usize, end: H2End) {
     const PREFACE: usize = 24;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -318,10 +336,25 @@ async fn h2_cut_body(mut tls: Tls, n: usize, close_notify: bool) {
     let _ = tls.write_all(&out).await;
     let _ = tls.flush().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    if close_notify {
-        let _ = tls.shutdown().await; // close_notify, then FIN
-    } else {
-        let _ = tls.get_mut().0.shutdown().await; // FIN only
+    const INTERNAL_ERROR: [u8; 4] = [0, 0, 0, 2];
+    match end {
+        // close_notify, then FIN
+        H2End::Close { close_notify: true } => drop(tls.shutdown().await),
+        // FIN only
+        H2End::Close {
+            close_notify: false,
+        } => drop(tls.get_mut().0.shutdown().await),
+        H2End::Reset => {
+            let _ = tls.write_all(&h2_frame(3, 0, 1, &INTERNAL_ERROR)).await;
+            let _ = tls.flush().await;
+        }
+        H2End::GoAway => {
+            // Last stream id 0: the request on stream 1 was not processed.
+            let mut payload = 0u32.to_be_bytes().to_vec();
+            payload.extend_from_slice(&INTERNAL_ERROR);
+            let _ = tls.write_all(&h2_frame(7, 0, 0, &payload)).await;
+            let _ = tls.flush().await;
+        }
     }
     // Keep reading until the client closes: unread data at close is a RST.
     let _ = tokio::time::timeout(Duration::from_secs(5), async {

@@ -192,6 +192,10 @@ pub struct Verdict {
     /// A/B evasion rows of a trigger: `evades`, `does_not_evade`,
     /// `inconclusive`.
     pub evasion_result: String,
+    /// A/B rows: the `[[reflector]]` test (fetches.csv `ab`); else empty.
+    pub ab: String,
+    /// A/B rows: `plain`, `split-hello`, … (fetches.csv `variant`); else empty.
+    pub variant: String,
     /// `tcp` or `quic`: rows are per transport, never mixed. Last, so the
     /// columns before it keep their places.
     pub transport: crate::types::Transport,
@@ -282,6 +286,8 @@ pub fn empty_verdict() -> Verdict {
         summary: String::new(),
         trigger: String::new(),
         evasion_result: String::new(),
+        ab: String::new(),
+        variant: String::new(),
         transport: crate::types::Transport::Tcp,
     }
 }
