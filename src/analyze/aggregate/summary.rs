@@ -284,7 +284,7 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 // mechanisms' directions.
                 let mut told = by_rate.clone();
                 told.sort_by_key(|v| v.direction == Direction::Up);
-                let names: Vec<String> = told.iter().map(|v| finding_name(v)).collect();
+                let names: Vec<String> = told.iter().map(|v| finding_name(v, both)).collect();
                 parts.push(format!(
                     "{} throttled to ~{}{}",
                     join_and(&names),
@@ -304,7 +304,10 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                             .map(|b| format!(": stops after ~{:.0} KiB", b as f64 / 1024.0))
                             .unwrap_or_default();
                         // One parenthesis: the mechanism and where it stops.
-                        parts.push(format!("{} throttled (freeze{after})", finding_name(v)));
+                        parts.push(format!(
+                            "{} throttled (freeze{after})",
+                            finding_name(v, both)
+                        ));
                         continue;
                     }
                     (Some(m), Some(r), _) if m.is_rate() => format!(" to ~{}", fmt_bps(r)),
@@ -318,7 +321,7 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                         let m = v.mechanism.map(|m| format!(", {m}")).unwrap_or_default();
                         parts.push(format!(
                             "{} throttled ({what} {}{m})",
-                            finding_name(v),
+                            finding_name(v, both),
                             fmt_factor(1.0 / r)
                         ));
                         continue;
@@ -327,13 +330,13 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
                 };
                 parts.push(format!(
                     "{} throttled{detail}{}",
-                    finding_name(v),
+                    finding_name(v, both),
                     mechanisms(&[*v])
                 ));
             }
         }
         for v in of(VerdictKind::Partial) {
-            let mut s = format!("{} partially throttled", finding_name(v));
+            let mut s = format!("{} partially throttled", finding_name(v, both));
             if let Some(sh) = v.slowed_share {
                 s += &format!(": {:.0}% of fetches", sh * 100.0);
             }
@@ -350,8 +353,8 @@ pub fn selective_summary(rows: &[Verdict]) -> Vec<(String, String)> {
             let names: Vec<String> = blk
                 .iter()
                 .map(|v| match &v.failure {
-                    Some(f) => format!("{} ({f})", finding_name(v)),
-                    None => finding_name(v),
+                    Some(f) => format!("{} ({f})", finding_name(v, both)),
+                    None => finding_name(v, both),
                 })
                 .collect();
             parts.push(format!("{} blocked", join_and(&names)));

@@ -24,9 +24,10 @@ pub(super) fn class_name(class: Option<Class>, dir: Direction) -> String {
 /// the catch-all `other` (or no class) also its hosts, since "other
 /// throttled" would hide which site was hit (microsoft.com caught by a
 /// `*t.co*` rule is the most telling line of the 2021 scenario). Class rows
-/// carry their hosts in `host` ([`class_rows`]); a long list keeps the class.
-pub(super) fn finding_name(v: &Verdict) -> String {
-    let name = class_name(v.class, v.direction);
+/// carry their hosts in `host` ([`super::summary::class_rows`]); a long list keeps the class.
+/// `both`: the vantage measured over QUIC too, so the transport is named.
+pub(super) fn finding_name(v: &Verdict, both: bool) -> String {
+    let name = class_name(v.class, v.direction) + over(v.transport, both);
     let catch_all = matches!(v.class, None | Some(Class::Other));
     if catch_all && !v.host.is_empty() && !v.host.contains('…') {
         format!("{name} ({})", v.host)
