@@ -61,6 +61,9 @@ async fn h3_fetch_has_monotonic_phases_a_timeline_and_quic_stats() {
     // The name reached the server as sent, though we connected to an IP.
     assert_eq!(rec.sni, "pbs.twimg.com");
     assert_eq!(rec.server_sni.as_deref(), Some("pbs.twimg.com"));
+    // The address columns are filled as over TCP (one helper for both).
+    assert_eq!(rec.ip_family.as_deref(), Some("ipv4"), "{rec:?}");
+    assert!(rec.addr.is_some() && !rec.addrs.is_empty(), "{rec:?}");
     // QUIC replaces TCP and TLS: those stay empty, quic_ms is the handshake.
     assert!(rec.tcp_ms.is_none() && rec.tls_ms.is_none(), "{rec:?}");
     let (q, ttfb, transfer, total) = (

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 use super::failure::{classify_dns, classify_io, Failure};
-use crate::types::{FetchOptions, Phase};
+use crate::types::{FetchOptions, FetchRecord, Ms, Phase};
 
 /// Where to connect, and how we learned it.
 #[derive(Debug, Clone)]
@@ -23,6 +23,26 @@ pub struct Endpoint {
     pub via: Option<&'static str>,
     /// Lookup time; zero when no lookup happened.
     pub dns: Duration,
+}
+
+impl Endpoint {
+    /// Write the lookup into `rec` (`dns_ms`, `dns_override`, `addrs`,
+    /// `addr`, `ip_family`) and return the address to connect to: the
+    /// first, whatever the transport, so TCP and QUIC rows read alike.
+    pub fn record(&self, rec: &mut FetchRecord) -> SocketAddr {
+        rec.dns_ms = Some(Ms::from_duration(self.dns));
+        rec.dns_override = self.via.map(str::to_string);
+        rec.addrs = self
+            .addrs
+            .iter()
+            .map(|a| a.ip().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let addr = self.addrs[0];
+        rec.addr = Some(addr.to_string());
+        rec.ip_family = Some(if addr.is_ipv4() { "ipv4" } else { "ipv6" }.into());
+        addr
+    }
 }
 
 /// Resolve `host:port` honouring the overrides and the IP family in

@@ -228,18 +228,9 @@ async fn run(
         (timeout.min(left), left <= timeout)
     };
 
-    let ep = connect::resolve(&p.url_host, p.url_port, opts).await?;
-    rec.dns_ms = Some(Ms::from_duration(ep.dns));
-    rec.dns_override = ep.via.map(str::to_string);
-    rec.addrs = ep
-        .addrs
-        .iter()
-        .map(|a| a.ip().to_string())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let addr = ep.addrs[0];
-    rec.addr = Some(addr.to_string());
-    rec.ip_family = Some(if addr.is_ipv4() { "ipv4" } else { "ipv6" }.into());
+    let addr = connect::resolve(&p.url_host, p.url_port, opts)
+        .await?
+        .record(rec);
 
     let (limit, capping) = phase_limit(opts.connect_timeout);
     let t_tcp = Instant::now();

@@ -64,17 +64,9 @@ pub(super) async fn run(
 ) -> Result<(), Failure> {
     let opts = &p.spec.options;
     let deadline = t0 + opts.max_time;
-    let ep = connect::resolve(&p.url_host, p.url_port, opts).await?;
-    rec.dns_ms = Some(Ms::from_duration(ep.dns));
-    rec.dns_override = ep.via.map(str::to_string);
-    rec.addrs = ep
-        .addrs
-        .iter()
-        .map(|a| a.ip().to_string())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let addr = ep.addrs[0];
-    rec.addr = Some(addr.to_string());
+    let addr = connect::resolve(&p.url_host, p.url_port, opts)
+        .await?
+        .record(rec);
 
     let io_fail = |e: std::io::Error| Failure::classify(&e, Phase::Quic);
     let (sock, watch) = socket::open(addr).map_err(io_fail)?;
