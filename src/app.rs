@@ -374,6 +374,7 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         min_n: a.min_n,
         seed: a.seed,
         by_run: a.by_run,
+        ..AnalyzeOptions::default()
     };
     // A directory without fetches.csv (results/ after collect.yml) is walked.
     let inputs = analyze::input::paths::expand(&a.paths).map_err(|e| usage(format!("{e:#}")))?;

@@ -13,6 +13,9 @@ pub struct AnalyzeOptions {
     pub seed: u64,
     /// Judge every run alone: the vantage of a row becomes `vantage/run_id`.
     pub by_run: bool,
+    /// Decide with anytime-valid inference, because the caller looks after
+    /// every round and stops when decided (`until = "decided"`).
+    pub sequential: bool,
 }
 
 impl Default for AnalyzeOptions {
@@ -23,6 +26,7 @@ impl Default for AnalyzeOptions {
             min_n: 5,
             seed: 1,
             by_run: false,
+            sequential: false,
         }
     }
 }

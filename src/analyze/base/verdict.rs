@@ -199,6 +199,18 @@ pub struct Verdict {
     /// `tcp` or `quic`: rows are per transport, never mixed. Last, so the
     /// columns before it keep their places.
     pub transport: crate::types::Transport,
+    /// Inconclusive rows: about how many more rounds would settle the row at
+    /// the observed variance and slowed share; `None` (empty) when decided.
+    /// After `transport`, so older readers keep their column positions.
+    pub needs_rounds: Option<u32>,
+}
+
+impl Verdict {
+    /// Whether an adaptive campaign (`until = "decided"`) may stop fetching
+    /// this row: `throttled`, `partial`, `blocked`, or an evidenced `ok`.
+    pub fn is_decided(&self) -> bool {
+        self.verdict != VerdictKind::Inconclusive && self.needs_rounds.is_none()
+    }
 }
 
 /// How a row's controls were chosen (`compared_with` column).
@@ -289,5 +301,6 @@ pub fn empty_verdict() -> Verdict {
         ab: String::new(),
         variant: String::new(),
         transport: crate::types::Transport::Tcp,
+        needs_rounds: None,
     }
 }
