@@ -76,6 +76,12 @@ async fn youtube_2024_one_name_two_transports_two_plateaus() {
     for t in [Transport::Tcp, Transport::Quic] {
         assert!(fetches.iter().any(|r| r.transport == t));
     }
+    // No fetch of a name the relay does not police fails, over either
+    // transport (a server's STOP_SENDING before our FIN once read as
+    // `quic_stream_reset` on a clean control).
+    for r in fetches.iter().filter(|r| r.sni != "rr1.googlevideo.com") {
+        assert!(r.error.is_none(), "{r:?}");
+    }
     for r in fetches.iter().filter(|r| r.transport == Transport::Quic) {
         assert!(r.tcp_ms.is_none(), "{r:?}");
         if r.error.is_none() {
@@ -91,13 +97,16 @@ async fn youtube_2024_one_name_two_transports_two_plateaus() {
         assert_ne!(text.verdict, VerdictKind::Throttled, "{t}: {text:#?}");
     }
     for v in rows.iter().filter(|v| v.scope == Scope::Url && v.control) {
+        // Five rounds of controls against each other: never a finding. (Not
+        // necessarily `ok`: on a busy machine two clean 4 MB controls can
+        // differ 3× and the honest answer is `inconclusive`.)
         assert!(
-            !matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Blocked),
+            !matches!(
+                v.verdict,
+                VerdictKind::Throttled | VerdictKind::Partial | VerdictKind::Blocked
+            ),
             "{v:#?}"
         );
-        if v.class.map(|c| c.as_str()) == Some("video") {
-            assert_eq!(v.verdict, VerdictKind::Ok, "{v:#?}");
-        }
     }
     let summary = &rows
         .iter()

@@ -29,7 +29,20 @@ use crate::types::Transport;
 type RecvHalf = h3::server::RequestStream<h3_quinn::RecvStream, Bytes>;
 
 /// A request body read from an HTTP/3 request stream.
-struct H3Body(RecvHalf);
+/// The request body; `.1` is true once it has been read to its end.
+struct H3Body(RecvHalf, bool);
+
+impl Drop for H3Body {
+    /// A route that answers without reading the whole request (a GET whose
+    /// FIN has not arrived yet) stops the stream with H3_NO_ERROR, as RFC 9114
+    /// §4.1 says; quinn's own drop would send code 0, which a client cannot
+    /// tell from an abort.
+    fn drop(&mut self) {
+        if !self.1 {
+            self.0.stop_sending(h3::error::Code::H3_NO_ERROR);
+        }
+    }
+}
 
 impl Body for H3Body {
     type Data = Bytes;
@@ -41,12 +54,18 @@ impl Body for H3Body {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         match self.0.poll_recv_data(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(None)) => Poll::Ready(None),
+            Poll::Ready(Ok(None)) => {
+                self.1 = true;
+                Poll::Ready(None)
+            }
             Poll::Ready(Ok(Some(mut b))) => {
                 let n = b.remaining();
                 Poll::Ready(Some(Ok(Frame::data(b.copy_to_bytes(n)))))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Ready(Err(e)) => {
+                self.1 = true;
+                Poll::Ready(Some(Err(e)))
+            }
         }
     }
 }
@@ -166,7 +185,7 @@ async fn answer(
 ) -> Result<(), h3::error::StreamError> {
     let (mut tx, rx) = stream.split();
     let (parts, ()) = req.into_parts();
-    let req = Request::from_parts(parts, H3Body(rx));
+    let req = Request::from_parts(parts, H3Body(rx, false));
     let resp = routes::handle(req, info, shared)
         .await
         .unwrap_or_else(|e| match e {});

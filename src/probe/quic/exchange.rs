@@ -186,8 +186,13 @@ async fn request_and_body(
             }
             r = &mut upload, if uploading => {
                 uploading = false;
-                if let Err(e) = r {
-                    return Err(fail(Some(&e), Phase::Request));
+                match r {
+                    // RFC 9114 §4.1: a server that has read enough may stop
+                    // our request stream and still answer in full; whether
+                    // it answers is the response side's to say.
+                    Err(e) if peer_stopped(&e) => {}
+                    Err(e) => return Err(fail(Some(&e), Phase::Request)),
+                    Ok(()) => {}
                 }
             }
             _ = sleep_until(ttfb_deadline.into()) => {
@@ -268,4 +273,12 @@ async fn request_and_body(
             },
         }
     }
+}
+
+/// Whether the peer stopped our request stream (STOP_SENDING): "send no
+/// more". h3 servers do it when they answer before our FIN arrived (with
+/// H3_NO_ERROR, or quinn's default code 0); an abort shows as a reset of
+/// the response, which is classified there.
+fn peer_stopped(e: &H3Err) -> bool {
+    matches!(e, h3::error::StreamError::RemoteTerminate { .. })
 }
