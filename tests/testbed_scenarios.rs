@@ -92,8 +92,10 @@ async fn clean_fast_is_plain_loopback_with_size_matched_pairs() {
         .unwrap();
     let r = get(&lab, &url.url, 0, |o| o.max_time = Duration::from_secs(10)).await;
     assert_eq!((r.error.as_deref(), r.body_bytes), (None, 8_000_000));
-    // Far above the 100 Mbit/s access link the other scenarios have.
-    assert!(r.goodput_bps.unwrap() > 200_000_000, "{:?}", r.goodput_bps);
+    // No access link: no rule and no delay on any connection. (Its speed
+    // is the machine's, not the lab's: a rate floor here failed on a busy
+    // machine, and speed belongs in benchmarks.)
+    assert!(r.goodput_bps.unwrap() > 0, "{:?}", r.goodput_bps);
     let c = lab.connections();
     assert!(c.iter().all(|c| c.rule.is_none() && c.down_delay.is_zero()));
 }
