@@ -199,8 +199,14 @@ pub struct FetchArgs {
     #[arg(long, value_name = "PIN")]
     pub pin: Option<crate::types::Pin>,
     /// Send the ClientHello in two TCP segments split inside the SNI.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "variant")]
     pub split_hello: bool,
+    /// Send the ClientHello as this A/B variant (docs/reflector.md):
+    /// split-hello, split:N, split:sni, tls-records, disorder, oob,
+    /// trailing-dot, upper-case, no-sni, and against `slowlane serve` only
+    /// pad, ccs-first, junk-first, pq. Recorded in `variant`.
+    #[arg(long, value_name = "V", value_parser = parse_wire)]
+    pub variant: Option<crate::types::Wire>,
     /// Extra request header `Name: value` (repeatable); replaces slowlane's
     /// own of the same name (User-Agent, Accept). The value is never printed.
     // Checked in `app`, not by clap: clap's error would quote the value.
@@ -417,4 +423,8 @@ pub struct ReportArgs {
     /// cross-vantage matrix always covers all).
     #[arg(long, default_value_t = 50)]
     pub max_vantages: usize,
+}
+
+fn parse_wire(s: &str) -> Result<crate::types::Wire, String> {
+    s.parse()
 }
