@@ -4,6 +4,7 @@
 //! stays quiet where it is not. See `docs/testbed.md`.
 
 pub mod clienthello;
+pub mod inspect;
 mod demo;
 pub mod lab;
 pub mod limiter;
@@ -20,6 +21,7 @@ pub mod udp;
 pub mod units;
 
 pub use clienthello::{parse_client_hello, ClientHello, HelloError};
+pub use inspect::Inspect;
 pub use demo::{demo_campaign, write_demo_campaign};
 pub use lab::Lab;
 pub use middlebox::{ConnLog, Middlebox, MiddleboxConfig};
