@@ -236,6 +236,14 @@ async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Ve
         } else {
             deadline.min(Instant::now() + NEXT_SEGMENT_WAIT)
         };
+        if insp.urgent_inline && segs.is_empty() {
+            // The kernel drops the urgent byte once a read passes it: take
+            // it before the first read, once stream data has come (peek
+            // waits for that; `readable` can wake before the urgent mark).
+            let mut one = [0u8; 1];
+            let _ = tokio::time::timeout_at(until, client.peek(&mut one)).await;
+            urgent = urgent_byte(client);
+        }
         let before = buf.len();
         buf.resize(before + CLIENT_MSS as usize, 0);
         let read = tokio::time::timeout_at(until, client.read(&mut buf[before..])).await;
@@ -249,9 +257,6 @@ async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Ve
         }
         if buf.is_empty() {
             return None;
-        }
-        if insp.urgent_inline && urgent.is_none() {
-            urgent = urgent_byte(client);
         }
         let s = insp.classify(&buf, &segs, urgent);
         let retry = matches!(s, Sniff::Incomplete { .. })
