@@ -554,15 +554,23 @@ pub fn sentence(vs: &[&Verdict]) -> String {
         if one { "name" } else { "names" },
         fmt_bps(median(&rates))
     );
-    // Variants in the order they were listed for the names, grouped by
-    // what they did: "split ClientHello and no SNI evade; upper case does
-    // not; pad breaks".
+    // Variants in the documented order, grouped by what they did: "split
+    // ClientHello and no SNI evade; upper case does not; pad breaks".
     let mut variants: Vec<&str> = Vec::new();
     for v in vs.iter().filter(|v| !v.control && !v.evasion_result.is_empty()) {
         if !variants.contains(&v.variant.as_str()) {
             variants.push(&v.variant);
         }
     }
+    let order = |v: &str| {
+        let (key, n) = match v.strip_prefix("split:").map(str::parse::<u32>) {
+            Some(Ok(n)) => ("split:N", n),
+            _ => (v, 0),
+        };
+        let at = crate::config::AB_VARIANTS.iter().position(|x| *x == key);
+        (at.unwrap_or(usize::MAX), n, v.to_string())
+    };
+    variants.sort_by_key(|v| order(v));
     let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
     for variant in variants {
         let results: Vec<&str> = vs
