@@ -37,6 +37,44 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a reflector for same-server SNI A/B tests (docs/reflector.md).
     Serve(ServeArgs),
+    /// Find what a DPI rule matches: trials of changed names against a reflector.
+    Trigger(TriggerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The name that triggers the throttle (e.g. pbs.twimg.com).
+    pub name: String,
+    /// The reflector: https://HOST:PORT of `slowlane serve`.
+    #[arg(long, value_name = "URL")]
+    pub reflector: String,
+    /// The reflector's certificate pin (sha256:…).
+    #[arg(long, value_name = "PIN")]
+    pub pin: crate::types::Pin,
+    /// Innocuous control names (repeatable; default example.com, example.org).
+    #[arg(long = "control", value_name = "NAME")]
+    pub controls: Vec<String>,
+    /// Download size per fetch.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "512KiB")]
+    pub size: u64,
+    /// Per-fetch cap.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "3s")]
+    pub max_time: Duration,
+    /// Rounds a trial takes at most (it stops earlier once decided).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=100))]
+    pub max_rounds: u32,
+    /// Idle time between fetches (lets per-address state show).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub gap: Duration,
+    /// Send `Authorization: Bearer TOKEN` (a `serve --token` reflector).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Write trials.csv here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the number of trials and bytes at most, and stop.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
