@@ -117,7 +117,8 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct TestbedArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block, tspu-2025) or a
+    /// TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Address to listen on (port 0 = ephemeral ports).
@@ -131,7 +132,8 @@ pub struct TestbedArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block, tspu-2025) or a
+    /// TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Output directory (default ./slowlane-out/demo-<scenario>).
