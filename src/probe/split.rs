@@ -184,7 +184,9 @@ impl<S: AsyncWrite + AsFd + Unpin> HelloIo<S> {
                     swap_ttl(&self.inner, ttl)?;
                 }
             }
-            if *pos == 0 && self.shape.wire == Wire::Disorder && !cuts.is_empty() {
+            // Once: a write that returned Pending comes back here at 0.
+            let first_part = *pos == 0 && restore_ttl.is_none();
+            if first_part && self.shape.wire == Wire::Disorder && !cuts.is_empty() {
                 *restore_ttl = Some(swap_ttl(&self.inner, DISORDER_TTL)?);
             }
             let end = cuts.first().copied().unwrap_or(out.len()).min(out.len());
@@ -254,5 +256,49 @@ impl<S: AsyncWrite + AsFd + Unpin> AsyncWrite for HelloIo<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.drive(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn hello() -> Vec<u8> {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let sn = rustls::pki_types::ServerName::try_from("pbs.twimg.com").unwrap();
+        let mut c = rustls::ClientConnection::new(std::sync::Arc::new(cfg), sn).unwrap();
+        let mut out = Vec::new();
+        c.write_tls(&mut out).unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn disorder_restores_the_ttl_after_the_first_part() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut srv, _) = l.accept().await.unwrap();
+        let before = SockRef::from(&tcp).ttl_v4().unwrap();
+        assert_ne!(before, DISORDER_TTL);
+        let shape = HelloShape {
+            wire: Wire::Disorder,
+            trailing_dot: false,
+        };
+        let mut io = HelloIo::new(tcp, shape);
+        let h = hello();
+        io.write_all(&h).await.unwrap();
+        io.flush().await.unwrap();
+        assert_eq!(SockRef::from(io.get_ref()).ttl_v4().unwrap(), before);
+        assert_eq!(io.hello().map(|x| x.1), Some(2));
+        let mut got = vec![0u8; h.len()];
+        srv.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, h);
     }
 }

@@ -305,6 +305,11 @@ fn sentence(
         format!("{n} is not throttled against the control names: no rule to find")
     } else if let Some(m) = minimal {
         format!("{n} matches a substring rule: the string `{m}` anywhere in a name (`*{m}*`)")
+    } else if hit("parent") == Some(true) {
+        let parent = n.split_once('.').map_or(n.as_str(), |x| x.1);
+        format!(
+            "{n} matches through its parent domain: any name under {parent} (`*.{parent}`)"
+        )
     } else if hit("prefix") == Some(true) {
         format!("{n} matches any name ending in {n} (`*{n}`), e.g. slowlaneprobe{n}")
     } else if hit("subdomains") == Some(true) {
@@ -318,7 +323,6 @@ fn sentence(
             Some(false) => format!("; {no}"),
             None => String::new(),
         };
-        s += &yes_no("parent", "other names of its parent domain too", "");
         s += &yes_no("case", "case folded", "case-sensitive (upper case escapes)");
         s += &yes_no(
             "trailing-dot",
