@@ -4,6 +4,10 @@
 //! same matrix out of `analyze`) is the long study in `reflector_lab.rs`.
 //! Loopback only.
 
+// One lab at a time (`support::lab::one_lab`): each test has its own
+// runtime, so holding the guard across awaits blocks only its own thread.
+#![allow(clippy::await_holding_lock)]
+
 mod support;
 
 use std::net::SocketAddr;
@@ -37,7 +41,10 @@ fn middlebox_for(s: &Scenario, refl: &Reflector) -> Middlebox {
     let mut cfg = MiddleboxConfig::new(s.rules.clone(), refl.local_addr(), refl.local_addr());
     cfg.reassemble = s.reassemble;
     cfg.inspect = s.inspect;
-    Middlebox::start(middlebox::listen(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap(), cfg)
+    Middlebox::start(
+        middlebox::listen(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap(),
+        cfg,
+    )
 }
 
 /// One small fetch of `name` as `variant` through `mb`; the middlebox's
@@ -51,7 +58,11 @@ async fn through(mb: &Middlebox, refl: &Reflector, name: &str, variant: &str) ->
         max_time: Duration::from_secs(5),
         ..FetchOptions::default()
     };
-    let mut s = spec(&format!("https://{}/bytes/3000", mb.local_addr()), 0, options);
+    let mut s = spec(
+        &format!("https://{}/bytes/3000", mb.local_addr()),
+        0,
+        options,
+    );
     (s.sni, s.host) = (Some(sni), Some(host));
     let rec = fetch_one(s).await;
     assert_eq!(rec.error, None, "{name} {variant}: {rec:?}");

@@ -3,6 +3,10 @@
 //! campaign run through the real `run` path, then `scope = ab` analysis.
 //! Loopback only.
 
+// One lab at a time (`support::lab::one_lab`): each test has its own
+// runtime, so holding the guard across awaits blocks only its own thread.
+#![allow(clippy::await_holding_lock)]
+
 mod support;
 
 use std::net::SocketAddr;

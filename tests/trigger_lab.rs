@@ -3,6 +3,10 @@
 //! the printed budget, and `contaminated` under per-address state.
 //! Loopback only; the trials are long lab studies.
 
+// One lab at a time (`support::lab::one_lab`): each test has its own
+// runtime, so holding the guard across awaits blocks only its own thread.
+#![allow(clippy::await_holding_lock)]
+
 mod support;
 
 use std::net::SocketAddr;
@@ -72,12 +76,23 @@ async fn finds_the_substring_t_co_in_microsoft_com() {
     let (max_trials, _) = budget(&cfg);
     let f = discover(&cfg).await.unwrap();
     eprintln!("{:#?}\n{}", f.trials, f.sentence);
-    assert!(f.trials.len() <= max_trials, "{} > {max_trials}", f.trials.len());
+    assert!(
+        f.trials.len() <= max_trials,
+        "{} > {max_trials}",
+        f.trials.len()
+    );
     assert_eq!(f.minimal.as_deref(), Some("t.co"), "{}", f.sentence);
-    assert!(f.sentence.contains("the string `t.co` anywhere"), "{}", f.sentence);
+    assert!(
+        f.sentence.contains("the string `t.co` anywhere"),
+        "{}",
+        f.sentence
+    );
     assert!(f.sentence.contains("case folded"), "{}", f.sentence);
     let tld = f.trials.iter().find(|t| t.checks == "tld-swap").unwrap();
-    assert_eq!((tld.name.as_str(), tld.verdict.as_str()), ("microsoft.net", "ok"));
+    assert_eq!(
+        (tld.name.as_str(), tld.verdict.as_str()),
+        ("microsoft.net", "ok")
+    );
     assert!(f.trials.iter().all(|t| !t.contaminated), "{:#?}", f.trials);
 }
 
@@ -87,7 +102,9 @@ async fn finds_the_parent_domain_and_sees_per_address_state() {
     let _lab = one_lab();
     let dir = tempfile::tempdir().unwrap();
     let (refl, mb) = lab(dir.path(), "match = \"domain:twimg.com\"").await;
-    let f = discover(&config("pbs.twimg.com", &refl, &mb)).await.unwrap();
+    let f = discover(&config("pbs.twimg.com", &refl, &mb))
+        .await
+        .unwrap();
     eprintln!("{:#?}\n{}", f.trials, f.sentence);
     let hit = |c: &str| {
         f.trials
@@ -112,11 +129,7 @@ async fn finds_the_parent_domain_and_sees_per_address_state() {
     drop(mb);
     // The same rule with per-address state: the controls slow down after
     // the first trigger, and the trials say so.
-    let (refl, mb) = lab(
-        dir.path(),
-        "match = \"domain:twimg.com\"\nsticky = \"60s\"",
-    )
-    .await;
+    let (refl, mb) = lab(dir.path(), "match = \"domain:twimg.com\"\nsticky = \"60s\"").await;
     let mut cfg = config("pbs.twimg.com", &refl, &mb);
     cfg.max_rounds = 5;
     let f = discover(&cfg).await.unwrap();
@@ -149,7 +162,14 @@ fn the_budget_is_printed_before_any_trial() {
         "{text}"
     );
     let bad = support::bin::slowlane()
-        .args(["trigger", "t.co", "--reflector", "http://x/", "--pin", &format!("sha256:{}", "00".repeat(32))])
+        .args([
+            "trigger",
+            "t.co",
+            "--reflector",
+            "http://x/",
+            "--pin",
+            &format!("sha256:{}", "00".repeat(32)),
+        ])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");

@@ -32,7 +32,9 @@ async fn first_bytes(wire: Wire, oob_inline: bool) -> (Vec<u8>, Vec<u8>) {
     let server = tokio::spawn(async move {
         let (mut tcp, _) = listener.accept().await.unwrap();
         if oob_inline {
-            socket2::SockRef::from(&tcp).set_out_of_band_inline(true).unwrap();
+            socket2::SockRef::from(&tcp)
+                .set_out_of_band_inline(true)
+                .unwrap();
         }
         // Let a one-write hello arrive whole; a split one leaves its second
         // part 100 ms later.
@@ -76,17 +78,27 @@ async fn each_variant_sends_what_the_docs_say() {
     // split:2 and split:sni: the first segment ends at byte 2 / at the name.
     let (first, all) = first_bytes(Wire::SplitAt(2), false).await;
     assert_eq!(first.len(), 2, "{first:?}");
-    assert_eq!(parse_client_hello(&all, false).unwrap().sni.as_deref(), Some("pbs.twimg.com"));
+    assert_eq!(
+        parse_client_hello(&all, false).unwrap().sni.as_deref(),
+        Some("pbs.twimg.com")
+    );
     let (first, all) = first_bytes(Wire::SplitSni, false).await;
     assert_eq!(first.len(), name_at(&all));
     // disorder cuts in the name like split-hello (on loopback the low-TTL
     // part arrives: nothing decrements it).
     let (first, all) = first_bytes(Wire::Disorder, false).await;
     let at = name_at(&all);
-    assert!(first.len() > at && first.len() < at + 13, "{} vs {at}", first.len());
+    assert!(
+        first.len() > at && first.len() < at + 13,
+        "{} vs {at}",
+        first.len()
+    );
     // tls-records: two records in one segment, the cut inside the name.
     let (first, _) = first_bytes(Wire::TlsRecords, false).await;
-    assert_eq!(parse_client_hello(&first, false), Err(HelloError::Incomplete));
+    assert_eq!(
+        parse_client_hello(&first, false),
+        Err(HelloError::Incomplete)
+    );
     let h = parse_client_hello(&first, true).unwrap();
     assert_eq!((h.sni.as_deref(), h.records), (Some("pbs.twimg.com"), 2));
     // ccs-first: a ChangeCipherSpec record, then the hello.
@@ -105,13 +117,20 @@ async fn each_variant_sends_what_the_docs_say() {
     let (first, _) = first_bytes(Wire::Pq, false).await;
     assert!(first.len() > 1460, "{}", first.len());
     let group = PQ_GROUP.to_be_bytes();
-    assert!(first.windows(4).any(|w| w == [group[0], group[1], 0x04, 0xC0]));
+    assert!(first
+        .windows(4)
+        .any(|w| w == [group[0], group[1], 0x04, 0xC0]));
     // oob: the urgent byte is out of the stream unless the receiver keeps
     // it inline.
     let (first, _) = first_bytes(Wire::Oob, false).await;
     assert_eq!(first[0], 22, "{:?}", &first[..4]);
     let (first, _) = first_bytes(Wire::Oob, true).await;
-    assert_eq!(first[0], slowlane::probe::split::OOB_BYTE, "{:?}", &first[..4]);
+    assert_eq!(
+        first[0],
+        slowlane::probe::split::OOB_BYTE,
+        "{:?}",
+        &first[..4]
+    );
 }
 
 #[tokio::test]
@@ -131,8 +150,21 @@ async fn every_variant_completes_against_the_reflector() {
     .await
     .unwrap();
     for v in [
-        "plain", "split-hello", "split:1", "split:2", "split:sni", "tls-records", "disorder",
-        "oob", "trailing-dot", "upper-case", "no-sni", "pad", "ccs-first", "junk-first", "pq",
+        "plain",
+        "split-hello",
+        "split:1",
+        "split:2",
+        "split:sni",
+        "tls-records",
+        "disorder",
+        "oob",
+        "trailing-dot",
+        "upper-case",
+        "no-sni",
+        "pad",
+        "ccs-first",
+        "junk-first",
+        "pq",
     ] {
         let wire: Wire = v.parse().unwrap();
         let (sni, host) = wire.names("pbs.twimg.com");
@@ -155,6 +187,11 @@ async fn every_variant_completes_against_the_reflector() {
         assert_eq!(segs >= 2, two, "{v}: {segs} segments");
         let big = matches!(wire, Wire::Pad | Wire::Pq);
         // The record (5 + message) does not fit one 1460-byte segment.
-        assert_eq!(rec.hello_bytes.unwrap() + 5 > 1460, big, "{v}: {:?}", rec.hello_bytes);
+        assert_eq!(
+            rec.hello_bytes.unwrap() + 5 > 1460,
+            big,
+            "{v}: {:?}",
+            rec.hello_bytes
+        );
     }
 }

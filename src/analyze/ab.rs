@@ -557,7 +557,10 @@ pub fn sentence(vs: &[&Verdict]) -> String {
     // Variants in the documented order, grouped by what they did: "split
     // ClientHello and no SNI evade; upper case does not; pad breaks".
     let mut variants: Vec<&str> = Vec::new();
-    for v in vs.iter().filter(|v| !v.control && !v.evasion_result.is_empty()) {
+    for v in vs
+        .iter()
+        .filter(|v| !v.control && !v.evasion_result.is_empty())
+    {
         if !variants.contains(&v.variant.as_str()) {
             variants.push(&v.variant);
         }

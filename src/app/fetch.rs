@@ -49,7 +49,10 @@ pub(super) async fn fetch_cmd(a: FetchArgs) -> Outcome {
     // the URL host; --host still wins for the Host header.
     let (sni, host) = match a.variant {
         Some(w) => {
-            let name = a.sni.clone().unwrap_or_else(|| url.host().unwrap_or("").to_string());
+            let name = a
+                .sni
+                .clone()
+                .unwrap_or_else(|| url.host().unwrap_or("").to_string());
             let (sni, host) = w.names(name.trim_end_matches('.'));
             (Some(sni), a.host.or(Some(host).filter(|h| h != &name)))
         }

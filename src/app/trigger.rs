@@ -9,7 +9,9 @@ use crate::types::FetchOptions;
 pub(super) async fn trigger_cmd(a: TriggerArgs) -> Outcome {
     let uri = config::parse_url(&a.reflector).map_err(usage)?;
     let bare = uri.path() == "/" && uri.query().is_none();
-    let Some(authority) = uri.authority().filter(|_| bare && uri.scheme_str() == Some("https"))
+    let Some(authority) = uri
+        .authority()
+        .filter(|_| bare && uri.scheme_str() == Some("https"))
     else {
         return Err(usage("--reflector is https://HOST[:PORT] with no path"));
     };

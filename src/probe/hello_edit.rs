@@ -235,7 +235,10 @@ mod tests {
         let orig = hello("t.co");
         let r = two_records(&orig, 40).unwrap();
         assert_eq!(r.len(), orig.len() + 5);
-        assert_eq!(parse_client_hello(&r, false), Err(crate::testbed::HelloError::Incomplete));
+        assert_eq!(
+            parse_client_hello(&r, false),
+            Err(crate::testbed::HelloError::Incomplete)
+        );
         let h = parse_client_hello(&r, true).unwrap();
         assert_eq!((h.sni.as_deref(), h.records), (Some("t.co"), 2));
         let mut j = junk();

@@ -78,7 +78,7 @@ impl Inspect {
         // Junk: neither (the start of) a TLS hello nor an HTTP request.
         let junk = matches!(sniff(head, true), Sniff::Unknown { tls: false });
         let ccs = self.skip_ccs && head[0] == 20;
-        junk && !ccs && !self.junk_gives_up.is_some_and(|n| first >= n)
+        junk && !ccs && self.junk_gives_up.is_none_or(|n| first < n)
     }
 
     /// Segments the box reads at most for this connection: one more when

@@ -4,8 +4,8 @@
 //! stays quiet where it is not. See `docs/testbed.md`.
 
 pub mod clienthello;
-pub mod inspect;
 mod demo;
+pub mod inspect;
 pub mod lab;
 pub mod limiter;
 pub mod middlebox;
@@ -21,8 +21,8 @@ pub mod udp;
 pub mod units;
 
 pub use clienthello::{parse_client_hello, ClientHello, HelloError};
-pub use inspect::Inspect;
 pub use demo::{demo_campaign, write_demo_campaign};
+pub use inspect::Inspect;
 pub use lab::Lab;
 pub use middlebox::{ConnLog, Middlebox, MiddleboxConfig};
 pub use origin::{OriginLimits, OriginServer};

@@ -96,9 +96,7 @@ impl Pattern {
         match self.kind {
             Kind::Glob => glob(t.as_bytes(), name.as_bytes()),
             Kind::Exact => name == t,
-            Kind::Domain => {
-                name == t || name.strip_suffix(t).is_some_and(|h| h.ends_with('.'))
-            }
+            Kind::Domain => name == t || name.strip_suffix(t).is_some_and(|h| h.ends_with('.')),
             Kind::Suffix => name.ends_with(t),
             Kind::Substring => name.contains(t),
         }

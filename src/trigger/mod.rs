@@ -129,11 +129,10 @@ impl Runner<'_> {
         self.seq += 1;
         let mut rec = match Prepared::new(spec) {
             Ok(p) => probe::fetch(&p).await,
-            Err(e) => {
-                let mut r = FetchRecord::default();
-                r.error = Some(format!("unknown_failure: {e:#}"));
-                r
-            }
+            Err(e) => FetchRecord {
+                error: Some(format!("unknown_failure: {e:#}")),
+                ..Default::default()
+            },
         };
         rec.vantage = "trigger".into();
         rec.run_id = "trigger".into();
@@ -307,9 +306,7 @@ fn sentence(
         format!("{n} matches a substring rule: the string `{m}` anywhere in a name (`*{m}*`)")
     } else if hit("parent") == Some(true) {
         let parent = n.split_once('.').map_or(n.as_str(), |x| x.1);
-        format!(
-            "{n} matches through its parent domain: any name under {parent} (`*.{parent}`)"
-        )
+        format!("{n} matches through its parent domain: any name under {parent} (`*.{parent}`)")
     } else if hit("prefix") == Some(true) {
         format!("{n} matches any name ending in {n} (`*{n}`), e.g. slowlaneprobe{n}")
     } else if hit("subdomains") == Some(true) {
@@ -339,7 +336,7 @@ fn sentence(
         .collect();
     if !bad.is_empty() {
         s += &format!(
-            "; contaminated: the control names slowed during {} trial(s) (after {}): \
+            "; contaminated: the control names slowed during {} trial(s), first in the trial of {}: \
              per-address state or a throttle outliving its connection, so these verdicts \
              are unreliable",
             bad.len(),

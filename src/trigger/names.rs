@@ -51,7 +51,11 @@ pub fn class_probes(name: &str) -> Vec<Probe> {
     }
     if labels.len() >= 3 {
         let parent = labels[1..].join(".");
-        v.push(probe("parent", format!("slowlane-probe.{parent}"), Wire::Plain));
+        v.push(probe(
+            "parent",
+            format!("slowlane-probe.{parent}"),
+            Wire::Plain,
+        ));
     }
     v
 }
@@ -82,7 +86,10 @@ mod tests {
         assert_eq!(caught("exact:t.co"), ["exact"]);
         assert_eq!(caught("domain:t.co"), ["exact", "subdomains"]);
         assert_eq!(caught("*t.co"), ["exact", "subdomains", "prefix"]);
-        assert_eq!(caught("*t.co*"), ["exact", "subdomains", "prefix", "substring"]);
+        assert_eq!(
+            caught("*t.co*"),
+            ["exact", "subdomains", "prefix", "substring"]
+        );
         assert_eq!(name("tld-swap"), "t.net");
         assert!(p.iter().all(|x| x.checks != "parent"));
         assert_eq!(
