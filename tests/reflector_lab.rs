@@ -256,6 +256,8 @@ async fn study(scenario: &str, name: &str, want: &[(&str, &str)]) {
     }
 }
 
+/// The tspu-2025 evasion matrix out of `analyze`.
+/// Short variant in the plain suite: `evasion_matrix::tspu_2025_reassembles_beyond_byte_2`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn tspu_2025_matrix_out_of_analyze() {
@@ -281,6 +283,8 @@ async fn tspu_2025_matrix_out_of_analyze() {
     .await;
 }
 
+/// The new variants under twitter-2021, out of `analyze`.
+/// Short variant in the plain suite: `evasion_matrix::twitter_2021_reads_one_segment_and_one_record`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn twitter_2021_matrix_out_of_analyze() {

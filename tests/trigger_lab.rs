@@ -66,6 +66,8 @@ fn config(name: &str, refl: &Reflector, mb: &Middlebox) -> TriggerConfig {
     }
 }
 
+/// A `*t.co*` rule: the minimal substring within the printed budget.
+/// Short variant in the plain suite: `trigger_lab::the_budget_is_printed_before_any_trial`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn finds_the_substring_t_co_in_microsoft_com() {
@@ -96,6 +98,8 @@ async fn finds_the_substring_t_co_in_microsoft_com() {
     assert!(f.trials.iter().all(|t| !t.contaminated), "{:#?}", f.trials);
 }
 
+/// A parent-domain rule, then the same rule with per-address state.
+/// Short variant in the plain suite: `evasion_matrix::sticky_state_catches_later_connections_to_the_address`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn finds_the_parent_domain_and_sees_per_address_state() {
