@@ -118,6 +118,11 @@ fn bad_tables_name_the_key() {
             "unknown evasion \"rot13\"",
         ),
         (
+            "names = [\"t.co\"]\ncontrols = [\"a.org\"]\nevasion = [\"split:0\"]\n",
+            "evasion",
+            "split:N takes N from 1 to 1024",
+        ),
+        (
             "names = [\"t.co.\"]\ncontrols = [\"a.org\"]\n",
             "names",
             "without a trailing dot",

@@ -195,3 +195,50 @@ async fn every_variant_completes_against_the_reflector() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_variant_records_the_variant_and_the_name_as_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let refl = Reflector::start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state: dir.path().join("state"),
+        cert_key: None,
+        token: None,
+        limits: Limits::default(),
+        log: None,
+    })
+    .await
+    .unwrap();
+    let (addr, pin) = (refl.local_addr(), refl.pin().to_string());
+    let run = |variant: &'static str| {
+        let pin = pin.clone();
+        tokio::task::spawn_blocking(move || {
+            support::bin::slowlane()
+                .args([
+                    "fetch",
+                    "--format",
+                    "csv",
+                    "--max-time",
+                    "5s",
+                    "--pin",
+                    &pin,
+                ])
+                .args(["--sni", "pbs.twimg.com", "--variant", variant])
+                .arg(format!("https://{addr}/bytes/2000"))
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run("upper-case").await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut r = csv::Reader::from_reader(&out.stdout[..]);
+    let h = r.headers().unwrap().clone();
+    let rec = r.records().next().unwrap().unwrap();
+    let col = |n: &str| &rec[h.iter().position(|x| x == n).unwrap()];
+    assert_eq!(col("variant"), "upper-case");
+    assert_eq!(col("server_sni"), "PBS.TWIMG.COM");
+    assert_eq!(col("body_bytes"), "2000");
+    let bad = run("split:0").await.unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(support::bin::text(&bad.stderr).contains("split:N takes N from 1 to 1024"));
+}

@@ -192,6 +192,9 @@ fn one(
             let v = e.get_ref().trim();
             let w: Wire = match v.parse() {
                 Ok(w) if w != Wire::Plain => w,
+                Err(m) if m.starts_with("bad variant") => {
+                    return Err(src.err_at(e.span(), "evasion", m));
+                }
                 _ => {
                     return Err(src.err_at(
                         e.span(),
