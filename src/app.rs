@@ -22,6 +22,7 @@ use crate::run::{self, RunError, RunOptions};
 use crate::testbed::{write_demo_campaign, Lab, Scenario};
 
 mod fetch;
+mod trigger;
 
 pub const EXIT_OUTPUT: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
@@ -75,6 +76,7 @@ pub fn main(cli: Cli) -> i32 {
             Command::Testbed(a) => testbed_cmd(a).await,
             Command::Demo(a) => demo_cmd(a).await,
             Command::Serve(a) => serve_cmd(a).await,
+            Command::Trigger(a) => trigger::trigger_cmd(a).await,
         }
     });
     // Do not wait for an analysis abandoned at a stop signal.

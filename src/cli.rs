@@ -37,6 +37,44 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run a reflector for same-server SNI A/B tests (docs/reflector.md).
     Serve(ServeArgs),
+    /// Find what a DPI rule matches: trials of changed names against a reflector.
+    Trigger(TriggerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TriggerArgs {
+    /// The name that triggers the throttle (e.g. pbs.twimg.com).
+    pub name: String,
+    /// The reflector: https://HOST:PORT of `slowlane serve`.
+    #[arg(long, value_name = "URL")]
+    pub reflector: String,
+    /// The reflector's certificate pin (sha256:…).
+    #[arg(long, value_name = "PIN")]
+    pub pin: crate::types::Pin,
+    /// Innocuous control names (repeatable; default example.com, example.org).
+    #[arg(long = "control", value_name = "NAME")]
+    pub controls: Vec<String>,
+    /// Download size per fetch.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "512KiB")]
+    pub size: u64,
+    /// Per-fetch cap.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "3s")]
+    pub max_time: Duration,
+    /// Rounds a trial takes at most (it stops earlier once decided).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(5..=100))]
+    pub max_rounds: u32,
+    /// Idle time between fetches (lets per-address state show).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub gap: Duration,
+    /// Send `Authorization: Bearer TOKEN` (a `serve --token` reflector).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Write trials.csv here.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the number of trials and bytes at most, and stop.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -79,7 +117,8 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct TestbedArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block, tspu-2025) or a
+    /// TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Address to listen on (port 0 = ephemeral ports).
@@ -93,7 +132,8 @@ pub struct TestbedArgs {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Scenario name (twitter-2021, clean, shaper, freeze, reset, clean-fast,
-    /// congested, partial, deep-queue, youtube-2024, quic-block) or a TOML path.
+    /// congested, partial, deep-queue, youtube-2024, quic-block, tspu-2025) or a
+    /// TOML path.
     #[arg(long, default_value = "twitter-2021")]
     pub scenario: String,
     /// Output directory (default ./slowlane-out/demo-<scenario>).
@@ -199,8 +239,14 @@ pub struct FetchArgs {
     #[arg(long, value_name = "PIN")]
     pub pin: Option<crate::types::Pin>,
     /// Send the ClientHello in two TCP segments split inside the SNI.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "variant")]
     pub split_hello: bool,
+    /// Send the ClientHello as this A/B variant (docs/reflector.md):
+    /// split-hello, split:N, split:sni, tls-records, disorder, oob,
+    /// trailing-dot, upper-case, no-sni, and against `slowlane serve` only
+    /// pad, ccs-first, junk-first, pq. Recorded in `variant`.
+    #[arg(long, value_name = "V", value_parser = parse_wire)]
+    pub variant: Option<crate::types::Wire>,
     /// Extra request header `Name: value` (repeatable); replaces slowlane's
     /// own of the same name (User-Agent, Accept). The value is never printed.
     // Checked in `app`, not by clap: clap's error would quote the value.
@@ -417,4 +463,8 @@ pub struct ReportArgs {
     /// cross-vantage matrix always covers all).
     #[arg(long, default_value_t = 50)]
     pub max_vantages: usize,
+}
+
+fn parse_wire(s: &str) -> Result<crate::types::Wire, String> {
+    s.parse()
 }

@@ -24,4 +24,5 @@ pub mod run;
 pub mod serve;
 pub mod stdout;
 pub mod testbed;
+pub mod trigger;
 pub mod types;

@@ -29,8 +29,9 @@ fn expands_names_directions_and_evasions() {
          evasion = [\"split-hello\", \"trailing-dot\", \"upper-case\", \"no-sni\"]\n",
     );
     let c = parse_campaign(&text, Path::new("c.toml")).unwrap();
-    // 2 names x 5 variants + 2 controls, in each of 2 directions.
-    assert_eq!(c.targets.len(), 24);
+    // (2 names + 2 controls) x 5 variants, in each of 2 directions: every
+    // variant is also fetched under the control names.
+    assert_eq!(c.targets.len(), 40);
     let find = |host: &str, m: Method| {
         c.targets
             .iter()
@@ -66,17 +67,20 @@ fn expands_names_directions_and_evasions() {
         .iter()
         .find(|t| t.variant == "split-hello")
         .unwrap();
-    assert!(split.options.split_hello);
+    assert_eq!(split.options.wire, slowlane::types::Wire::SplitHello);
     let nosni = c.targets.iter().find(|t| t.variant == "no-sni").unwrap();
     assert_eq!(nosni.sni.as_deref(), Some(""));
-    // Controls: plain only, the random name the same in both directions.
-    let controls: Vec<_> = c
+    // Controls: every variant too, the random name the same in both
+    // directions.
+    let all: Vec<_> = c
         .targets
         .iter()
         .filter(|t| t.group == Group::Control)
         .collect();
+    assert_eq!(all.len(), 20);
+    assert!(all.iter().any(|t| t.variant == "split-hello"));
+    let controls: Vec<_> = all.iter().filter(|t| t.variant == "plain").collect();
     assert_eq!(controls.len(), 4);
-    assert!(controls.iter().all(|t| t.variant == "plain"));
     let random: Vec<_> = controls
         .iter()
         .filter_map(|t| t.host.clone())
@@ -112,6 +116,11 @@ fn bad_tables_name_the_key() {
             "names = [\"t.co\"]\ncontrols = [\"a.org\"]\nevasion = [\"rot13\"]\n",
             "evasion",
             "unknown evasion \"rot13\"",
+        ),
+        (
+            "names = [\"t.co\"]\ncontrols = [\"a.org\"]\nevasion = [\"split:0\"]\n",
+            "evasion",
+            "split:N takes N from 1 to 1024",
         ),
         (
             "names = [\"t.co.\"]\ncontrols = [\"a.org\"]\n",

@@ -3,6 +3,10 @@
 //! campaign run through the real `run` path, then `scope = ab` analysis.
 //! Loopback only.
 
+// One lab at a time (`support::lab::one_lab`): each test has its own
+// runtime, so holding the guard across awaits blocks only its own thread.
+#![allow(clippy::await_holding_lock)]
+
 mod support;
 
 use std::net::SocketAddr;
@@ -11,7 +15,7 @@ use std::path::Path;
 use slowlane::analyze::{analyze_paths, AnalyzeOptions, Scope, Verdict, VerdictKind};
 use slowlane::serve::{Limits, Reflector, ServeConfig};
 use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
-use slowlane::testbed::{Pattern, RuleSet, Scenario};
+use slowlane::testbed::{Inspect, Pattern, RuleSet, Scenario};
 use slowlane::types::Direction;
 use support::engine::run_quiet;
 
@@ -44,6 +48,15 @@ fn twitter_rules() -> RuleSet {
 }
 
 async fn start(dir: &Path, rules: RuleSet, reassemble: bool) -> (Reflector, Middlebox) {
+    start_with(dir, rules, reassemble, Inspect::default()).await
+}
+
+async fn start_with(
+    dir: &Path,
+    rules: RuleSet,
+    reassemble: bool,
+    inspect: Inspect,
+) -> (Reflector, Middlebox) {
     let refl = Reflector::start(ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         state: dir.join("state"),
@@ -59,6 +72,7 @@ async fn start(dir: &Path, rules: RuleSet, reassemble: bool) -> (Reflector, Midd
     .unwrap();
     let mut cfg = MiddleboxConfig::new(rules, refl.local_addr(), refl.local_addr());
     cfg.reassemble = reassemble;
+    cfg.inspect = inspect;
     let l = middlebox::listen(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
     (refl, Middlebox::start(l, cfg))
 }
@@ -99,6 +113,7 @@ fn within(v: &Verdict, want: f64, tol: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twitter_2021_names_trigger_and_split_hello_evades() {
+    let _lab = support::lab::one_lab();
     let dir = tempfile::tempdir().unwrap();
     let (refl, mb) = start(dir.path(), twitter_rules(), false).await;
     let rows = campaign(
@@ -145,7 +160,7 @@ async fn twitter_2021_names_trigger_and_split_hello_evades() {
     assert!(
         s.starts_with("SNI-triggered: pbs.twimg.com and t.co names throttled to ~1")
             && s.contains("both directions")
-            && s.contains("split ClientHello evades")
+            && s.contains("split ClientHello and no SNI evade")
             && s.contains("upper case does not")
             && s.contains("trailing dot evades for some names"),
         "{s}"
@@ -170,6 +185,7 @@ async fn twitter_2021_names_trigger_and_split_hello_evades() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reassembly_catches_split_hello_and_exact_case_misses_upper_case() {
+    let _lab = support::lab::one_lab();
     let dir = tempfile::tempdir().unwrap();
     let mut rules = twitter_rules();
     // The same rule, matched on the bytes as sent (no case folding).
@@ -195,4 +211,97 @@ async fn reassembly_catches_split_hello_and_exact_case_misses_upper_case() {
     assert!(!rows
         .iter()
         .any(|v| v.scope == Scope::Ab && v.direction == Direction::Up));
+}
+
+/// The whole evasion matrix of a scenario out of `analyze`: every variant
+/// under the trigger name and the control names, download only.
+async fn study(scenario: &str, name: &str, want: &[(&str, &str)]) {
+    let _lab = support::lab::one_lab();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::builtin(scenario).unwrap();
+    // The name rule, then the access link of `twitter_rules`.
+    let mut rules = twitter_rules();
+    rules.rules[0] = s.rules.rules[0].clone();
+    let (refl, mb) = start_with(dir.path(), rules, s.reassemble, s.inspect).await;
+    let list: Vec<String> = want.iter().map(|(v, _)| format!("{v:?}")).collect();
+    let rows = campaign(
+        dir.path(),
+        &refl,
+        &mb,
+        &format!(
+            "names = [\"{name}\"]\ncontrols = [\"example.com\", \"random\"]\n\
+             download = \"1MiB\"\nupload = \"\"\nevasion = [{}]\n",
+            list.join(", ")
+        ),
+    )
+    .await;
+    let d = Direction::Down;
+    let plain = ab(&rows, name, d, "plain");
+    assert_eq!(plain.trigger, "sni", "{plain:#?}");
+    let mut wrong = Vec::new();
+    for (variant, result) in want {
+        let v = ab(&rows, name, d, variant);
+        if v.evasion_result != *result {
+            wrong.push(format!("{variant}: {} ({})", v.evasion_result, v.reason));
+        }
+    }
+    assert!(wrong.is_empty(), "{scenario}: {wrong:#?}");
+    // No variant evades where its controls are slow too.
+    for v in rows.iter().filter(|v| v.evasion_result == "evades") {
+        let c = rows
+            .iter()
+            .filter(|c| c.control && c.variant == v.variant)
+            .all(|c| c.verdict == VerdictKind::Ok);
+        assert!(c, "{} evades with slow controls", v.variant);
+    }
+}
+
+/// The tspu-2025 evasion matrix out of `analyze`.
+/// Short variant in the plain suite: `evasion_matrix::tspu_2025_reassembles_beyond_byte_2`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
+async fn tspu_2025_matrix_out_of_analyze() {
+    study(
+        "tspu-2025",
+        "rr1.googlevideo.com",
+        &[
+            ("split-hello", "does_not_evade"),
+            ("split:1", "evades"),
+            ("split:2", "evades"),
+            ("split:sni", "does_not_evade"),
+            ("tls-records", "evades"),
+            ("disorder", "does_not_evade"),
+            ("oob", "evades"),
+            ("upper-case", "does_not_evade"),
+            ("no-sni", "evades"),
+            ("pad", "does_not_evade"),
+            ("ccs-first", "does_not_evade"),
+            ("junk-first", "does_not_evade"),
+            ("pq", "does_not_evade"),
+        ],
+    )
+    .await;
+}
+
+/// The new variants under twitter-2021, out of `analyze`.
+/// Short variant in the plain suite: `evasion_matrix::twitter_2021_reads_one_segment_and_one_record`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
+async fn twitter_2021_matrix_out_of_analyze() {
+    study(
+        "twitter-2021",
+        "pbs.twimg.com",
+        &[
+            ("split:1", "evades"),
+            ("split:sni", "evades"),
+            ("tls-records", "evades"),
+            ("disorder", "evades"),
+            ("oob", "does_not_evade"),
+            ("pad", "evades"),
+            ("ccs-first", "evades"),
+            ("junk-first", "evades"),
+            ("pq", "evades"),
+        ],
+    )
+    .await;
 }

@@ -9,9 +9,12 @@
 //! rates against the controls' rates of the same rounds gives `p_value`.
 //! Uploads are judged by the server-measured rate (`server_upload_bps`)
 //! where the reflector reported one. A name whose plain variant is throttled
-//! is an SNI trigger (`trigger = sni`); an evasion variant of a trigger
-//! `evades` when it is not throttled (`evasion_result`). See
-//! `docs/reflector.md`.
+//! is an SNI trigger (`trigger = sni`). Each evasion variant is compared
+//! with the control names fetched *as the same variant* (when the campaign
+//! fetched them so), and `evasion_result` says `evades` (like those controls,
+//! they are not slow themselves, and clearly faster than the trigger's
+//! plain fetches), `does_not_evade`, `breaks` (it fails under the control
+//! names too) or `inconclusive`. See `docs/reflector.md`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -225,10 +228,13 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
         // Each row's sorted rates, for the evasion test against plain.
         let mut rates: Vec<Vec<f64>> = Vec::new();
         for ((control, name, variant), side) in cell {
-            // Controls are compared with the other control names.
+            // Controls are compared with the other control names; a variant
+            // with the control names fetched as the same variant (plain
+            // controls in files from before controls had variants).
+            let like = pool_variant(cell.keys().map(|k| (k.0, k.2.as_str())), variant);
             let pool: Vec<&(String, f64, bool)> = cell
                 .iter()
-                .filter(|((c, n, _), _)| *c && !(*control && n == name))
+                .filter(|((c, n, v), _)| *c && v == like && !(*control && n == name))
                 .flat_map(|(_, s)| s.obs.iter())
                 .collect();
             let mut v = compare(side, &pool, opts);
@@ -270,14 +276,24 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
                     v.trigger = "sni".into();
                 }
             } else if let (true, Some((_, p))) = (trigger, base) {
-                // An evasion works when the variant is not throttled and is
-                // clearly faster than the trigger's plain fetches.
+                // An evasion works when the variant is like the control
+                // names fetched the same way, those are not slow themselves,
+                // and it is clearly faster than the trigger's plain fetches.
                 let faster = mann_whitney(x, &Pool::from_sorted(p.clone()), Alternative::Greater);
                 let r = (!x.is_empty() && !p.is_empty()).then(|| median(x) / median(p));
                 let clear = r.is_some_and(|r| r >= 1.0 / opts.threshold)
                     && faster.is_some_and(|q| q < opts.alpha);
-                v.evasion_result = match v.verdict {
-                    VerdictKind::Throttled => "does_not_evade",
+                let ctl = controls_under(cell, &variant, opts.threshold);
+                v.evasion_result = match (v.verdict, ctl) {
+                    (_, Controls::Fail(what)) => {
+                        reason += &format!("; {what}");
+                        "breaks"
+                    }
+                    (VerdictKind::Throttled | VerdictKind::Blocked, _) => "does_not_evade",
+                    (_, Controls::Slow(what)) => {
+                        reason += &format!("; {what}");
+                        "inconclusive"
+                    }
                     _ if clear => "evades",
                     _ => "inconclusive",
                 }
@@ -297,6 +313,66 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
         }
     }
     out
+}
+
+/// The variant whose control fetches a `variant` row is compared with:
+/// the same one when the control names were fetched that way, else plain.
+fn pool_variant<'a>(mut keys: impl Iterator<Item = (bool, &'a str)>, variant: &'a str) -> &'a str {
+    if keys.any(|(c, v)| c && v == variant) {
+        variant
+    } else {
+        "plain"
+    }
+}
+
+/// How the control names fared under a variant.
+enum Controls {
+    /// Not fetched that way (older files), or like their plain fetches.
+    Fine,
+    /// Most of their fetches failed: the variant breaks fetches by itself.
+    Fail(String),
+    /// Their rate is at most `threshold` × their plain rate: the variant
+    /// is slow by itself, so the trigger's rate under it proves nothing.
+    Slow(String),
+}
+
+fn controls_under(
+    cell: &BTreeMap<(bool, String, String), Side>,
+    variant: &str,
+    threshold: f64,
+) -> Controls {
+    let (mut failed, mut total) = (0, 0);
+    let mut under: Vec<f64> = Vec::new();
+    for (_, s) in cell.iter().filter(|((c, _, x), _)| *c && x == variant) {
+        failed += s.failed;
+        total += s.failed + s.obs.len();
+        under.extend(s.obs.iter().map(|o| o.1));
+    }
+    if total == 0 {
+        return Controls::Fine;
+    }
+    if failed * 2 > total {
+        return Controls::Fail(format!(
+            "{failed} of {total} fetches of the control names as {variant} failed"
+        ));
+    }
+    let mut plain: Vec<f64> = cell
+        .iter()
+        .filter(|((c, _, x), _)| *c && x == "plain")
+        .flat_map(|(_, s)| s.obs.iter().map(|o| o.1))
+        .collect();
+    sort(&mut under);
+    sort(&mut plain);
+    if under.is_empty() || plain.is_empty() {
+        return Controls::Fine;
+    }
+    let r = median(&under) / median(&plain);
+    if r <= threshold {
+        return Controls::Slow(format!(
+            "the control names as {variant} are slow too ({r:.2}× their plain rate)"
+        ));
+    }
+    Controls::Fine
 }
 
 /// Judge one side against the control observations of the same rounds.
@@ -385,13 +461,24 @@ fn compare(side: &Side, pool: &[&(String, f64, bool)], opts: &AnalyzeOptions) ->
 }
 
 /// How an evasion is named in the sentence.
-fn evasion_text(variant: &str) -> &str {
+fn evasion_text(variant: &str) -> String {
     match variant {
-        "split-hello" => "split ClientHello",
-        "trailing-dot" => "trailing dot",
-        "upper-case" => "upper case",
-        "no-sni" => "no SNI",
-        other => other,
+        "split-hello" => "split ClientHello".into(),
+        "split:sni" => "split before the name".into(),
+        "tls-records" => "TLS record split".into(),
+        "disorder" => "disordered split".into(),
+        "oob" => "urgent byte".into(),
+        "trailing-dot" => "trailing dot".into(),
+        "upper-case" => "upper case".into(),
+        "no-sni" => "no SNI".into(),
+        "pad" => "padded hello".into(),
+        "ccs-first" => "ChangeCipherSpec first".into(),
+        "junk-first" => "junk first".into(),
+        "pq" => "post-quantum key share".into(),
+        other => match other.strip_prefix("split:") {
+            Some(n) => format!("split at byte {n}"),
+            None => other.into(),
+        },
     }
 }
 
@@ -467,27 +554,67 @@ pub fn sentence(vs: &[&Verdict]) -> String {
         if one { "name" } else { "names" },
         fmt_bps(median(&rates))
     );
-    for variant in crate::config::AB_VARIANTS {
+    // Variants in the documented order, grouped by what they did: "split
+    // ClientHello and no SNI evade; upper case does not; pad breaks".
+    let mut variants: Vec<&str> = Vec::new();
+    for v in vs
+        .iter()
+        .filter(|v| !v.control && !v.evasion_result.is_empty())
+    {
+        if !variants.contains(&v.variant.as_str()) {
+            variants.push(&v.variant);
+        }
+    }
+    let order = |v: &str| {
+        let (key, n) = match v.strip_prefix("split:").map(str::parse::<u32>) {
+            Some(Ok(n)) => ("split:N", n),
+            _ => (v, 0),
+        };
+        let at = crate::config::AB_VARIANTS.iter().position(|x| *x == key);
+        (at.unwrap_or(usize::MAX), n, v.to_string())
+    };
+    variants.sort_by_key(|v| order(v));
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for variant in variants {
         let results: Vec<&str> = vs
             .iter()
-            .filter(|v| v.label.ends_with(&format!(" {variant}")))
+            .filter(|v| !v.control && v.variant == variant)
             .map(|v| v.evasion_result.as_str())
             .filter(|r| !r.is_empty())
             .collect();
-        if results.is_empty() {
-            continue;
-        }
         let all = |x: &str| results.iter().all(|r| *r == x);
         let word = if all("evades") {
             "evades"
         } else if all("does_not_evade") {
             "does not"
+        } else if all("breaks") {
+            "breaks"
         } else if results.contains(&"evades") {
             "evades for some names"
         } else {
             "inconclusive"
         };
-        s += &format!("; {} {word}", evasion_text(variant));
+        match groups.iter_mut().find(|g| g.0 == word) {
+            Some(g) => g.1.push(evasion_text(variant)),
+            None => groups.push((word, vec![evasion_text(variant)])),
+        }
+    }
+    for (word, mut items) in groups {
+        let many = items.len() > 1;
+        let last = items.pop().unwrap_or_default();
+        let list = if items.is_empty() {
+            last
+        } else {
+            format!("{} and {last}", items.join(", "))
+        };
+        let word = match (word, many) {
+            ("evades", true) => "evade",
+            ("does not", true) => "do not",
+            ("breaks", true) => "break",
+            ("evades for some names", true) => "evade for some names",
+            (w, _) => w,
+        };
+        s += &format!("; {list} {word}");
     }
     s + &transport_clause(vs)
 }
@@ -565,6 +692,84 @@ pub fn text_block(rows: &[Verdict]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Rows of one reflector: (name, variant, control?, rate or failure) per
+    /// round, 8 rounds.
+    fn records(sides: &[(&str, &str, bool, Option<u64>)]) -> Vec<FetchRecord> {
+        let mut out = Vec::new();
+        for round in 1..=8u32 {
+            for (name, variant, control, bps) in sides {
+                out.push(FetchRecord {
+                    vantage: "vp".into(),
+                    run_id: "r".into(),
+                    round,
+                    url: format!("https://lab/bytes/1000?v={variant}"),
+                    host: (*name).into(),
+                    sni: (*name).into(),
+                    group: Some(if *control {
+                        crate::types::Group::Control
+                    } else {
+                        crate::types::Group::Target
+                    }),
+                    object_bytes: Some(1000),
+                    body_bytes: 1000,
+                    steady_bps: bps.map(|b| b + u64::from(round) * 1000),
+                    error: bps.is_none().then(|| "connection_reset".to_string()),
+                    total_ms: Some(crate::types::Ms(100.0)),
+                    ab: "lab".into(),
+                    variant: (*variant).into(),
+                    ..Default::default()
+                });
+            }
+        }
+        out
+    }
+
+    fn result<'a>(rows: &'a [Verdict], variant: &str) -> &'a str {
+        rows.iter()
+            .find(|v| !v.control && v.variant == variant)
+            .map(|v| v.evasion_result.as_str())
+            .unwrap()
+    }
+
+    #[test]
+    fn variants_are_judged_against_the_controls_fetched_the_same_way() {
+        let (slow, fast) = (Some(130_000), Some(20_000_000));
+        let mut sides = vec![("t.co", "plain", false, slow)];
+        for c in ["example.com", "example.net"] {
+            sides.push((c, "plain", true, fast));
+            // Fine under the controls; fails under them; slow under them.
+            sides.push((c, "split:2", true, fast));
+            sides.push((c, "pad", true, None));
+            sides.push((c, "disorder", true, Some(1_000_000)));
+            sides.push((c, "oob", true, fast));
+        }
+        sides.push(("t.co", "split:2", false, fast));
+        sides.push(("t.co", "pad", false, None));
+        sides.push(("t.co", "disorder", false, Some(1_000_000)));
+        sides.push(("t.co", "oob", false, slow));
+        let rows = from_records(&records(&sides), &AnalyzeOptions::default());
+        assert_eq!(result(&rows, "split:2"), "evades");
+        assert_eq!(result(&rows, "pad"), "breaks");
+        // Like its controls and faster than plain, but the controls are
+        // slow as disorder too: no evasion can be claimed.
+        assert_eq!(result(&rows, "disorder"), "inconclusive");
+        assert_eq!(result(&rows, "oob"), "does_not_evade");
+        let s = &rows[0].summary;
+        assert!(
+            s.contains("split at byte 2 evades")
+                && s.contains("padded hello breaks")
+                && s.contains("urgent byte does not")
+                && s.contains("disordered split inconclusive"),
+            "{s}"
+        );
+        // A control row under a variant is judged against the others so.
+        let c = rows
+            .iter()
+            .find(|v| v.control && v.variant == "split:2")
+            .unwrap();
+        assert_eq!(c.verdict, VerdictKind::Ok, "{c:?}");
+    }
 
     #[test]
     fn reflector_id_comes_back_from_the_label() {

@@ -31,6 +31,7 @@ pub(super) async fn fetch_cmd(a: FetchArgs) -> Outcome {
         connect_to: a.net.connect_to,
         pin: a.pin,
         split_hello: a.split_hello,
+        wire: a.variant.unwrap_or_default(),
         headers: fetch_headers(&a.headers, a.token.as_deref()).map_err(usage)?,
         ip_family: match (a.ipv4, a.ipv6) {
             (true, _) => IpFamily::Ipv4,
@@ -44,12 +45,25 @@ pub(super) async fn fetch_cmd(a: FetchArgs) -> Outcome {
         },
         also_quic: false,
     };
+    // A name variant (trailing dot, case, no SNI) is made from --sni, else
+    // the URL host; --host still wins for the Host header.
+    let (sni, host) = match a.variant {
+        Some(w) => {
+            let name = a
+                .sni
+                .clone()
+                .unwrap_or_else(|| url.host().unwrap_or("").to_string());
+            let (sni, host) = w.names(name.trim_end_matches('.'));
+            (Some(sni), a.host.or(Some(host).filter(|h| h != &name)))
+        }
+        None => (a.sni, a.host),
+    };
     let spec = FetchSpec {
         url,
         class: a.class.map(Into::into),
         group: Group::Target,
-        sni: a.sni,
-        host: a.host,
+        sni,
+        host,
         method: if a.upload.is_some() {
             Method::Post
         } else {
@@ -60,7 +74,7 @@ pub(super) async fn fetch_cmd(a: FetchArgs) -> Outcome {
         controls: Vec::new(),
         options,
         ab: String::new(),
-        variant: String::new(),
+        variant: a.variant.map(|w| w.as_str()).unwrap_or_default(),
         size: None,
     };
     let prepared = Prepared::new(spec).map_err(|e| usage(format!("{e:#}")))?;

@@ -161,6 +161,7 @@ impl PartialOptions {
             connect_to: self.connect_to.clone().unwrap_or(o.connect_to),
             pin: o.pin,
             split_hello: o.split_hello,
+            wire: o.wire,
             headers: self.headers.clone().unwrap_or(o.headers),
             ip_family: self.ip_family.unwrap_or(o.ip_family),
             transport: self.http.map_or(o.transport, |h| h.0),

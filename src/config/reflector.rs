@@ -17,11 +17,26 @@ use super::file::{RawReflector, RawSize};
 use super::names::parse_name;
 use super::options::{size_value, PartialOptions};
 use super::parse::parse_url;
-use crate::types::{Class, FetchOptions, FetchSpec, Group, Method, Pin, Transport};
+use crate::types::{Class, FetchOptions, FetchSpec, Group, Method, Pin, Transport, Wire};
 
 /// The evasion variants, as written in `evasion = [...]` and in the
-/// `variant` column (`plain` is every name's unmodified fetch).
-pub const VARIANTS: &[&str] = &["split-hello", "trailing-dot", "upper-case", "no-sni"];
+/// `variant` column (`plain` is every name's unmodified fetch; `split:N`
+/// takes any N from 1 to 1024), in the order the A/B sentence names them.
+pub const VARIANTS: &[&str] = &[
+    "split-hello",
+    "split:N",
+    "split:sni",
+    "tls-records",
+    "disorder",
+    "oob",
+    "trailing-dot",
+    "upper-case",
+    "no-sni",
+    "pad",
+    "ccs-first",
+    "junk-first",
+    "pq",
+];
 
 /// Default sizes per fetch when the table does not set them.
 const DEFAULT_DOWNLOAD: u64 = 2 << 20;
@@ -175,14 +190,22 @@ fn one(
     if let Some(list) = &r.evasion {
         for e in list.get_ref() {
             let v = e.get_ref().trim();
-            if !VARIANTS.contains(&v) {
-                return Err(src.err_at(
-                    e.span(),
-                    "evasion",
-                    format!("unknown evasion {v:?} (valid: {})", VARIANTS.join(", ")),
-                ));
+            let w: Wire = match v.parse() {
+                Ok(w) if w != Wire::Plain => w,
+                Err(m) if m.starts_with("bad variant") => {
+                    return Err(src.err_at(e.span(), "evasion", m));
+                }
+                _ => {
+                    return Err(src.err_at(
+                        e.span(),
+                        "evasion",
+                        format!("unknown evasion {v:?} (valid: {})", VARIANTS.join(", ")),
+                    ))
+                }
+            };
+            if !evasions.contains(&w) {
+                evasions.push(w);
             }
-            evasions.push(v.to_string());
         }
     }
     let class: Class = match &r.class {
@@ -236,14 +259,10 @@ fn one(
     let read_for = mt
         .saturating_sub(std::time::Duration::from_secs(1))
         .max(mt / 2);
-    let spec = |name: &str, group: Group, variant: &str, up: Option<u64>, t: Transport| {
-        let (sni, host) = match variant {
-            "trailing-dot" => (format!("{name}."), format!("{name}.")),
-            "upper-case" => (name.to_ascii_uppercase(), name.to_ascii_uppercase()),
-            "no-sni" => (String::new(), name.to_string()),
-            _ => (name.to_string(), name.to_string()),
-        };
-        let tag = if variant == "plain" {
+    let spec = |name: &str, group: Group, wire: Wire, up: Option<u64>, t: Transport| {
+        let (sni, host) = wire.names(name);
+        let variant = wire.as_str();
+        let tag = if wire.is_plain() {
             String::new()
         } else {
             format!("&v={variant}")
@@ -261,7 +280,8 @@ fn one(
             ),
         };
         let mut options = options.clone();
-        options.split_hello = variant == "split-hello";
+        options.split_hello = false;
+        options.wire = wire;
         options.transport = t;
         FetchSpec {
             url: format!("https://{authority}{path}")
@@ -295,15 +315,21 @@ fn one(
     for &t in &transports {
         for d in &dirs {
             for name in &triggers {
-                specs.push(spec(name, Group::Target, "plain", *d, t));
+                specs.push(spec(name, Group::Target, Wire::Plain, *d, t));
                 // The evasions shape a TCP ClientHello; over QUIC the
                 // names alone are compared.
                 for e in evasions.iter().filter(|_| t == Transport::Tcp) {
-                    specs.push(spec(name, Group::Target, e, *d, t));
+                    specs.push(spec(name, Group::Target, *e, *d, t));
                 }
             }
             for c in &controls {
-                specs.push(spec(c, Group::Control, "plain", *d, t));
+                specs.push(spec(c, Group::Control, Wire::Plain, *d, t));
+                // Every variant under the control names too: a variant
+                // slow for its own reasons (a lost first part) is then
+                // slow under the controls as well (`evasion_result`).
+                for e in evasions.iter().filter(|_| t == Transport::Tcp) {
+                    specs.push(spec(c, Group::Control, *e, *d, t));
+                }
             }
         }
     }

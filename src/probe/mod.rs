@@ -11,6 +11,7 @@ pub mod classify;
 pub mod connect;
 pub mod failure;
 pub mod hello;
+pub mod hello_edit;
 mod http;
 mod meter;
 pub mod quic;
@@ -250,10 +251,14 @@ async fn run(
     let t_tls = Instant::now();
     let connector = tokio_rustls::TlsConnector::from(p.tls.clone());
     let shape = split::HelloShape {
-        split: opts.split_hello,
+        wire: if opts.split_hello {
+            crate::types::Wire::SplitHello
+        } else {
+            opts.wire
+        },
         trailing_dot: rec.sni.ends_with('.'),
     };
-    if shape.split {
+    if !shape.wire.is_plain() {
         // Each write must leave as its own segment (no Nagle coalescing).
         let _ = socket2::SockRef::from(&tcp).set_tcp_nodelay(true);
     }
@@ -269,9 +274,9 @@ async fn run(
         Ok(Ok(s)) => s,
     };
     rec.tls_ms = Some(Ms::from_duration(t_tls.elapsed()));
-    if let Some((bytes, writes)) = tls.get_ref().0.hello() {
+    if let Some((bytes, segments)) = tls.get_ref().0.hello() {
         rec.hello_bytes = Some(bytes);
-        rec.hello_segments = Some(writes);
+        rec.hello_segments = Some(segments);
     }
     let conn = tls.get_ref().1;
     rec.tls_version = conn.protocol_version().map(|v| match v {

@@ -1,34 +1,96 @@
-//! Shaping the ClientHello on the wire: `split-hello` and `trailing-dot`.
+//! Shaping the ClientHello on the wire: the A/B variants ([`Wire`]).
 //!
 //! A DPI box that classifies on the first client segment and does not
 //! reassemble TCP misses a name cut in two (the 2021 Russian throttler did).
 //! [`HelloIo`] sits between rustls and the socket: it takes the first write
-//! (the ClientHello record), optionally adds a dot to the name, sends the
-//! bytes up to the middle of the name, waits [`SPLIT_PAUSE`] so the two parts
-//! cannot leave in one segment (TCP_NODELAY is on, so each write is sent at
-//! once), then sends the rest. Every later byte passes straight through.
+//! (the ClientHello record), edits it as the variant says (a dot after the
+//! name, padding, a post-quantum-sized key share, two TLS records), and
+//! sends it as a list of parts: each part is written and flushed, then
+//! [`SPLIT_PAUSE`] passes before the next, so two parts cannot leave in one
+//! segment (TCP_NODELAY is on, so each write is sent at once). `disorder`
+//! sends its first part with a TTL of [`DISORDER_TTL`]; `oob` sends one
+//! urgent byte first. Every later byte passes straight through.
 
 use std::future::Future;
 use std::io;
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
+use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use super::hello::{add_trailing_dot, sni_span};
+use super::hello_edit as edit;
+use crate::types::Wire;
 
-/// Pause between the two parts of a split hello. Long enough that a
+/// Pause between two parts of a split hello. Long enough that a
 /// middlebox (or the lab's, on a busy machine) has read the first part
-/// alone; it adds this much to `tls_ms` of `split-hello` fetches.
+/// alone; it adds this much to `tls_ms` of split fetches.
 pub const SPLIT_PAUSE: Duration = Duration::from_millis(100);
+
+/// TTL (IPv6 hop limit) of `disorder`'s first part: it dies at the first
+/// router, so a box further on sees the second part first and the first
+/// only when TCP retransmits it (with the normal TTL). On loopback nothing
+/// decrements the TTL: the lab sees `disorder` as a split.
+pub const DISORDER_TTL: u32 = 1;
+
+/// The byte `oob` sends as urgent data (a receiver without SO_OOBINLINE,
+/// such as the server's kernel, keeps it out of the stream).
+pub const OOB_BYTE: u8 = b'!';
 
 /// What to do to the ClientHello.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HelloShape {
-    pub split: bool,
+    pub wire: Wire,
     pub trailing_dot: bool,
+}
+
+impl HelloShape {
+    /// The edited hello and where it is cut into parts (offsets, ascending).
+    fn plan(&self, hello: &[u8]) -> (Vec<u8>, Vec<usize>, Option<u64>) {
+        let mut out = hello.to_vec();
+        if self.trailing_dot {
+            add_trailing_dot(&mut out);
+        }
+        match self.wire {
+            Wire::Pad => {
+                edit::add_padding(&mut out);
+            }
+            Wire::Pq => {
+                edit::add_pq_share(&mut out);
+            }
+            _ => {}
+        }
+        // Read after the edits: the length on the wire.
+        let hello_bytes = (out.len() >= 9 && out[0] == 22 && out[5] == 1)
+            .then(|| 4 + u32::from_be_bytes([0, out[6], out[7], out[8]]) as u64);
+        let span = sni_span(&out).filter(|s| s.len > 0);
+        let mid = span.map(|s| s.name + s.len / 2);
+        let cuts = match self.wire {
+            Wire::SplitHello | Wire::Disorder => mid.into_iter().collect(),
+            Wire::SplitSni => span.map(|s| s.name).into_iter().collect(),
+            Wire::SplitAt(n) if (n as usize) < out.len() => vec![n as usize],
+            Wire::TlsRecords => {
+                if let Some(two) = mid.and_then(|m| edit::two_records(&out, m)) {
+                    out = two;
+                }
+                Vec::new()
+            }
+            Wire::CcsFirst => {
+                out.splice(0..0, edit::CCS);
+                Vec::new()
+            }
+            Wire::JunkFirst => {
+                out.splice(0..0, edit::junk());
+                vec![edit::JUNK_LEN]
+            }
+            _ => Vec::new(),
+        };
+        (out, cuts, hello_bytes)
+    }
 }
 
 enum State {
@@ -38,8 +100,10 @@ enum State {
     Sending {
         out: Vec<u8>,
         pos: usize,
-        cut: usize,
+        cuts: Vec<usize>,
         pause: Option<Pin<Box<Sleep>>>,
+        /// The TTL to restore after a `disorder` first part.
+        restore_ttl: Option<u32>,
     },
     Done,
 }
@@ -51,9 +115,9 @@ pub struct HelloIo<S> {
     state: State,
     /// The ClientHello message's size (`hello_bytes`), once written.
     hello_bytes: Option<u64>,
-    /// Socket writes the hello left in (`hello_segments`; TCP_NODELAY is
-    /// on, so each is its own segment at hello sizes).
-    hello_writes: u32,
+    /// TCP segments the hello left in (`hello_segments`): each write
+    /// counted as ⌈bytes / MSS⌉ (TCP_NODELAY is on).
+    hello_segments: u32,
 }
 
 impl<S> HelloIo<S> {
@@ -64,7 +128,7 @@ impl<S> HelloIo<S> {
             shape,
             state: State::Start,
             hello_bytes: None,
-            hello_writes: 0,
+            hello_segments: 0,
         }
     }
 
@@ -73,52 +137,78 @@ impl<S> HelloIo<S> {
     }
 
     /// The hello's size (handshake message: 4-byte header + body) and the
-    /// number of socket writes it took; `None` before it was written or
+    /// number of TCP segments it took; `None` before it was written or
     /// when the first write was not a ClientHello record.
     pub fn hello(&self) -> Option<(u64, u32)> {
-        self.hello_bytes.map(|b| (b, self.hello_writes))
+        self.hello_bytes.map(|b| (b, self.hello_segments))
     }
 }
 
-impl<S: AsyncWrite + Unpin> HelloIo<S> {
+/// The socket's TTL (or hop limit), set to `ttl`; returns the old one.
+fn swap_ttl<S: AsFd>(s: &S, ttl: u32) -> io::Result<u32> {
+    let sock = SockRef::from(s);
+    let v6 = sock.local_addr()?.is_ipv6();
+    if v6 {
+        let old = sock.unicast_hops_v6()?;
+        sock.set_unicast_hops_v6(ttl)?;
+        Ok(old)
+    } else {
+        let old = sock.ttl_v4()?;
+        sock.set_ttl_v4(ttl)?;
+        Ok(old)
+    }
+}
+
+impl<S: AsyncWrite + AsFd + Unpin> HelloIo<S> {
     /// Push out the pending hello; Ready once it has all been written.
     fn drive(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let State::Sending {
             out,
             pos,
-            cut,
+            cuts,
             pause,
+            restore_ttl,
         } = &mut self.state
         else {
             return Poll::Ready(Ok(()));
         };
+        let mss = SockRef::from(&self.inner).tcp_mss().unwrap_or(1460).max(1) as usize;
         while *pos < out.len() {
-            if *pos == *cut {
+            // At a cut: first the pause, then the next part.
+            if cuts.first() == Some(pos) {
                 let sleep = pause.get_or_insert_with(|| Box::pin(tokio::time::sleep(SPLIT_PAUSE)));
                 ready!(sleep.as_mut().poll(cx));
-                *cut = usize::MAX;
+                *pause = None;
+                cuts.remove(0);
+                if let Some(ttl) = restore_ttl.take() {
+                    swap_ttl(&self.inner, ttl)?;
+                }
             }
-            let end = if *cut > *pos {
-                (*cut).min(out.len())
-            } else {
-                out.len()
-            };
+            // Once: a write that returned Pending comes back here at 0.
+            let first_part = *pos == 0 && restore_ttl.is_none();
+            if first_part && self.shape.wire == Wire::Disorder && !cuts.is_empty() {
+                *restore_ttl = Some(swap_ttl(&self.inner, DISORDER_TTL)?);
+            }
+            let end = cuts.first().copied().unwrap_or(out.len()).min(out.len());
             let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &out[*pos..end]))?;
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             *pos += n;
-            self.hello_writes += 1;
-            if *pos == *cut {
+            self.hello_segments += n.div_ceil(mss) as u32;
+            if cuts.first() == Some(pos) {
                 ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
             }
+        }
+        if let Some(ttl) = restore_ttl.take() {
+            swap_ttl(&self.inner, ttl)?;
         }
         self.state = State::Done;
         Poll::Ready(Ok(()))
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HelloIo<S> {
+impl<S: AsyncRead + AsyncWrite + AsFd + Unpin> AsyncRead for HelloIo<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -130,35 +220,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for HelloIo<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for HelloIo<S> {
+impl<S: AsyncWrite + AsFd + Unpin> AsyncWrite for HelloIo<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         if matches!(self.state, State::Start) {
-            let mut out = buf.to_vec();
-            let span = if self.shape.trailing_dot {
-                add_trailing_dot(&mut out)
-            } else {
-                sni_span(&out)
-            };
-            // Read after the edit: the length on the wire.
-            if out.len() >= 9 && out[0] == 22 && out[5] == 1 {
-                let len = u32::from_be_bytes([0, out[6], out[7], out[8]]);
-                self.hello_bytes = Some(4 + len as u64);
+            let (out, cuts, hello_bytes) = self.shape.plan(buf);
+            self.hello_bytes = hello_bytes;
+            if self.shape.wire == Wire::Oob {
+                // One urgent byte before the hello, in its own segment.
+                SockRef::from(&self.inner).send_out_of_band(&[OOB_BYTE])?;
+                self.hello_segments += 1;
             }
-            // Cut in the middle of the name; no name (or not a whole hello
-            // in this write): send as is.
-            let cut = match (self.shape.split, span) {
-                (true, Some(s)) if s.len > 0 => s.name + s.len / 2,
-                _ => usize::MAX,
-            };
             self.state = State::Sending {
                 out,
                 pos: 0,
-                cut,
+                cuts,
                 pause: None,
+                restore_ttl: None,
             };
             // The caller's bytes are taken; they leave in `drive`.
             return Poll::Ready(Ok(buf.len()));
@@ -175,5 +256,49 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HelloIo<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         ready!(self.drive(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn hello() -> Vec<u8> {
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let cfg = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        let sn = rustls::pki_types::ServerName::try_from("pbs.twimg.com").unwrap();
+        let mut c = rustls::ClientConnection::new(std::sync::Arc::new(cfg), sn).unwrap();
+        let mut out = Vec::new();
+        c.write_tls(&mut out).unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn disorder_restores_the_ttl_after_the_first_part() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut srv, _) = l.accept().await.unwrap();
+        let before = SockRef::from(&tcp).ttl_v4().unwrap();
+        assert_ne!(before, DISORDER_TTL);
+        let shape = HelloShape {
+            wire: Wire::Disorder,
+            trailing_dot: false,
+        };
+        let mut io = HelloIo::new(tcp, shape);
+        let h = hello();
+        io.write_all(&h).await.unwrap();
+        io.flush().await.unwrap();
+        assert_eq!(SockRef::from(io.get_ref()).ttl_v4().unwrap(), before);
+        assert_eq!(io.hello().map(|x| x.1), Some(2));
+        let mut got = vec![0u8; h.len()];
+        srv.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, h);
     }
 }

@@ -1,10 +1,12 @@
 //! Reading the ClientHello before the TLS stack does.
 //!
 //! The reflector reports the SNI *as it arrived* (case and trailing dot
-//! kept; rustls lowercases it), and undoes the probe's `trailing-dot` edit
-//! (`probe::hello`) so the handshake transcript matches the client's. So
-//! the first record is read here, whole even when it came in two segments
-//! (a split hello), and handed to rustls through [`Prefixed`].
+//! kept; rustls lowercases it), and undoes the probe's wire edits
+//! (`trailing-dot`, and `pad`, `pq`, `ccs-first`, `junk-first` from
+//! `probe::hello_edit`) so the handshake transcript matches the client's.
+//! So the first bytes are read here, whole even when they came in several
+//! segments or records (a split hello), and handed to rustls through
+//! [`Prefixed`].
 
 use std::io;
 use std::pin::Pin;
@@ -15,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::probe::hello::strip_trailing_dot;
+use crate::probe::hello_edit::{preamble_len, strip_padding, strip_pq_share};
 use crate::testbed::clienthello::{parse_client_hello, HelloError};
 
 /// Largest hello read (a real one is under 2 KiB).
@@ -48,9 +51,16 @@ pub async fn read_hello(tcp: &mut TcpStream, deadline: Instant) -> Result<Hello,
             Ok(Ok(0)) => return Err(HelloFail::Io(io::ErrorKind::UnexpectedEof.into())),
             Ok(Ok(_)) => {}
         }
-        match parse_client_hello(&buf, true) {
+        // The probe's junk packet or ChangeCipherSpec record go first.
+        let Some(skip) = preamble_len(&buf) else {
+            continue;
+        };
+        match parse_client_hello(&buf[skip..], true) {
             Ok(h) => {
+                buf.drain(..skip);
                 strip_trailing_dot(&mut buf);
+                strip_padding(&mut buf);
+                strip_pq_share(&mut buf);
                 return Ok(Hello {
                     bytes: buf,
                     sni: h.sni,

@@ -100,6 +100,39 @@ pub fn parse_client_hello(buf: &[u8], reassemble: bool) -> Result<ClientHello, H
     }
 }
 
+/// The name in the first TLS record of a hello that spans records, read
+/// as a box that does not join records reads it: `None` while that record
+/// is not all in; `Some(Err(()))` when it is but holds no whole name (or is
+/// no hello); `Some(Ok(name))` when the server_name extension lies in it.
+pub fn sni_in_first_record(buf: &[u8]) -> Option<Result<String, ()>> {
+    let hdr = buf.get(..5)?;
+    if hdr[0] != CONTENT_HANDSHAKE {
+        return Some(Err(()));
+    }
+    let len = u16::from_be_bytes([hdr[3], hdr[4]]) as usize;
+    let frag = buf.get(5..5 + len)?;
+    Some(partial_sni(frag).ok_or(()))
+}
+
+/// The SNI of a ClientHello message cut short: walks what is there.
+fn partial_sni(msg: &[u8]) -> Option<String> {
+    if *msg.first()? != HANDSHAKE_CLIENT_HELLO {
+        return None;
+    }
+    let mut r = Reader(msg.get(4..)?);
+    r.take(2 + 32).ok()?;
+    r.vec8().ok()?;
+    r.vec16().ok()?;
+    r.vec8().ok()?;
+    r.u16().ok()?; // extensions' total length: the message runs past us
+    while let (Ok(ty), Ok(data)) = (r.u16(), r.vec16()) {
+        if ty == EXT_SERVER_NAME {
+            return parse_sni(data).ok().flatten();
+        }
+    }
+    None
+}
+
 /// A cursor that only hands out bytes that exist.
 struct Reader<'a>(&'a [u8]);
 

@@ -58,6 +58,7 @@ impl Lab {
             origin_http.local_addr(),
         );
         cfg.reassemble = scenario.reassemble;
+        cfg.inspect = scenario.inspect;
         let mb_listener = super::middlebox::listen(SocketAddr::new(ip, listen.port()))
             .with_context(|| format!("binding the middlebox on {listen}"))?;
         let middlebox = Middlebox::start(mb_listener, cfg);

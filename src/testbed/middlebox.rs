@@ -15,14 +15,19 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
+use super::inspect::{Inspect, REASSEMBLE_SEGMENTS};
 use super::policy::Policy;
 use super::relay::{relay, Counters};
 use super::rules::{Action, RuleSet};
-use super::sniff::{sniff, Sniff};
+use super::sniff::Sniff;
 use super::AbortOnDrop;
 
 /// Most client bytes read before deciding (only with `reassemble`).
 const MAX_SNIFF: usize = 16 * 1024;
+/// How long the box waits for a next segment it would inspect (a split
+/// hello's parts are [`crate::probe::split::SPLIT_PAUSE`] apart); after it,
+/// the decision is made on what came.
+const NEXT_SEGMENT_WAIT: Duration = Duration::from_millis(500);
 /// Connections remembered by [`Middlebox::connections`].
 const LOG_LEN: usize = 1024;
 
@@ -32,7 +37,10 @@ pub struct MiddleboxConfig {
     pub rules: RuleSet,
     /// Join a ClientHello split across reads/records before classifying.
     /// Off by default, like the real box: a split hello goes unthrottled.
+    /// On: `inspect` with its segments and records joined.
     pub reassemble: bool,
+    /// What the box inspects before deciding (`testbed::inspect`).
+    pub inspect: Inspect,
     /// Where TLS connections go (the origin's HTTPS port).
     pub upstream_tls: SocketAddr,
     /// Where everything else goes (the origin's plain HTTP port).
@@ -53,6 +61,7 @@ impl MiddleboxConfig {
         MiddleboxConfig {
             rules,
             reassemble: false,
+            inspect: Inspect::default(),
             upstream_tls,
             upstream_plain,
             max_conns: 256,
@@ -72,6 +81,8 @@ pub struct ConnLog {
     pub tls: bool,
     /// Index of the rule applied (`None`: no rule, passed untouched).
     pub rule: Option<usize>,
+    /// The rule came from per-address state (`sticky`), not the name.
+    pub sticky: bool,
     /// Rules whose patterns matched but whose `share` left this connection
     /// to the next matching rule, in order. A partial rule applied to this
     /// connection when `rule` is its index, declined it when it is here.
@@ -146,7 +157,8 @@ async fn handle(
         return;
     };
     let name = sniffed.name().map(str::to_string);
-    let decision = policy.decide(name.as_deref());
+    let server = client.local_addr().unwrap_or(peer);
+    let decision = policy.decide_to(name.as_deref(), server);
     let (down, up) = (decision.down.action, decision.up.action);
     if down.is_throttle() {
         let _ = SockRef::from(&client).set_send_buffer_size(cfg.throttled_sockbuf);
@@ -166,6 +178,7 @@ async fn handle(
             name,
             tls: sniffed.is_tls(),
             rule: decision.rule,
+            sticky: decision.sticky,
             declined: decision.declined.clone(),
             down,
             up,
@@ -197,28 +210,73 @@ async fn handle(
     .await;
 }
 
-/// Reads the first client bytes and classifies them. Without `reassemble`
-/// only the first read counts — the userspace stand-in for "the first TCP
-/// segment". `None` when the client sent nothing in time.
+/// Reads the first client bytes and classifies them as `cfg.inspect`
+/// says. A "segment" is one read of at most [`CLIENT_MSS`] bytes — the
+/// userspace stand-in for a TCP segment (the client's hello parts are sent
+/// [`NEXT_SEGMENT_WAIT`] apart at most). Returns every byte read (to
+/// forward; an urgent byte never is: the kernel keeps it out of the
+/// stream). `None` when the client sent nothing in time.
 async fn read_first(client: &mut TcpStream, cfg: &MiddleboxConfig) -> Option<(Vec<u8>, Sniff)> {
+    let insp = if cfg.reassemble {
+        Inspect {
+            segments: cfg.inspect.segments.max(REASSEMBLE_SEGMENTS),
+            join_records: true,
+            ..cfg.inspect
+        }
+    } else {
+        cfg.inspect
+    };
     let deadline = Instant::now() + cfg.hello_timeout;
     let mut buf = Vec::with_capacity(4096);
+    let mut segs: Vec<usize> = Vec::new();
+    let mut urgent = None;
     loop {
+        let until = if segs.is_empty() {
+            deadline
+        } else {
+            deadline.min(Instant::now() + NEXT_SEGMENT_WAIT)
+        };
+        if insp.urgent_inline && segs.is_empty() {
+            // The kernel drops the urgent byte once a read passes it: take
+            // it before the first read, once stream data has come (peek
+            // waits for that; `readable` can wake before the urgent mark).
+            let mut one = [0u8; 1];
+            let _ = tokio::time::timeout_at(until, client.peek(&mut one)).await;
+            urgent = urgent_byte(client);
+        }
         let before = buf.len();
-        let read = tokio::time::timeout_at(deadline, client.read_buf(&mut buf)).await;
-        let got_more = matches!(read, Ok(Ok(n)) if n > 0);
+        buf.resize(before + CLIENT_MSS as usize, 0);
+        let read = tokio::time::timeout_at(until, client.read(&mut buf[before..])).await;
+        let n = match read {
+            Ok(Ok(n)) => n,
+            _ => 0,
+        };
+        buf.truncate(before + n);
+        if n > 0 {
+            segs.push(n);
+        }
         if buf.is_empty() {
             return None;
         }
-        let s = sniff(&buf, cfg.reassemble);
+        let s = insp.classify(&buf, &segs, urgent);
         let retry = matches!(s, Sniff::Incomplete { .. })
-            && cfg.reassemble
-            && got_more
-            && buf.len() > before
+            && n > 0
+            && segs.len() < insp.segment_limit(&buf, &segs, urgent)
             && buf.len() < MAX_SNIFF;
         if !retry {
+            // Still incomplete: the box decides on no name.
             return Some((buf, s));
         }
+    }
+}
+
+/// The connection's pending urgent byte, if any (non-blocking).
+fn urgent_byte(client: &TcpStream) -> Option<u8> {
+    let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match SockRef::from(client).recv_out_of_band(&mut b) {
+        // SAFETY: recv wrote the one byte it reports.
+        Ok(1) => Some(unsafe { b[0].assume_init() }),
+        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod clienthello;
 mod demo;
+pub mod inspect;
 pub mod lab;
 pub mod limiter;
 pub mod middlebox;
@@ -21,6 +22,7 @@ pub mod units;
 
 pub use clienthello::{parse_client_hello, ClientHello, HelloError};
 pub use demo::{demo_campaign, write_demo_campaign};
+pub use inspect::Inspect;
 pub use lab::Lab;
 pub use middlebox::{ConnLog, Middlebox, MiddleboxConfig};
 pub use origin::{OriginLimits, OriginServer};

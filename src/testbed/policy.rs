@@ -5,8 +5,10 @@
 //! connection beyond "which patterns match"; a [`Policy`] is built from it
 //! once per middlebox and holds everything that lives across connections.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -68,6 +70,9 @@ pub(crate) struct Decision {
     pub declined: Vec<usize>,
     pub down: Leg,
     pub up: Leg,
+    /// The rule came from the address's state (a `sticky` rule matched an
+    /// earlier connection), not from this connection's name.
+    pub sticky: bool,
 }
 
 /// Per-rule state of a running middlebox.
@@ -77,6 +82,9 @@ pub(crate) struct Policy {
     decks: Vec<Option<Mutex<Deck>>>,
     /// (down, up) queue of each rule with a shared shaper.
     queues: Vec<[Option<Arc<SharedShaper>>; 2]>,
+    /// Per server address: the `sticky` rule a connection matched, and
+    /// until when later connections get it.
+    sticky: Mutex<HashMap<SocketAddr, (Instant, usize)>>,
 }
 
 impl Policy {
@@ -104,6 +112,62 @@ impl Policy {
             rules,
             decks,
             queues,
+            sticky: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// [`Policy::decide`] for a TCP connection to `server`: a name that
+    /// matches a `sticky` rule marks the address; a connection to a marked
+    /// address that its own name does not put under a named rule gets the
+    /// marking rule (catch-alls, such as the access link, do not count).
+    pub fn decide_to(&self, name: Option<&str>, server: SocketAddr) -> Decision {
+        let d = self.decide(name);
+        let now = Instant::now();
+        let Ok(mut map) = self.sticky.lock() else {
+            return d;
+        };
+        map.retain(|_, (until, _)| *until > now);
+        let named = d.rule.filter(|&i| {
+            !self.rules.rules[i]
+                .patterns
+                .iter()
+                .all(super::rules::Pattern::is_catch_all)
+        });
+        if let Some(i) = named {
+            if let Some(t) = self.rules.rules[i].sticky {
+                map.insert(server, (now + t, i));
+            }
+            return d;
+        }
+        match map.get(&server) {
+            Some(&(_, i)) => {
+                let mut s = self.take(i);
+                s.declined = d.declined;
+                s.sticky = true;
+                s
+            }
+            None => d,
+        }
+    }
+
+    /// The decision that applies rule `i`.
+    fn take(&self, i: usize) -> Decision {
+        let r = &self.rules.rules[i];
+        let [down_q, up_q] = &self.queues[i];
+        Decision {
+            rule: Some(i),
+            declined: Vec::new(),
+            down: Leg {
+                action: r.down,
+                delay: r.down_delay,
+                shared: down_q.clone(),
+            },
+            up: Leg {
+                action: r.up,
+                delay: r.up_delay,
+                shared: up_q.clone(),
+            },
+            sticky: false,
         }
     }
 
@@ -120,19 +184,9 @@ impl Policy {
                 d.declined.push(i);
                 continue;
             }
-            let r = &self.rules.rules[i];
-            let [down_q, up_q] = &self.queues[i];
-            d.rule = Some(i);
-            d.down = Leg {
-                action: r.down,
-                delay: r.down_delay,
-                shared: down_q.clone(),
-            };
-            d.up = Leg {
-                action: r.up,
-                delay: r.up_delay,
-                shared: up_q.clone(),
-            };
+            let declined = std::mem::take(&mut d.declined);
+            d = self.take(i);
+            d.declined = declined;
             break;
         }
         d

@@ -14,30 +14,62 @@ use crate::types::Transport;
 
 /// A case-insensitive glob where `*` matches any run of characters (also none)
 /// and every other character matches itself. No `?`, no classes: the real
-/// rules did not have them either.
+/// rules did not have them either. A prefix picks another kind of rule, as
+/// other boxes write them: `exact:x` (the name alone), `domain:x` (`x` and
+/// its subdomains, label-aligned), `suffix:x` (any name ending in `x`, so
+/// `suffix:twitter.com` takes `throttletwitter.com`), `substring:x` (`x`
+/// anywhere: `substring:t.co` takes `microsoft.com`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
     text: String,
+    kind: Kind,
     /// Match the name's bytes as sent (`case_sensitive = true` in a rule):
     /// then `PBS.TWIMG.COM` escapes `*.twimg.com`, as it does on a box that
     /// compares bytes without folding case.
     exact: bool,
 }
 
+/// How a [`Pattern`]'s text is compared with a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Glob,
+    Exact,
+    Domain,
+    Suffix,
+    Substring,
+}
+
+const KINDS: [(&str, Kind); 4] = [
+    ("exact:", Kind::Exact),
+    ("domain:", Kind::Domain),
+    ("suffix:", Kind::Suffix),
+    ("substring:", Kind::Substring),
+];
+
 impl Pattern {
-    pub fn new(text: &str) -> Pattern {
+    fn parse(text: &str, exact: bool) -> Pattern {
+        let (kind, body) = KINDS
+            .iter()
+            .find_map(|(p, k)| text.strip_prefix(p).map(|b| (*k, b)))
+            .unwrap_or((Kind::Glob, text));
         Pattern {
-            text: text.to_ascii_lowercase(),
-            exact: false,
+            text: if exact {
+                body.to_string()
+            } else {
+                body.to_ascii_lowercase()
+            },
+            kind,
+            exact,
         }
+    }
+
+    pub fn new(text: &str) -> Pattern {
+        Pattern::parse(text, false)
     }
 
     /// A pattern matched without folding case.
     pub fn exact(text: &str) -> Pattern {
-        Pattern {
-            text: text.to_string(),
-            exact: true,
-        }
+        Pattern::parse(text, true)
     }
 
     pub fn as_str(&self) -> &str {
@@ -47,21 +79,35 @@ impl Pattern {
     /// Whether the pattern matches every name (stars alone): the only kind
     /// that also applies to a connection without a name.
     pub fn is_catch_all(&self) -> bool {
-        !self.text.is_empty() && self.text.bytes().all(|c| c == b'*')
+        self.kind == Kind::Glob && !self.text.is_empty() && self.text.bytes().all(|c| c == b'*')
     }
 
     /// Whether `name` matches. A trailing dot in `name` is kept, as the real
     /// box kept it (`pbs.twimg.com.` escaped `*.twimg.com`).
     pub fn matches(&self, name: &str) -> bool {
-        if self.exact {
-            return glob(self.text.as_bytes(), name.as_bytes());
+        let folded;
+        let name = if self.exact {
+            name
+        } else {
+            folded = name.to_ascii_lowercase();
+            &folded
+        };
+        let t = self.text.as_str();
+        match self.kind {
+            Kind::Glob => glob(t.as_bytes(), name.as_bytes()),
+            Kind::Exact => name == t,
+            Kind::Domain => name == t || name.strip_suffix(t).is_some_and(|h| h.ends_with('.')),
+            Kind::Suffix => name.ends_with(t),
+            Kind::Substring => name.contains(t),
         }
-        glob(self.text.as_bytes(), name.to_ascii_lowercase().as_bytes())
     }
 }
 
 impl fmt::Display for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((p, _)) = KINDS.iter().find(|(_, k)| *k == self.kind) {
+            f.write_str(p)?;
+        }
         f.write_str(&self.text)
     }
 }
@@ -188,6 +234,11 @@ pub struct Rule {
     /// `None`: TCP connections and QUIC flows alike; else only that one
     /// (one name, two transports, two plateaus: youtube-2024).
     pub transport: Option<Transport>,
+    /// Per-address state: after a connection matches this rule, every
+    /// later TCP connection to the same server address gets the rule too,
+    /// whatever its name, for this long (Türkiye 2024). `None`: per
+    /// connection only, as in 2021.
+    pub sticky: Option<Duration>,
 }
 
 /// The TOML form of a rule: `match` is one pattern or a list.
@@ -207,6 +258,8 @@ pub(crate) struct RuleToml {
     /// Match names without folding case (default: case-insensitive).
     #[serde(default)]
     pub case_sensitive: bool,
+    /// Per-address state for this long after a match ("30s").
+    pub sticky: Option<String>,
 }
 
 /// One direction as written: an action table that may also carry `delay`.
@@ -284,7 +337,13 @@ impl TryFrom<RuleToml> for Rule {
             .as_deref()
             .map(|s| s.parse::<Transport>().map_err(|e| e.to_string()))
             .transpose()?;
+        let sticky = t
+            .sticky
+            .as_deref()
+            .map(|s| humantime::parse_duration(s).map_err(|e| format!("bad sticky {s:?}: {e}")))
+            .transpose()?;
         Ok(Rule {
+            sticky,
             transport,
             patterns: pats
                 .iter()
@@ -387,6 +446,22 @@ mod tests {
     }
 
     #[test]
+    fn rule_kinds_match_as_the_field_saw_them() {
+        let p = Pattern::new;
+        assert!(p("substring:t.co").matches("microsoft.com"));
+        assert!(p("substring:t.co").matches("T.CO"));
+        assert!(!Pattern::exact("substring:t.co").matches("T.CO"));
+        assert!(p("suffix:twitter.com").matches("throttletwitter.com"));
+        assert!(!p("domain:twitter.com").matches("throttletwitter.com"));
+        assert!(p("domain:twitter.com").matches("api.twitter.com"));
+        assert!(p("domain:twitter.com").matches("twitter.com"));
+        assert!(p("exact:t.co").matches("t.co") && !p("exact:t.co").matches("t.com"));
+        assert!(!p("exact:t.co").matches("t.co."));
+        assert!(!p("substring:*").is_catch_all());
+        assert_eq!(p("suffix:X.com").to_string(), "suffix:x.com");
+    }
+
+    #[test]
     fn unnamed_connections_match_only_catch_alls() {
         let rule = |p: &[&str]| Rule {
             patterns: p.iter().map(|p| Pattern::new(p)).collect(),
@@ -396,6 +471,7 @@ mod tests {
             up_delay: Duration::ZERO,
             share: None,
             transport: None,
+            sticky: None,
         };
         let r = RuleSet::new(vec![
             rule(&["*.twimg.com", "*t.co*"]),

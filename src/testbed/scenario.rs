@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use super::inspect::Inspect;
 use super::rules::{Rule, RuleSet, RuleToml};
 use super::units::Size;
 use crate::types::{Class, Group};
@@ -45,6 +46,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "quic-block",
         include_str!("../../data/scenarios/quic-block.toml"),
     ),
+    (
+        "tspu-2025",
+        include_str!("../../data/scenarios/tspu-2025.toml"),
+    ),
 ];
 
 /// A throttling preset and the campaign that shows it.
@@ -54,6 +59,8 @@ pub struct Scenario {
     pub description: String,
     /// Whether the middlebox reassembles split ClientHellos.
     pub reassemble: bool,
+    /// What else the middlebox inspects (`[inspect]`; see `inspect`).
+    pub inspect: Inspect,
     pub rules: RuleSet,
     pub campaign: CampaignPreset,
 }
@@ -103,6 +110,8 @@ struct ScenarioToml {
     description: String,
     #[serde(default)]
     reassemble: bool,
+    #[serde(default)]
+    inspect: Inspect,
     #[serde(default, rename = "rule")]
     rules: Vec<RuleToml>,
     campaign: CampaignPreset,
@@ -179,6 +188,7 @@ impl Scenario {
             name: t.name,
             description: t.description.trim().to_string(),
             reassemble: t.reassemble,
+            inspect: t.inspect,
             rules: RuleSet::new(rules),
             campaign: t.campaign,
         })

@@ -15,11 +15,13 @@ pub mod pin;
 pub mod record;
 pub mod spec;
 pub mod stats;
+pub mod wire;
 
 pub use headers::Headers;
 pub use pin::Pin;
 pub use record::{Capped, FetchRecord, Ms, Phase, Window};
 pub use spec::{ConnectTo, FetchOptions, FetchSpec, IpFamily, Resolve};
+pub use wire::Wire;
 
 use std::fmt;
 use std::str::FromStr;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::Uri;
 use serde::Serialize;
 
-use super::{Class, Group, Headers, Method, Pin, Transport};
+use super::{Class, Group, Headers, Method, Pin, Transport, Wire};
 
 /// Which IP family a fetch connects over (`fetch -4`/`-6`, campaign
 /// `ip_family`). `Any` takes the first address the lookup returned, as
@@ -96,6 +96,11 @@ pub struct FetchOptions {
     /// Send the ClientHello in two TCP segments split inside the SNI
     /// (`probe::split`): a DPI box that does not reassemble misses the name.
     pub split_hello: bool,
+    /// How else the ClientHello goes on the wire (`probe::split`): the A/B
+    /// variants beyond `split-hello`. Not written when plain, so older
+    /// campaign files keep their form.
+    #[serde(skip_serializing_if = "Wire::is_plain")]
+    pub wire: Wire,
     /// Extra request headers (values never serialised: see [`Headers`]).
     pub headers: Headers,
     /// Only addresses of this family are used.
@@ -125,6 +130,7 @@ impl Default for FetchOptions {
             connect_to: Vec::new(),
             pin: None,
             split_hello: false,
+            wire: Wire::Plain,
             headers: Headers::default(),
             ip_family: IpFamily::Any,
             transport: Transport::Tcp,

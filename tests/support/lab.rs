@@ -89,3 +89,11 @@ pub fn conn_of(lab: &Lab, local: SocketAddr) -> ConnLog {
         .find(|c| c.peer == local)
         .expect("middlebox saw the connection")
 }
+
+static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Held by a test while its lab runs: labs side by side on two cores skew
+/// each other's rates (one binary's tests run in parallel threads).
+pub fn one_lab() -> std::sync::MutexGuard<'static, ()> {
+    ONE_LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
