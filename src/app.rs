@@ -95,6 +95,8 @@ async fn run_cmd(a: RunArgs) -> Outcome {
         seed: a.seed,
         out: a.out,
         vantage: a.vantage,
+        until: a.until,
+        max_total_bytes: a.max_total_bytes,
         ..a.net.overrides()
     });
     let mode = match (a.resume, a.once) {
@@ -117,6 +119,8 @@ async fn plan_cmd(a: PlanArgs) -> Outcome {
     campaign.apply(&CliOverrides {
         rounds: a.rounds,
         out: a.out,
+        until: a.until,
+        max_total_bytes: a.max_total_bytes,
         ..a.net.overrides()
     });
     let earlier = cost::earlier_sizes(&campaign.out.join("fetches.csv"))
