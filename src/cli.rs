@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::bounds::{
     parse_fetch_time, parse_max_bytes, parse_rounds, parse_upload, parse_window,
 };
-use crate::plan::Until;
 use crate::config::{parse_connect_to, parse_duration, parse_resolve, parse_size};
+use crate::plan::Until;
 use crate::types::{Class, ConnectTo, Resolve};
 
 #[derive(Debug, Parser)]

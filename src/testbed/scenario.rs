@@ -69,6 +69,14 @@ pub struct CampaignPreset {
     /// that the demo finishes in under a minute.
     #[serde(with = "humantime_de")]
     pub max_time: Duration,
+    /// The fetch cap of the adaptive demo (`until = "decided"`), when it
+    /// differs: a capped slow fetch is a censored observation, and a short
+    /// cap is what lets a throttle be decided in seconds.
+    #[serde(default, with = "humantime_opt")]
+    pub decided_max_time: Option<Duration>,
+    /// … and its concurrency, when it differs.
+    #[serde(default)]
+    pub decided_concurrency: Option<u32>,
     /// Client timeouts written to the campaign's `[defaults]` when set;
     /// unset keeps the engine's 10 s. A scenario whose queue makes
     /// handshakes slow lowers them so some fetches time out.
