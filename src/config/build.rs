@@ -131,11 +131,19 @@ fn schedule(raw: &RawCampaign, src: &Source) -> Result<Schedule, ConfigError> {
         Some(u) => Until::parse(u.get_ref())
             .map_err(|e| src.err_at(u.span(), "until", format!("`until`: {e}")))?,
     };
-    let max_total_bytes = raw
-        .max_total_bytes
-        .as_ref()
-        .map(|b| size_value(b, src, "max_total_bytes", top))
-        .transpose()?;
+    let max_total_bytes = match &raw.max_total_bytes {
+        None => None,
+        Some(b) => match size_value(b, src, "max_total_bytes", top)? {
+            0 => {
+                return Err(src.err_at(
+                    b.span(),
+                    "max_total_bytes",
+                    "`max_total_bytes` must be at least 1 byte".into(),
+                ))
+            }
+            n => Some(n),
+        },
+    };
     let rounds = match &raw.rounds {
         Some(r) => Some(check_rounds(*r.get_ref()).map_err(|e| {
             src.err_at(

@@ -1,0 +1,164 @@
+//! Issue 22.3–22.4: `until = "decided"` on the twitter-2021 lab — the
+//! run stops when every target row is decided, decided targets drop out,
+//! `rounds.csv` says why, and `--once` on a decided run fetches nothing.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use slowlane::record::rounds::{self, StopReason};
+use slowlane::testbed::{write_demo_campaign_with, DemoRounds, Scenario, DEMO_BUDGET_ROUNDS};
+use support::bin::{run_cmd, text};
+use support::lab::background_lab;
+
+/// (url, group, round, body + upload bytes) of every fetch.
+fn fetches(out: &Path) -> Vec<(String, String, u32, u64)> {
+    let mut r = csv::Reader::from_path(out.join("fetches.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (url, group, round, body, up) = (
+        col("url"),
+        col("group"),
+        col("round"),
+        col("body_bytes"),
+        col("upload_bytes"),
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let n = |i: usize| rec[i].parse::<u64>().unwrap_or(0);
+            (
+                rec[url].to_string(),
+                rec[group].to_string(),
+                rec[round].parse().unwrap(),
+                n(body) + n(up),
+            )
+        })
+        .collect()
+}
+
+/// URL rows of verdicts.csv: url → (control, verdict, needs_rounds).
+fn url_rows(out: &Path) -> BTreeMap<String, (bool, String, String)> {
+    let mut r = csv::Reader::from_path(out.join("verdicts.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (scope, url, control, verdict, needs) = (
+        col("scope"),
+        col("url"),
+        col("group"),
+        col("verdict"),
+        col("needs_rounds"),
+    );
+    r.records()
+        .map(Result::unwrap)
+        .filter(|rec| &rec[scope] == "url")
+        .map(|rec| {
+            (
+                rec[url].to_string(),
+                (
+                    &rec[control] == "control",
+                    rec[verdict].to_string(),
+                    rec[needs].to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn twitter_2021_until_decided_stops_decided_within_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = background_lab("twitter-2021", dir.path());
+    let out = dir.path().join("out");
+    let s = Scenario::builtin("twitter-2021").unwrap();
+    let campaign = write_demo_campaign_with(
+        &s,
+        &lab,
+        &out,
+        DemoRounds::UntilDecided(DEMO_BUDGET_ROUNDS),
+    )
+    .unwrap();
+    let o = run_cmd(&campaign, &["--seed", "7"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("stopped: every target row decided"),
+        "{stdout}"
+    );
+
+    // rounds.csv: the last round says why the run stopped, none before it.
+    let log = rounds::read(&out).unwrap();
+    assert!(!log.is_empty() && log.len() <= DEMO_BUDGET_ROUNDS as usize);
+    let (last, before) = log.split_last().unwrap();
+    assert_eq!(last.stop_reason, Some(StopReason::Decided));
+    assert!(before.iter().all(|r| r.stop_reason.is_none()));
+
+    // The verdicts: media throttled, text ok, every target row decided.
+    let rows = url_rows(&out);
+    let verdict = |u: &str| rows[u].1.as_str();
+    for u in [
+        "https://pbs.twimg.com/image/600000.jpg",
+        "https://pbs.twimg.com/image/2000000.jpg",
+        "https://video.twimg.com/video/8000000.mp4",
+    ] {
+        assert_eq!(verdict(u), "throttled", "{u}: {rows:?}");
+    }
+    assert_eq!(verdict("https://twitter.com/text/30000"), "ok", "{rows:?}");
+    for (u, (control, v, needs)) in &rows {
+        if !control {
+            assert!(v != "inconclusive" && needs.is_empty(), "{u}: {v} {needs}");
+        }
+    }
+
+    // Bytes per target URL, and drop-out: a URL is fetched in rounds
+    // 0..k without a gap, and each round's fetches are its rounds.csv count.
+    let f = fetches(&out);
+    let mut per_url: BTreeMap<&str, (u64, BTreeSet<u32>, &str)> = BTreeMap::new();
+    for (url, group, round, bytes) in &f {
+        let e = per_url.entry(url).or_insert((0, BTreeSet::new(), group));
+        e.0 += bytes;
+        e.1.insert(*round);
+    }
+    for (url, (bytes, rounds_of, group)) in &per_url {
+        if *group == "target" {
+            assert!(*bytes <= 2_000_000, "{url}: {bytes} bytes");
+        }
+        let k = rounds_of.len() as u32;
+        assert_eq!(
+            rounds_of.iter().copied().collect::<Vec<_>>(),
+            (0..k).collect::<Vec<_>>(),
+            "{url} fetched in rounds {rounds_of:?}"
+        );
+    }
+    for r in &log {
+        let n = f.iter().filter(|x| x.2 == r.round).count() as u64;
+        assert_eq!(n, r.fetches, "round {}", r.round);
+    }
+
+    // `--once` on the decided run: says so, exits 0, fetches nothing.
+    let before = std::fs::read(out.join("fetches.csv")).unwrap();
+    let once = run_cmd(&campaign, &["--seed", "7", "--once"])
+        .output()
+        .unwrap();
+    assert!(once.status.success(), "{}", text(&once.stderr));
+    let err = text(&once.stderr);
+    assert!(
+        err.contains("is decided") && err.contains("nothing fetched"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(out.join("fetches.csv")).unwrap(), before);
+    assert_eq!(rounds::read(&out).unwrap().len(), log.len());
+
+    // The same when rounds.csv does not say so (an older slowlane wrote the
+    // stop): the run's rows are read back once and judged decided again.
+    let p = out.join("rounds.csv");
+    let t = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, t.replace(",decided\n", ",rounds\n")).unwrap();
+    let once = run_cmd(&campaign, &["--seed", "7", "--once"])
+        .output()
+        .unwrap();
+    assert!(once.status.success(), "{}", text(&once.stderr));
+    assert!(text(&once.stderr).contains("nothing fetched"));
+    assert_eq!(std::fs::read(out.join("fetches.csv")).unwrap(), before);
+}
