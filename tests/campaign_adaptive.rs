@@ -72,13 +72,9 @@ fn twitter_2021_until_decided_stops_decided_within_budget() {
     let lab = background_lab("twitter-2021", dir.path());
     let out = dir.path().join("out");
     let s = Scenario::builtin("twitter-2021").unwrap();
-    let campaign = write_demo_campaign_with(
-        &s,
-        &lab,
-        &out,
-        DemoRounds::UntilDecided(DEMO_BUDGET_ROUNDS),
-    )
-    .unwrap();
+    let campaign =
+        write_demo_campaign_with(&s, &lab, &out, DemoRounds::UntilDecided(DEMO_BUDGET_ROUNDS))
+            .unwrap();
     let o = run_cmd(&campaign, &["--seed", "7"]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     let stdout = text(&o.stdout);
@@ -161,4 +157,30 @@ fn twitter_2021_until_decided_stops_decided_within_budget() {
     assert!(once.status.success(), "{}", text(&once.stderr));
     assert!(text(&once.stderr).contains("nothing fetched"));
     assert_eq!(std::fs::read(out.join("fetches.csv")).unwrap(), before);
+}
+
+/// The byte budget ends a run after the round that spent it, and
+/// `rounds.csv` says so; a fixed campaign's last round says `rounds`.
+#[test]
+fn max_total_bytes_and_rounds_are_stop_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = background_lab("clean-fast", dir.path());
+    let s = Scenario::builtin("clean-fast").unwrap();
+    let out = dir.path().join("bytes");
+    let campaign = write_demo_campaign_with(&s, &lab, &out, DemoRounds::Fixed(Some(3))).unwrap();
+    let o = run_cmd(&campaign, &["--until", "decided", "--max-total-bytes", "1"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = rounds::read(&out).unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].stop_reason, Some(StopReason::MaxTotalBytes));
+
+    let out = dir.path().join("fixed");
+    let campaign = write_demo_campaign_with(&s, &lab, &out, DemoRounds::Fixed(Some(2))).unwrap();
+    let o = run_cmd(&campaign, &[]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = rounds::read(&out).unwrap();
+    let reasons: Vec<_> = log.iter().map(|r| r.stop_reason).collect();
+    assert_eq!(reasons, vec![None, Some(StopReason::Rounds)]);
 }

@@ -341,8 +341,11 @@ fn until_decided_budgets() {
     assert_eq!(c.schedule.until, Until::Decided);
     assert_eq!(c.schedule.rounds, Some(DEFAULT_DECIDED_ROUNDS));
     assert_eq!(c.schedule.max_total_bytes, Some(20_000_000));
-    let c = parse_campaign(&format!("name = \"x\"\nuntil = \"decided\"\nrounds = 7\n{URL}"), p)
-        .unwrap();
+    let c = parse_campaign(
+        &format!("name = \"x\"\nuntil = \"decided\"\nrounds = 7\n{URL}"),
+        p,
+    )
+    .unwrap();
     assert_eq!(c.schedule.rounds, Some(7));
     // `run --until decided` on a file without rounds widens its one round.
     let mut c = parse_campaign(&format!("name = \"x\"\n{URL}"), p).unwrap();
