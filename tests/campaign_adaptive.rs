@@ -9,7 +9,7 @@ use std::path::Path;
 
 use slowlane::record::rounds::{self, StopReason};
 use slowlane::testbed::{write_demo_campaign_with, DemoRounds, Scenario, DEMO_BUDGET_ROUNDS};
-use support::bin::{run_cmd, text};
+use support::bin::{run_cmd, slowlane, text};
 use support::lab::background_lab;
 
 /// (url, group, round, body + upload bytes) of every fetch.
@@ -66,22 +66,33 @@ fn url_rows(out: &Path) -> BTreeMap<String, (bool, String, String)> {
         .collect()
 }
 
+/// `slowlane demo` (adaptive unless `--rounds`): the seed case decided —
+/// media throttled, text ok — within the budget and 2 MB per target URL.
 #[test]
 fn twitter_2021_until_decided_stops_decided_within_budget() {
     let dir = tempfile::tempdir().unwrap();
-    let lab = background_lab("twitter-2021", dir.path());
     let out = dir.path().join("out");
-    let s = Scenario::builtin("twitter-2021").unwrap();
-    let campaign =
-        write_demo_campaign_with(&s, &lab, &out, DemoRounds::UntilDecided(DEMO_BUDGET_ROUNDS))
-            .unwrap();
-    let o = run_cmd(&campaign, &["--seed", "7"]).output().unwrap();
+    let o = slowlane()
+        .args(["demo", "--quiet", "--seed", "7", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
     let stdout = text(&o.stdout);
     assert!(
         stdout.contains("stopped: every target row decided"),
         "{stdout}"
     );
+    // The demo's sentence.
+    assert!(
+        stdout.contains("throttled to ~1")
+            && stdout.contains("(policer")
+            && stdout.contains("text not throttled"),
+        "{stdout}"
+    );
+    let campaign = out.join("campaign.toml");
+    let toml = std::fs::read_to_string(&campaign).unwrap();
+    assert!(toml.contains("until = \"decided\""), "{toml}");
 
     // rounds.csv: the last round says why the run stopped, none before it.
     let log = rounds::read(&out).unwrap();

@@ -456,3 +456,55 @@ impl Ids {
         rec.fetch_id = self.fetch_id;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn campaign(schedule: &str) -> Campaign {
+        let text = format!("name = \"x\"\n{schedule}\n[[url]]\nurl = \"https://a.example/\"\n");
+        crate::config::parse_campaign(&text, std::path::Path::new("c.toml")).unwrap()
+    }
+
+    /// Why a run stops after a round: signal first, then decided, --once,
+    /// the byte budget, and the rounds or the duration.
+    #[test]
+    fn stop_reasons_in_order() {
+        let s = Duration::from_secs;
+        let c = campaign("rounds = 3\nmax_total_bytes = 100");
+        let stop = |round, end, once, bytes| after_round(&c, round, end, once, None, bytes, s(0));
+        assert_eq!(stop(0, RoundEnd::Complete, false, 0), None);
+        assert_eq!(stop(1, RoundEnd::Complete, false, 99), None);
+        assert_eq!(
+            stop(1, RoundEnd::Complete, false, 100),
+            Some(StopReason::MaxTotalBytes)
+        );
+        assert_eq!(
+            stop(2, RoundEnd::Complete, false, 0),
+            Some(StopReason::Rounds)
+        );
+        assert_eq!(stop(0, RoundEnd::Complete, true, 0), Some(StopReason::Once));
+        assert_eq!(
+            stop(0, RoundEnd::Stopped, true, 1000),
+            Some(StopReason::Signal)
+        );
+        assert_eq!(
+            after_round(&c, u32::MAX, RoundEnd::Complete, false, None, 0, s(0)),
+            Some(StopReason::Rounds)
+        );
+        let c = campaign("duration = \"1m\"");
+        let stop = |elapsed| after_round(&c, 7, RoundEnd::Complete, false, None, 0, elapsed);
+        assert_eq!(stop(s(59)), None);
+        assert_eq!(stop(s(60)), Some(StopReason::Duration));
+        // A decider with every target decided stops the run first.
+        let c = campaign("until = \"decided\"\nrounds = 9");
+        let mut d =
+            Decider::new(&c.targets, "v", "r", std::path::Path::new("/none"), false).unwrap();
+        assert_eq!(
+            after_round(&c, 0, RoundEnd::Complete, false, Some(&d), 0, s(0)),
+            None
+        );
+        d.look();
+        assert!(!d.all_decided(), "nothing measured: undecided");
+    }
+}

@@ -70,6 +70,9 @@ pub fn demo_campaign_with(
         "max_time = {}",
         toml_str(&humantime::format_duration(max_time).to_string())
     );
+    if let (DemoRounds::UntilDecided(_), Some(b)) = (rounds, &c.decided_max_bytes) {
+        let _ = writeln!(s, "max_bytes = {}", toml_str(b));
+    }
     for (key, value) in [
         ("connect_timeout", c.connect_timeout),
         ("tls_timeout", c.tls_timeout),

@@ -77,6 +77,10 @@ pub struct CampaignPreset {
     /// … and its concurrency, when it differs.
     #[serde(default)]
     pub decided_concurrency: Option<u32>,
+    /// … and its `max_bytes` (written to `[defaults]`), when set: a byte
+    /// cap keeps a large control from costing more than its rate needs.
+    #[serde(default)]
+    pub decided_max_bytes: Option<String>,
     /// Client timeouts written to the campaign's `[defaults]` when set;
     /// unset keeps the engine's 10 s. A scenario whose queue makes
     /// handshakes slow lowers them so some fetches time out.
