@@ -195,3 +195,57 @@ fn max_total_bytes_and_rounds_are_stop_reasons() {
     let reasons: Vec<_> = log.iter().map(|r| r.stop_reason).collect();
     assert_eq!(reasons, vec![None, Some(StopReason::Rounds)]);
 }
+
+/// `--once` and `--resume` continue an adaptive run: round numbers go on,
+/// each `--once` runs one round (`once`, or `decided` when that round
+/// decided the run), a decided run fetches nothing more, and `--resume`
+/// runs on to a decision or the budget.
+#[test]
+fn once_and_resume_continue_an_adaptive_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = background_lab("clean-fast", dir.path());
+    let s = Scenario::builtin("clean-fast").unwrap();
+    let out = dir.path().join("out");
+    let campaign = write_demo_campaign_with(&s, &lab, &out, DemoRounds::UntilDecided(9)).unwrap();
+    let mut decided_at = None;
+    for i in 0..3u32 {
+        let o = run_cmd(&campaign, &["--once", "--seed", "3"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o.stderr));
+        let log = rounds::read(&out).unwrap();
+        if decided_at.is_some() {
+            assert!(text(&o.stderr).contains("nothing fetched"));
+            assert_eq!(log.len() as u32, decided_at.unwrap() + 1);
+            continue;
+        }
+        assert_eq!(log.len() as u32, i + 1, "{log:?}");
+        let last = log.last().unwrap();
+        assert_eq!(last.round, i);
+        match last.stop_reason {
+            Some(StopReason::Once) => {}
+            Some(StopReason::Decided) => decided_at = Some(i),
+            other => panic!("round {i}: {other:?}"),
+        }
+    }
+    let o = run_cmd(&campaign, &["--resume", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let log = rounds::read(&out).unwrap();
+    let ids: BTreeSet<&str> = log.iter().map(|r| r.run_id.as_str()).collect();
+    if decided_at.is_none() {
+        // One run throughout, rounds 0, 1, 2, … to a decision or 9 rounds.
+        assert_eq!(ids.len(), 1, "{log:?}");
+        let rounds_run: Vec<u32> = log.iter().map(|r| r.round).collect();
+        assert_eq!(rounds_run, (0..log.len() as u32).collect::<Vec<_>>());
+        assert!(log.len() <= 9);
+        assert!(matches!(
+            log.last().unwrap().stop_reason,
+            Some(StopReason::Decided | StopReason::Rounds)
+        ));
+        // Within one invocation a decided URL stays out: rounds only shrink.
+        let resumed: Vec<u64> = log[3..].iter().map(|r| r.fetches).collect();
+        assert!(resumed.windows(2).all(|w| w[1] <= w[0]), "{resumed:?}");
+    }
+}
