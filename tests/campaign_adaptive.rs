@@ -6,11 +6,21 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Mutex;
 
 use slowlane::record::rounds::{self, StopReason};
 use slowlane::testbed::{write_demo_campaign_with, DemoRounds, Scenario, DEMO_BUDGET_ROUNDS};
 use support::bin::{run_cmd, slowlane, text};
 use support::lab::background_lab;
+
+/// One lab at a time: three labs side by side on two cores slow the
+/// controls and the policed fetches alike, and the demo's sentence (a
+/// plateau per class) is then measured on a starved CPU.
+static ONE_LAB: Mutex<()> = Mutex::new(());
+
+fn one_lab() -> std::sync::MutexGuard<'static, ()> {
+    ONE_LAB.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// (url, group, round, body + upload bytes) of every fetch.
 fn fetches(out: &Path) -> Vec<(String, String, u32, u64)> {
@@ -70,6 +80,7 @@ fn url_rows(out: &Path) -> BTreeMap<String, (bool, String, String)> {
 /// media throttled, text ok — within the budget and 2 MB per target URL.
 #[test]
 fn twitter_2021_until_decided_stops_decided_within_budget() {
+    let _lab = one_lab();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let o = slowlane()
@@ -174,6 +185,7 @@ fn twitter_2021_until_decided_stops_decided_within_budget() {
 /// `rounds.csv` says so; a fixed campaign's last round says `rounds`.
 #[test]
 fn max_total_bytes_and_rounds_are_stop_reasons() {
+    let _lab = one_lab();
     let dir = tempfile::tempdir().unwrap();
     let lab = background_lab("clean-fast", dir.path());
     let s = Scenario::builtin("clean-fast").unwrap();
@@ -202,6 +214,7 @@ fn max_total_bytes_and_rounds_are_stop_reasons() {
 /// runs on to a decision or the budget.
 #[test]
 fn once_and_resume_continue_an_adaptive_run() {
+    let _lab = one_lab();
     let dir = tempfile::tempdir().unwrap();
     let lab = background_lab("clean-fast", dir.path());
     let s = Scenario::builtin("clean-fast").unwrap();
