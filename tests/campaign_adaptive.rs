@@ -227,9 +227,9 @@ fn once_and_resume_continue_an_adaptive_run() {
             .unwrap();
         assert!(o.status.success(), "{}", text(&o.stderr));
         let log = rounds::read(&out).unwrap();
-        if decided_at.is_some() {
+        if let Some(at) = decided_at {
             assert!(text(&o.stderr).contains("nothing fetched"));
-            assert_eq!(log.len() as u32, decided_at.unwrap() + 1);
+            assert_eq!(log.len() as u32, at + 1);
             continue;
         }
         assert_eq!(log.len() as u32, i + 1, "{log:?}");
