@@ -78,7 +78,7 @@ impl Default for Schedule {
             jitter: Duration::ZERO,
             until: Until::Budget,
             max_total_bytes: None,
-            rounds_implicit: false,
+            rounds_implicit: true,
         }
     }
 }
