@@ -71,7 +71,9 @@ impl Url {
     }
 }
 
-/// Target rows decided / undecided after the latest look.
+/// Target rows (one per target URL of the campaign, and transport)
+/// decided / undecided after the latest look. A decision is final for the
+/// run, so a row counts as decided from the look that decided it on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     pub decided: usize,
@@ -171,7 +173,6 @@ impl Decider {
         // reflector cell (ab id, direction, transport).
         let mut by_url: HashMap<(&str, Direction, Transport), bool> = HashMap::new();
         let mut by_ab: HashMap<(&str, Direction, Transport), bool> = HashMap::new();
-        let mut tally = Tally::default();
         for v in rows {
             let map = if v.scope == Scope::Ab {
                 &mut by_ab
@@ -183,13 +184,7 @@ impl Decider {
             } else {
                 (v.url.as_str(), v.direction, v.transport)
             };
-            let d = v.is_decided();
-            *map.entry(key).or_insert(true) &= d;
-            if d {
-                tally.decided += 1;
-            } else {
-                tally.undecided += 1;
-            }
+            *map.entry(key).or_insert(true) &= v.is_decided();
         }
         for (i, u) in self.urls.iter().enumerate() {
             if !u.target || self.decided[i] {
@@ -200,14 +195,21 @@ impl Decider {
             } else {
                 by_ab.get(&(u.ab.as_str(), u.direction, u.transport))
             };
-            match found {
-                Some(true) => self.decided[i] = true,
-                Some(false) => {}
-                // No row yet (nothing measured): undecided.
-                None => tally.undecided += 1,
+            // No row yet (nothing measured): undecided.
+            if found == Some(&true) {
+                self.decided[i] = true;
             }
         }
-        self.tally = tally;
+        let targets = self
+            .urls
+            .iter()
+            .zip(&self.decided)
+            .filter(|(u, _)| u.target);
+        let decided = targets.clone().filter(|(_, &d)| d).count();
+        self.tally = Tally {
+            decided,
+            undecided: targets.count() - decided,
+        };
     }
 
     /// Whether every target is decided.
