@@ -19,7 +19,7 @@ use crate::config::{self, CliOverrides};
 use crate::probe::{self, Prepared};
 use crate::report;
 use crate::run::{self, RunError, RunOptions};
-use crate::testbed::{write_demo_campaign, Lab, Scenario};
+use crate::testbed::{write_demo_campaign_with, DemoRounds, Lab, Scenario, DEMO_BUDGET_ROUNDS};
 
 mod fetch;
 mod trigger;
@@ -97,6 +97,8 @@ async fn run_cmd(a: RunArgs) -> Outcome {
         seed: a.seed,
         out: a.out,
         vantage: a.vantage,
+        until: a.until,
+        max_total_bytes: a.max_total_bytes,
         ..a.net.overrides()
     });
     let mode = match (a.resume, a.once) {
@@ -119,6 +121,8 @@ async fn plan_cmd(a: PlanArgs) -> Outcome {
     campaign.apply(&CliOverrides {
         rounds: a.rounds,
         out: a.out,
+        until: a.until,
+        max_total_bytes: a.max_total_bytes,
         ..a.net.overrides()
     });
     let earlier = cost::earlier_sizes(&campaign.out.join("fetches.csv"))
@@ -155,20 +159,37 @@ async fn plan_cmd(a: PlanArgs) -> Outcome {
 
 /// Run a loaded campaign and print the end-of-run report (shared with `demo`).
 async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome {
+    // An adaptive run's verdicts are the anytime-valid ones it stopped on.
+    let sequential = campaign.schedule.until == crate::plan::Until::Decided;
+    let name = campaign.name.clone();
     let o = run::run_campaign(campaign, opts)
         .await
         .map_err(|e| match e {
             RunError::Config(_) => usage(e),
             RunError::Output(_) => output(format!("cannot write output: {e}")),
         })?;
+    if o.already_decided {
+        crate::stdout::eprintln(&format!(
+            "slowlane: campaign {name}: run {} is decided (every target row decided by round {}); \
+             nothing fetched. `slowlane analyze {}` shows its verdicts; run without --once for a new run",
+            o.run_id,
+            o.first_round,
+            o.out.display()
+        ));
+        return Ok(0);
+    }
     // A continued run (--resume, --once) says which rounds these were.
     let continued = if o.first_round > 0 {
         format!(" (from round {} of run {})", o.first_round, o.run_id)
     } else {
         String::new()
     };
+    let stopped = match (o.stop_reason, o.tally) {
+        (Some(r), Some(t)) => format!("; stopped: {} ({})", stop_words(r), run::decided_text(t)),
+        _ => String::new(),
+    };
     let summary = format!(
-        "{} fetch{} ({} failed) in {} round{}{continued}, seed {}, written to {}\n{}",
+        "{} fetch{} ({} failed) in {} round{}{continued}, seed {}, written to {}{stopped}\n{}",
         o.fetches,
         if o.fetches == 1 { "" } else { "es" },
         o.errors,
@@ -185,7 +206,11 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
     // (every row is already on disk; the verdicts can be made later).
     let dir = o.out.clone();
     let job = tokio::task::spawn_blocking(move || {
-        analyze::analyze_paths_full(std::slice::from_ref(&dir), &AnalyzeOptions::default())
+        let opts = AnalyzeOptions {
+            sequential,
+            ..AnalyzeOptions::default()
+        };
+        analyze::analyze_paths_full(std::slice::from_ref(&dir), &opts)
     });
     let analysis = tokio::select! {
         r = job => r
@@ -238,6 +263,19 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         return Err(Fail(EXIT_NOTHING_MEASURED, msg));
     }
     Ok(o.signal_exit.unwrap_or(0))
+}
+
+/// Why an adaptive run stopped, in words.
+fn stop_words(r: crate::record::rounds::StopReason) -> &'static str {
+    use crate::record::rounds::StopReason as S;
+    match r {
+        S::Decided => "every target row decided",
+        S::Rounds => "rounds budget spent",
+        S::Duration => "duration spent",
+        S::MaxTotalBytes => "max_total_bytes spent",
+        S::Signal => "stop signal",
+        S::Once => "--once",
+    }
 }
 
 /// A scenario by built-in name or TOML path.
@@ -308,7 +346,12 @@ async fn demo_cmd(a: DemoArgs) -> Outcome {
         std::path::absolute(&out).map_err(|e| usage(format!("{}: {e}", out.display())))?;
     let listen = SocketAddr::from(([127, 0, 0, 1], 0));
     let lab = start_lab(&scenario, listen, &abs_out).await?;
-    let path = write_demo_campaign(&scenario, &lab, &abs_out, a.rounds)
+    // Adaptive unless --rounds asks for a fixed number.
+    let rounds = match a.rounds {
+        Some(n) => DemoRounds::Fixed(Some(n)),
+        None => DemoRounds::UntilDecided(DEMO_BUDGET_ROUNDS),
+    };
+    let path = write_demo_campaign_with(&scenario, &lab, &abs_out, rounds)
         .map_err(|e| output(format!("{e:#}")))?;
     crate::stdout::eprintln(&format!(
         "slowlane demo: scenario {} — lab middlebox on {}, campaign {}",

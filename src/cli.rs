@@ -10,6 +10,7 @@ use crate::config::bounds::{
     parse_fetch_time, parse_max_bytes, parse_rounds, parse_upload, parse_window,
 };
 use crate::config::{parse_connect_to, parse_duration, parse_resolve, parse_size};
+use crate::plan::Until;
 use crate::types::{Class, ConnectTo, Resolve};
 
 #[derive(Debug, Parser)]
@@ -323,6 +324,15 @@ pub struct RunArgs {
     /// Number of rounds (replaces the campaign's rounds/duration).
     #[arg(long, value_parser = parse_rounds)]
     pub rounds: Option<u32>,
+    /// Stop when every target row is decided (`decided`; the budget is
+    /// then rounds/duration/--max-total-bytes), or run the whole budget
+    /// (`budget`). Replaces the campaign's `until`.
+    #[arg(long, value_name = "decided|budget", value_parser = parse_until)]
+    pub until: Option<Until>,
+    /// Byte budget of the run (body bytes down + up): no round starts once
+    /// it is reached. Replaces the campaign's `max_total_bytes`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_bytes)]
+    pub max_total_bytes: Option<u64>,
     #[command(flatten)]
     pub net: NetArgs,
     /// Shuffle seed (default: the campaign's, else random; always recorded).
@@ -349,6 +359,10 @@ pub struct RunArgs {
     pub grace: Duration,
 }
 
+fn parse_until(s: &str) -> Result<Until, String> {
+    Until::parse(s)
+}
+
 /// A `--vantage` value: non-empty, no control characters (it is written to
 /// every CSV row and used as a directory name by fleet tooling).
 fn parse_vantage(s: &str) -> Result<String, String> {
@@ -372,6 +386,15 @@ pub struct PlanArgs {
     /// Number of rounds (replaces the campaign's rounds/duration).
     #[arg(long, value_parser = parse_rounds)]
     pub rounds: Option<u32>,
+    /// Stop when every target row is decided (`decided`; the budget is
+    /// then rounds/duration/--max-total-bytes), or run the whole budget
+    /// (`budget`). Replaces the campaign's `until`.
+    #[arg(long, value_name = "decided|budget", value_parser = parse_until)]
+    pub until: Option<Until>,
+    /// Byte budget of the run (body bytes down + up): no round starts once
+    /// it is reached. Replaces the campaign's `max_total_bytes`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_max_bytes)]
+    pub max_total_bytes: Option<u64>,
     /// Learn each download's size from one short fetch (response
     /// `Content-Length`, body capped at 1 byte). Sends traffic; uploads are
     /// never probed.

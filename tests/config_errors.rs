@@ -303,3 +303,56 @@ fn toml_syntax_error_has_line() {
     assert_eq!(e.line(), Some(2), "{e}");
     assert!(e.to_string().starts_with("campaign.toml:2: "), "{e}");
 }
+
+/// `until` takes "decided" or "budget"; `max_total_bytes` is a size.
+#[test]
+fn until_and_max_total_bytes_are_checked_with_their_line() {
+    check(
+        &format!("name = \"x\"\nuntil = \"done\"\n{URL}"),
+        2,
+        "until",
+        &["`until`", "\"decided\""],
+    );
+    check(
+        &format!("name = \"x\"\nrounds = 3\nmax_total_bytes = \"lots\"\n{URL}"),
+        3,
+        "max_total_bytes",
+        &["`max_total_bytes`"],
+    );
+    check(
+        &format!("name = \"x\"\nmax_total_bytes = 0\n{URL}"),
+        2,
+        "max_total_bytes",
+        &["`max_total_bytes`"],
+    );
+}
+
+/// An adaptive campaign without `rounds`/`duration` gets the adaptive
+/// budget, not one round; with `rounds` that is its budget.
+#[test]
+fn until_decided_budgets() {
+    use slowlane::plan::{Until, DEFAULT_DECIDED_ROUNDS};
+    let p = Path::new("campaign.toml");
+    let c = parse_campaign(
+        &format!("name = \"x\"\nuntil = \"decided\"\nmax_total_bytes = \"20MB\"\n{URL}"),
+        p,
+    )
+    .unwrap();
+    assert_eq!(c.schedule.until, Until::Decided);
+    assert_eq!(c.schedule.rounds, Some(DEFAULT_DECIDED_ROUNDS));
+    assert_eq!(c.schedule.max_total_bytes, Some(20_000_000));
+    let c = parse_campaign(
+        &format!("name = \"x\"\nuntil = \"decided\"\nrounds = 7\n{URL}"),
+        p,
+    )
+    .unwrap();
+    assert_eq!(c.schedule.rounds, Some(7));
+    // `run --until decided` on a file without rounds widens its one round.
+    let mut c = parse_campaign(&format!("name = \"x\"\n{URL}"), p).unwrap();
+    assert_eq!(c.schedule.rounds, Some(1));
+    c.apply(&slowlane::config::CliOverrides {
+        until: Some(Until::Decided),
+        ..Default::default()
+    });
+    assert_eq!(c.schedule.rounds, Some(DEFAULT_DECIDED_ROUNDS));
+}

@@ -251,8 +251,12 @@ insecure = false
         seed: Some(7),
         out: Some(PathBuf::from("elsewhere")),
         vantage: Some("ru-mobile-1".into()),
+        until: Some(slowlane::plan::Until::Decided),
+        max_total_bytes: Some(1000),
     };
     c.apply(&o);
+    assert_eq!(c.schedule.until, slowlane::plan::Until::Decided);
+    assert_eq!(c.schedule.max_total_bytes, Some(1000));
     assert_eq!(c.vantage, "ru-mobile-1");
     assert_eq!(c.schedule.rounds, Some(3));
     assert_eq!(c.schedule.duration, None);

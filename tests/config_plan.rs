@@ -49,6 +49,7 @@ fn jitter_rng_is_reproducible() {
         duration: None,
         interval: Duration::from_secs(60),
         jitter: Duration::from_secs(10),
+        ..Schedule::default()
     };
     let p = Plan::new(3, 5);
     let a: Vec<Duration> = (0..5)
@@ -90,6 +91,7 @@ fn duration_schedule_runs_whole_rounds_until_it_passes() {
         duration: Some(Duration::from_secs(600)),
         interval: Duration::from_secs(120),
         jitter: Duration::ZERO,
+        ..Schedule::default()
     };
     // Simulate: each round takes 150 s, starting at max(offset, end of previous).
     let mut rng = StdRng::seed_from_u64(0);

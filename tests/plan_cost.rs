@@ -226,3 +226,58 @@ url = "https://pbs.twimg.com/image/600000.jpg"
     assert_eq!(v["per_url"][0]["size_source"], "earlier", "{v}");
     assert_eq!(v["upper_bound"], false, "{v}");
 }
+
+/// Issue 22.5: an adaptive campaign's cost is a range — decided at the
+/// first look (the analyzer's `--min-n` rounds) up to its budget spent; a
+/// byte budget bounds the rounds when sizes are exact.
+#[test]
+fn plan_of_an_adaptive_campaign_is_a_range() {
+    assert_eq!(
+        slowlane::plan::cost::FIRST_LOOK_ROUNDS,
+        slowlane::analyze::AnalyzeOptions::default().min_n as u64
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    let campaign = |extra: &str| {
+        format!(
+            "name = \"a\"\nuntil = \"decided\"\n{extra}\n\
+             [[reflector]]\nurl = \"https://r.example:8443\"\n\
+             pin = \"sha256:{}\"\nnames = [\"a.example\"]\ncontrols = [\"b.example\"]\n\
+             download = \"1MB\"\nupload = \"\"\n",
+            "0".repeat(64)
+        )
+    };
+    std::fs::write(&file, campaign("rounds = 30")).unwrap();
+    let plan = |args: &[&str]| {
+        slowlane()
+            .arg("plan")
+            .arg(&file)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let v = json(&plan(&["--format", "json"]));
+    assert_eq!(v["until"], "decided");
+    assert_eq!(v["first_look"]["rounds"], 5);
+    assert_eq!(v["first_look"]["fetches"], 10);
+    assert_eq!(v["first_look"]["down_bytes"], 10_000_000);
+    assert_eq!(v["rounds"], 30);
+    assert_eq!(v["total_down_bytes"], 60_000_000);
+    let text = String::from_utf8(plan(&[]).stdout).unwrap();
+    assert!(
+        text.contains("every target row decided at the first look (5 rounds): 10 fetches"),
+        "{text}"
+    );
+    assert!(
+        text.contains("and the budget spent (30 rounds): 60 fetches"),
+        "{text}"
+    );
+
+    // 21 MB of budget at 2 MB a round: the 11th round reaches it.
+    let v = json(&plan(&["--format", "json", "--max-total-bytes", "21MB"]));
+    assert_eq!(v["rounds"], 11);
+    // A fixed campaign has no range.
+    let v = json(&plan(&["--format", "json", "--until", "budget"]));
+    assert!(v["first_look"].is_null());
+    assert_eq!(v["rounds"], 30);
+}

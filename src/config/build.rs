@@ -12,7 +12,7 @@ use super::names::parse_name;
 use super::options::{duration_value, size_value, PartialOptions};
 use super::parse::parse_url;
 use super::Campaign;
-use crate::plan::Schedule;
+use crate::plan::{Schedule, Until, DEFAULT_DECIDED_ROUNDS};
 use crate::types::{hostname, FetchOptions, FetchSpec, Group, Method};
 
 /// Reads a `[[list]]` file (the disk, or memory in tests and fuzzing).
@@ -126,6 +126,24 @@ fn schedule(raw: &RawCampaign, src: &Source) -> Result<Schedule, ConfigError> {
             "set either `rounds` or `duration`, not both".into(),
         ));
     }
+    let until = match &raw.until {
+        None => Until::Budget,
+        Some(u) => Until::parse(u.get_ref())
+            .map_err(|e| src.err_at(u.span(), "until", format!("`until`: {e}")))?,
+    };
+    let max_total_bytes = match &raw.max_total_bytes {
+        None => None,
+        Some(b) => match size_value(b, src, "max_total_bytes", top)? {
+            0 => {
+                return Err(src.err_at(
+                    b.span(),
+                    "max_total_bytes",
+                    "`max_total_bytes` must be at least 1 byte".into(),
+                ))
+            }
+            n => Some(n),
+        },
+    };
     let rounds = match &raw.rounds {
         Some(r) => Some(check_rounds(*r.get_ref()).map_err(|e| {
             src.err_at(
@@ -135,6 +153,8 @@ fn schedule(raw: &RawCampaign, src: &Source) -> Result<Schedule, ConfigError> {
             )
         })?),
         None if raw.duration.is_some() => None,
+        // An adaptive campaign's rounds are a budget, not a plan.
+        None if until == Until::Decided => Some(DEFAULT_DECIDED_ROUNDS),
         None => Some(1),
     };
     let opt_dur = |v: &Option<Spanned<String>>, key: &str| {
@@ -163,6 +183,9 @@ fn schedule(raw: &RawCampaign, src: &Source) -> Result<Schedule, ConfigError> {
         duration,
         interval,
         jitter,
+        until,
+        max_total_bytes,
+        rounds_implicit: raw.rounds.is_none() && raw.duration.is_none(),
     })
 }
 

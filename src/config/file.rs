@@ -149,6 +149,11 @@ pub struct RawCampaign {
     pub duration: Option<Spanned<String>>,
     pub interval: Option<Spanned<String>>,
     pub jitter: Option<Spanned<String>>,
+    /// `"decided"`: stop when every target row is decided (or the budget
+    /// is spent); `"budget"` (the default): run the whole budget.
+    pub until: Option<Spanned<String>>,
+    /// Budget: no round starts once the run has moved this many body bytes.
+    pub max_total_bytes: Option<Spanned<RawSize>>,
     pub concurrency: Option<Spanned<i64>>,
     pub seed: Option<Spanned<i64>>,
     pub out: Option<Spanned<String>>,

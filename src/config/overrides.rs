@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::Campaign;
+use crate::plan::Until;
 use crate::types::{ConnectTo, Resolve};
 
 /// Flags of `slowlane run` that override the campaign file. Flags apply to
@@ -28,6 +29,10 @@ pub struct CliOverrides {
     pub out: Option<PathBuf>,
     /// `--vantage NAME`: replaces the campaign's `vantage`.
     pub vantage: Option<String>,
+    /// `--until decided|budget`: replaces the campaign's `until`.
+    pub until: Option<Until>,
+    /// `--max-total-bytes SIZE`: replaces the campaign's `max_total_bytes`.
+    pub max_total_bytes: Option<u64>,
 }
 
 impl Campaign {
@@ -38,6 +43,18 @@ impl Campaign {
         if let Some(n) = o.rounds {
             self.schedule.rounds = Some(n);
             self.schedule.duration = None;
+            self.schedule.rounds_implicit = false;
+        }
+        if let Some(u) = o.until {
+            self.schedule.until = u;
+            // A file without `rounds`/`duration` has one round; made adaptive
+            // from the command line it gets the adaptive budget instead.
+            if u == Until::Decided && self.schedule.rounds_implicit {
+                self.schedule.rounds = Some(crate::plan::DEFAULT_DECIDED_ROUNDS);
+            }
+        }
+        if let Some(b) = o.max_total_bytes {
+            self.schedule.max_total_bytes = Some(b);
         }
         if let Some(s) = o.seed {
             self.seed = Some(s);

@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Campaign;
+use crate::plan::Until;
 use crate::types::stats::median_of;
 use crate::types::Direction;
 
@@ -30,6 +31,11 @@ use crate::types::Direction;
 /// apart from the body bytes so the counted figures stay exact.
 pub const OVERHEAD_DOWN: u64 = 6 * 1024;
 pub const OVERHEAD_UP: u64 = 1024;
+
+/// The first round after which an adaptive campaign can be decided: the
+/// analyzer's default `--min-n` (fetches on each side of a comparison),
+/// one per round.
+pub const FIRST_LOOK_ROUNDS: u64 = 5;
 
 /// Where a URL's expected size came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,7 +94,25 @@ pub struct Cost {
     /// Whether any download size is the `max_bytes` cap (totals are then
     /// upper bounds).
     pub upper_bound: bool,
+    /// `until`: `budget` (every round runs) or `decided`.
+    pub until: Until,
+    /// The byte budget (`max_total_bytes`), if any.
+    pub max_total_bytes: Option<u64>,
+    /// `until = "decided"`: the cheap end of the range — every target row
+    /// decided at the first look, after [`FIRST_LOOK_ROUNDS`] rounds (or
+    /// the budget, if smaller). The `total_*` fields are the other end: the
+    /// budget spent.
+    pub first_look: Option<FirstLook>,
     pub per_url: Vec<UrlCost>,
+}
+
+/// The cost of an adaptive campaign decided at its first look.
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstLook {
+    pub rounds: u64,
+    pub fetches: u64,
+    pub down_bytes: u64,
+    pub up_bytes: u64,
 }
 
 /// Compute the plan of `c` with the download sizes known so far.
@@ -127,7 +151,28 @@ pub fn cost(c: &Campaign, probed: &Sizes, earlier: &Sizes) -> Cost {
     let up: u64 = per_url.iter().map(|u| u.up_bytes).sum();
     let times: Vec<Duration> = c.targets.iter().map(|t| t.options.max_time).collect();
     let max_round = makespan(&times, c.concurrency.max(1));
-    let rounds = planned_rounds(c);
+    let mut rounds = planned_rounds(c);
+    // The byte budget stops the run after the round that reaches it: with
+    // exact sizes, that bounds the rounds too.
+    let per_round = down + up;
+    let by_bytes = c
+        .schedule
+        .max_total_bytes
+        .filter(|_| per_round > 0 && !per_url.iter().any(|u| u.size_source == SizeSource::Cap))
+        .map(|m| m.div_ceil(per_round).max(1));
+    if let Some(b) = by_bytes {
+        rounds = Some(rounds.map_or(b, |r| r.min(b)));
+    }
+    let until = c.schedule.until;
+    let first_look = (until == Until::Decided).then(|| {
+        let r = rounds.map_or(FIRST_LOOK_ROUNDS, |r| r.min(FIRST_LOOK_ROUNDS));
+        FirstLook {
+            rounds: r,
+            fetches: r * n,
+            down_bytes: r * down,
+            up_bytes: r * up,
+        }
+    });
     Cost {
         campaign: c.name.clone(),
         urls: per_url.len(),
@@ -143,6 +188,9 @@ pub fn cost(c: &Campaign, probed: &Sizes, earlier: &Sizes) -> Cost {
         total_down_bytes: rounds.map(|r| r * down),
         total_up_bytes: rounds.map(|r| r * up),
         upper_bound: per_url.iter().any(|u| u.size_source == SizeSource::Cap),
+        until,
+        max_total_bytes: c.schedule.max_total_bytes,
+        first_look,
         per_url,
     }
 }
@@ -256,11 +304,31 @@ impl Cost {
             b(self.overhead_up_per_round),
             humantime::format_duration(Duration::from_millis(self.max_round_ms)),
         );
+        if let Some(f) = &self.first_look {
+            let o = |x: u64| b(x * f.rounds);
+            s += &format!(
+                "until decided: the run costs between\n  \
+                 every target row decided at the first look ({} round{}): \
+                 {} fetches, down {bound}{} + ≈{}, up {} + ≈{}\n",
+                f.rounds,
+                if f.rounds == 1 { "" } else { "s" },
+                f.fetches,
+                b(f.down_bytes),
+                o(self.overhead_down_per_round),
+                b(f.up_bytes),
+                o(self.overhead_up_per_round),
+            );
+        }
+        let budget = if self.first_look.is_some() {
+            "  and the budget spent"
+        } else {
+            "total"
+        };
         match self.rounds {
             Some(r) => {
                 let o = |x: u64| b(x * r);
                 s += &format!(
-                    "total ({r} round{}): {} fetches, down {bound}{} + ≈{}, up {} + ≈{}\n",
+                    "{budget} ({r} round{}): {} fetches, down {bound}{} + ≈{}, up {} + ≈{}\n",
                     if r == 1 { "" } else { "s" },
                     self.total_fetches.unwrap_or(0),
                     b(self.total_down_bytes.unwrap_or(0)),
@@ -273,6 +341,15 @@ impl Cost {
                 s += "total: unknown — `duration` without `interval` runs rounds back to back, \
                       as many as the network allows; set `interval` or `rounds` to bound it\n"
             }
+        }
+        if let Some(m) = self.max_total_bytes {
+            let round = self.down_bytes_per_round + self.up_bytes_per_round;
+            s += &format!(
+                "max_total_bytes {}: no round starts once the run has moved that much; the round \
+                 that reaches it ends whole (at most {bound}{} of bodies in all)\n",
+                b(m),
+                b(m.saturating_add(round)),
+            );
         }
         let count = |src: SizeSource| self.per_url.iter().filter(|u| u.size_source == src).count();
         s += &format!(

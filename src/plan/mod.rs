@@ -11,7 +11,7 @@
 pub mod cost;
 mod schedule;
 
-pub use schedule::Schedule;
+pub use schedule::{Schedule, Until, DEFAULT_DECIDED_ROUNDS};
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;

@@ -21,7 +21,53 @@ pub struct Schedule {
     /// Maximum random extra delay added to each round start.
     #[serde(serialize_with = "ser_duration")]
     pub jitter: Duration,
+    /// When the campaign stops: at the end of its budget, or as soon as
+    /// every target row is decided. Left out of `campaign.json` (and so of
+    /// the campaign hash) at its default, so older runs still `--resume`.
+    #[serde(skip_serializing_if = "Until::is_budget")]
+    pub until: Until,
+    /// Budget in body bytes (down + up) of the run: no round starts once
+    /// the run has moved this many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_total_bytes: Option<u64>,
+    /// `rounds` is the default (the file set neither `rounds` nor
+    /// `duration`): `run --until decided` then widens it to the adaptive
+    /// budget.
+    #[serde(skip)]
+    pub rounds_implicit: bool,
 }
+
+/// The campaign key `until` (and `run --until`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Until {
+    /// Run every round of the budget (`rounds`, `duration`).
+    #[default]
+    Budget,
+    /// Stop when every target row is decided, or when the budget is spent.
+    Decided,
+}
+
+impl Until {
+    pub fn is_budget(&self) -> bool {
+        *self == Until::Budget
+    }
+
+    pub fn parse(s: &str) -> Result<Until, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "decided" => Ok(Until::Decided),
+            "budget" => Ok(Until::Budget),
+            _ => Err(format!(
+                "unknown value {s:?}: expected \"decided\" or \"budget\""
+            )),
+        }
+    }
+}
+
+/// The budget of an adaptive campaign that sets neither `rounds` nor
+/// `duration`: enough for an `ok` with evidence of absence on a fast
+/// path, bounded so a row that never settles cannot run for ever.
+pub const DEFAULT_DECIDED_ROUNDS: u32 = 40;
 
 impl Default for Schedule {
     fn default() -> Self {
@@ -30,6 +76,9 @@ impl Default for Schedule {
             duration: None,
             interval: Duration::ZERO,
             jitter: Duration::ZERO,
+            until: Until::Budget,
+            max_total_bytes: None,
+            rounds_implicit: true,
         }
     }
 }

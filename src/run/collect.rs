@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::progress::Progress;
 use crate::record::histograms::Histograms;
-use crate::record::rounds::{RoundEnd, RoundLog, RoundRow};
+use crate::record::rounds::{RoundEnd, RoundLog, RoundRow, StopReason};
 use crate::record::sink::Sink;
 use crate::report::classes::ClassTable;
 use crate::types::FetchRecord;
@@ -31,6 +31,10 @@ pub enum Msg {
         /// The highest `fetch_id` sequence number used so far.
         last_seq: u64,
         end: RoundEnd,
+        /// Set when the run stops after this round.
+        stop_reason: Option<StopReason>,
+        /// `until = "decided"`: target rows decided / undecided.
+        tally: Option<super::Tally>,
     },
 }
 
@@ -89,6 +93,8 @@ pub fn collect(
                 ended,
                 last_seq,
                 end,
+                stop_reason,
+                tally,
             } => {
                 hist.write_round(out, round, started, ended)
                     .with_context(|| format!("{}: writing histograms", out.display()))?;
@@ -102,10 +108,11 @@ pub fn collect(
                     fetches: in_round,
                     last_seq,
                     end,
+                    stop_reason,
                 })
                 .with_context(|| format!("{}: writing rounds.csv", out.display()))?;
                 in_round = 0;
-                progress.round_end(round, s.fetches, s.errors);
+                progress.round_end(round, s.fetches, s.errors, tally, stop_reason);
             }
         }
     }

@@ -6,6 +6,7 @@
 //! per-class table and the progress bar. One writer means rows never
 //! interleave and the files stay consistent whatever the concurrency.
 
+mod adaptive;
 mod catch;
 mod collect;
 pub mod diagnose;
@@ -15,7 +16,7 @@ mod signals;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
@@ -23,14 +24,17 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Campaign;
-use crate::plan::Plan;
+use crate::plan::{Plan, Until};
 use crate::probe::{self, Prepared};
 use crate::record::meta::{self, DirLock, HostFacts};
-use crate::record::rounds::{RoundEnd, RoundLog};
+use crate::record::rounds::{RoundEnd, RoundLog, StopReason};
 use crate::record::sink::Sink;
 use crate::report::classes::ClassTable;
 use crate::types::FetchRecord;
+use adaptive::Decider;
+pub use adaptive::Tally;
 pub use collect::Msg;
+pub use progress::decided_text;
 pub use resume::Mode;
 pub use signals::stop_signal;
 use signals::Stop;
@@ -80,6 +84,14 @@ pub struct RunOutcome {
     /// What failed, for the message when nothing was measured.
     pub failures: diagnose::Failures,
     pub table: ClassTable,
+    /// Why the run stopped after this invocation's last round (`None` when
+    /// it ran no round).
+    pub stop_reason: Option<StopReason>,
+    /// `until = "decided"`: target rows decided / undecided at the end.
+    pub tally: Option<Tally>,
+    /// `--once`/`--resume` of an adaptive run whose target rows were all
+    /// decided already: nothing was fetched.
+    pub already_decided: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +126,48 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let hash = meta::campaign_hash(&c);
     let start = resume::plan_start(&c, &hash, opts.mode)?;
     let (run_id, seed) = (start.run_id.clone(), start.seed);
+    let adaptive = c.schedule.until == Until::Decided;
+    let mut decider = if adaptive {
+        let mut d = Decider::new(&c.targets, &c.vantage, &run_id, &c.out, start.continued)
+            .map_err(|e| out_err(&format!("{e:#}")))?;
+        if start.continued {
+            d.look();
+        }
+        Some(d)
+    } else {
+        None
+    };
+    // A continued adaptive run with nothing left to decide fetches nothing.
+    if start.already_decided
+        || (start.continued && decider.as_ref().is_some_and(|d| d.all_decided()))
+    {
+        return Ok(RunOutcome {
+            out: c.out.clone(),
+            run_id,
+            seed,
+            fetches: 0,
+            errors: 0,
+            rounds: 0,
+            first_round: start.first_round,
+            interrupted: false,
+            signal_exit: None,
+            internal_errors: 0,
+            failures: Default::default(),
+            table: ClassTable::default(),
+            stop_reason: None,
+            tally: decider.map(|d| d.tally),
+            already_decided: true,
+        });
+    }
+    let mut active = decider.as_ref().map(Decider::active);
+    // Body bytes of the run so far (the `max_total_bytes` budget).
+    let bytes = Arc::new(AtomicU64::new(match c.schedule.max_total_bytes {
+        Some(_) if start.continued => {
+            resume::run_bytes(&c.out, &run_id).map_err(|e| out_err(&e))?
+        }
+        _ => 0,
+    }));
+    let got: Option<Arc<Mutex<Vec<FetchRecord>>>> = adaptive.then(Default::default);
 
     let sink = Sink::open(&c.out).map_err(|e| RunError::Output(e.into()))?;
     let log = RoundLog::open(&c.out).map_err(|e| out_err(&e))?;
@@ -140,7 +194,10 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
             .rounds
             .map(|r| r.saturating_sub(start.first_round))
     };
-    let total = planned_rounds.map(|r| r as u64 * prepared.len() as u64);
+    // An adaptive run's fetches are not known in advance.
+    let total = planned_rounds
+        .filter(|_| !adaptive)
+        .map(|r| r as u64 * prepared.len() as u64);
     let (tx, rx) = mpsc::unbounded_channel::<Msg>();
     let stop = Arc::new(Stop::new());
     let writer = {
@@ -185,6 +242,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let internal = Arc::new(AtomicU64::new(0));
     let mut seq: u64 = start.last_seq;
     let mut rounds_done = 0;
+    let mut stop_reason = None;
     // Bounded: `first_round..` would overflow computing the round after
     // u32::MAX (resume starts a new run after that one; see resume.rs).
     for round in start.first_round..=u32::MAX {
@@ -213,6 +271,9 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         let round_started = SystemTime::now();
         let mut set = JoinSet::new();
         for idx in plan.order(round) {
+            if active.as_ref().is_some_and(|a| !a[idx]) {
+                continue;
+            }
             let permit = tokio::select! {
                 p = sem.clone().acquire_owned() => p.expect("semaphore open"),
                 _ = stop.wait() => break,
@@ -238,6 +299,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
             };
             let cut = cut.clone();
             let internal = internal.clone();
+            let (got, bytes) = (got.clone(), bytes.clone());
             set.spawn(async move {
                 let mut rec = match catch::catch(probe::fetch_until(&p, &cut)).await {
                     Ok(rec) => rec,
@@ -253,6 +315,14 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
                     }
                 };
                 ids.apply(&mut rec);
+                bytes.fetch_add(rec.body_bytes + rec.upload_bytes, Ordering::SeqCst);
+                if let Some(got) = got {
+                    // The decider needs no timeline: not copied.
+                    let timeline = std::mem::take(&mut rec.timeline);
+                    let copy = rec.clone();
+                    rec.timeline = timeline;
+                    got.lock().expect("records lock").push(copy);
+                }
                 let _ = tx.send(Msg::Fetch(Box::new(rec)));
                 drop(permit);
             });
@@ -260,19 +330,41 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         while let Some(done) = set.join_next().await {
             task_ended(done, &internal);
         }
+        let ended = SystemTime::now();
         let end = if stop.is_set() {
             RoundEnd::Stopped
         } else {
             RoundEnd::Complete
         };
+        if let (Some(d), Some(got)) = (decider.as_mut(), &got) {
+            d.add(std::mem::take(&mut *got.lock().expect("records lock")));
+            if end == RoundEnd::Complete {
+                d.look();
+                active = Some(d.active());
+            }
+        }
+        stop_reason = after_round(
+            &c,
+            round,
+            end,
+            once,
+            decider.as_ref(),
+            bytes.load(Ordering::SeqCst),
+            t_dur.elapsed(),
+        );
         let _ = tx.send(Msg::RoundEnd {
             round,
             started: round_started,
-            ended: SystemTime::now(),
+            ended,
             last_seq: seq,
             end,
+            stop_reason,
+            tally: decider.as_ref().map(|d| d.tally),
         });
         rounds_done += 1;
+        if stop_reason.is_some() {
+            break;
+        }
     }
     drop(tx);
     let summary = writer
@@ -294,7 +386,44 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         internal_errors: internal.load(Ordering::SeqCst),
         failures: summary.failures,
         table: summary.table,
+        stop_reason,
+        tally: decider.map(|d| d.tally),
+        already_decided: false,
     })
+}
+
+/// Whether the run stops after `round`, and why: a signal; every target
+/// decided (`until = "decided"`); one round of `--once`; the byte budget;
+/// the rounds or the duration spent.
+fn after_round(
+    c: &Campaign,
+    round: u32,
+    end: RoundEnd,
+    once: bool,
+    decider: Option<&Decider>,
+    bytes: u64,
+    elapsed: Duration,
+) -> Option<StopReason> {
+    let s = &c.schedule;
+    if end == RoundEnd::Stopped {
+        return Some(StopReason::Signal);
+    }
+    if decider.is_some_and(Decider::all_decided) {
+        return Some(StopReason::Decided);
+    }
+    if once {
+        return Some(StopReason::Once);
+    }
+    if s.max_total_bytes.is_some_and(|m| bytes >= m) {
+        return Some(StopReason::MaxTotalBytes);
+    }
+    match round.checked_add(1) {
+        Some(next) if s.should_start(next, elapsed) => None,
+        Some(next) if s.rounds.is_none_or(|n| next < n) && s.duration.is_some() => {
+            Some(StopReason::Duration)
+        }
+        _ => Some(StopReason::Rounds),
+    }
 }
 
 /// Only a panic outside the caught fetch (a bug in the few lines that spawn
@@ -325,5 +454,57 @@ impl Ids {
         rec.run_id = self.run_id;
         rec.round = self.round;
         rec.fetch_id = self.fetch_id;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn campaign(schedule: &str) -> Campaign {
+        let text = format!("name = \"x\"\n{schedule}\n[[url]]\nurl = \"https://a.example/\"\n");
+        crate::config::parse_campaign(&text, std::path::Path::new("c.toml")).unwrap()
+    }
+
+    /// Why a run stops after a round: signal first, then decided, --once,
+    /// the byte budget, and the rounds or the duration.
+    #[test]
+    fn stop_reasons_in_order() {
+        let s = Duration::from_secs;
+        let c = campaign("rounds = 3\nmax_total_bytes = 100");
+        let stop = |round, end, once, bytes| after_round(&c, round, end, once, None, bytes, s(0));
+        assert_eq!(stop(0, RoundEnd::Complete, false, 0), None);
+        assert_eq!(stop(1, RoundEnd::Complete, false, 99), None);
+        assert_eq!(
+            stop(1, RoundEnd::Complete, false, 100),
+            Some(StopReason::MaxTotalBytes)
+        );
+        assert_eq!(
+            stop(2, RoundEnd::Complete, false, 0),
+            Some(StopReason::Rounds)
+        );
+        assert_eq!(stop(0, RoundEnd::Complete, true, 0), Some(StopReason::Once));
+        assert_eq!(
+            stop(0, RoundEnd::Stopped, true, 1000),
+            Some(StopReason::Signal)
+        );
+        assert_eq!(
+            after_round(&c, u32::MAX, RoundEnd::Complete, false, None, 0, s(0)),
+            Some(StopReason::Rounds)
+        );
+        let c = campaign("duration = \"1m\"");
+        let stop = |elapsed| after_round(&c, 7, RoundEnd::Complete, false, None, 0, elapsed);
+        assert_eq!(stop(s(59)), None);
+        assert_eq!(stop(s(60)), Some(StopReason::Duration));
+        // A decider with every target decided stops the run first.
+        let c = campaign("until = \"decided\"\nrounds = 9");
+        let mut d =
+            Decider::new(&c.targets, "v", "r", std::path::Path::new("/none"), false).unwrap();
+        assert_eq!(
+            after_round(&c, 0, RoundEnd::Complete, false, Some(&d), 0, s(0)),
+            None
+        );
+        d.look();
+        assert!(!d.all_decided(), "nothing measured: undecided");
     }
 }

@@ -6,12 +6,26 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::record::rounds::StopReason;
+
+/// `target rows decided 3/5` (and the undecided ones).
+pub fn decided_text(t: super::Tally) -> String {
+    format!(
+        "target rows decided {}/{} ({} undecided)",
+        t.decided,
+        t.decided + t.undecided,
+        t.undecided
+    )
+}
+
 pub struct Progress {
     bar: ProgressBar,
     /// Print a line per round (stderr is not a terminal and not quiet).
     lines: bool,
     /// Rounds planned, when known.
     rounds: Option<u32>,
+    /// `until = "decided"`: target rows decided at the latest look.
+    tally: std::cell::Cell<Option<super::Tally>>,
 }
 
 impl Progress {
@@ -40,6 +54,7 @@ impl Progress {
             bar,
             lines: !quiet && !terminal,
             rounds,
+            tally: Default::default(),
         }
     }
 
@@ -54,21 +69,42 @@ impl Progress {
         let slow = slowest
             .map(|s| format!(" | slowest {s}"))
             .unwrap_or_default();
+        let rows = self
+            .tally
+            .get()
+            .map(|t| format!(" | {}", decided_text(t)))
+            .unwrap_or_default();
         self.bar.set_message(format!(
-            "round {} | errors {errors}{slow}",
+            "round {}{rows} | errors {errors}{slow}",
             u64::from(round) + 1
         ));
     }
 
-    /// Round `round` (0-based) has all its fetches written; totals so far.
-    pub fn round_end(&self, round: u32, fetches: u64, errors: u64) {
+    /// Round `round` (0-based) has all its fetches written; totals so far,
+    /// the target rows decided (`until = "decided"`) and why the run stops
+    /// here, if it does.
+    pub fn round_end(
+        &self,
+        round: u32,
+        fetches: u64,
+        errors: u64,
+        tally: Option<super::Tally>,
+        stop: Option<StopReason>,
+    ) {
+        self.tally.set(tally);
+        let rows = tally
+            .map(|t| format!(", {}", decided_text(t)))
+            .unwrap_or_default();
         if !self.lines {
             return;
         }
         let of = self.rounds.map(|n| format!("/{n}")).unwrap_or_default();
         let fetch_word = if fetches == 1 { "fetch" } else { "fetches" };
+        let why = stop
+            .map(|s| format!("; stopping: {}", s.as_str()))
+            .unwrap_or_default();
         crate::eprintln_quiet!(
-            "slowlane: round {}{of} done, {fetches} {fetch_word} so far ({errors} failed)",
+            "slowlane: round {}{of} done, {fetches} {fetch_word} so far ({errors} failed){rows}{why}",
             u64::from(round) + 1
         );
     }

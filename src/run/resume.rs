@@ -17,7 +17,7 @@ use crate::config::Campaign;
 use crate::plan;
 use crate::record::meta;
 use crate::record::repair::{after_seq, cut_tail_rows};
-use crate::record::rounds;
+use crate::record::rounds::{self, StopReason};
 use crate::record::sink::{FETCHES_CSV, TIMELINE_CSV};
 use crate::run::RunError;
 
@@ -47,6 +47,9 @@ pub struct Start {
     pub started: SystemTime,
     /// Continuing an earlier invocation's run.
     pub continued: bool,
+    /// `--once` on a run that stopped because every target row was decided:
+    /// nothing to fetch.
+    pub already_decided: bool,
 }
 
 impl Start {
@@ -59,6 +62,7 @@ impl Start {
             last_seq: 0,
             started,
             continued: false,
+            already_decided: false,
         }
     }
 }
@@ -144,6 +148,33 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
         ));
     };
     let last_seq = done.iter().map(|r| r.last_seq).max().unwrap_or(0);
+    let last_stop = done
+        .iter()
+        .max_by_key(|r| r.round)
+        .and_then(|r| r.stop_reason);
+    let decided = last_stop == Some(StopReason::Decided);
+    if mode == Mode::Once && decided {
+        return Ok(Start {
+            run_id,
+            seed,
+            first_round,
+            last_seq,
+            started,
+            continued: true,
+            already_decided: true,
+        });
+    }
+    if mode == Mode::Resume && (decided || last_stop == Some(StopReason::MaxTotalBytes)) {
+        return fresh(format!(
+            "run {run_id} is finished (it stopped at round {}: {})",
+            first_round - 1,
+            if decided {
+                "every target row decided"
+            } else {
+                "max_total_bytes spent"
+            }
+        ));
+    }
     if mode == Mode::Resume {
         let elapsed = SystemTime::now()
             .duration_since(started)
@@ -173,7 +204,32 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
         last_seq,
         started,
         continued: true,
+        already_decided: false,
     })
+}
+
+/// Body bytes (down + up) the fetches of run `run_id` in `out` moved: the
+/// `max_total_bytes` budget spent before a `--resume`. Read once.
+pub fn run_bytes(out: &Path, run_id: &str) -> anyhow::Result<u64> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        run_id: String,
+        #[serde(default)]
+        body_bytes: Option<u64>,
+        #[serde(default)]
+        upload_bytes: Option<u64>,
+    }
+    let path = out.join(FETCHES_CSV);
+    if !path.exists() {
+        return Ok(0);
+    }
+    let mut r =
+        csv::Reader::from_path(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(r.deserialize::<Row>()
+        .filter_map(Result::ok)
+        .filter(|row| row.run_id == run_id)
+        .map(|row| row.body_bytes.unwrap_or(0) + row.upload_bytes.unwrap_or(0))
+        .sum())
 }
 
 /// The round after `last`, none after u32::MAX (rounds never wrap to 0 in

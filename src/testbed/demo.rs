@@ -8,6 +8,21 @@ use anyhow::{Context, Result};
 use super::lab::{toml_str, Lab};
 use super::scenario::Scenario;
 
+/// How many rounds a demo campaign runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoRounds {
+    /// Exactly this many (`None`: the scenario's `rounds`).
+    Fixed(Option<u32>),
+    /// `until = "decided"` with a budget of this many rounds, and the
+    /// scenario's `decided_max_time` as the fetch cap.
+    UntilDecided(u32),
+}
+
+/// The round budget of `slowlane demo` without `--rounds`: room for an `ok`
+/// with evidence of absence (no slowed fetch in about 30 rounds bounds the
+/// slowed share below 10%), and still under 2 MB for the 30 KB text target.
+pub const DEMO_BUDGET_ROUNDS: u32 = 60;
+
 /// A campaign TOML (issue-2 format) for `scenario`'s URLs, pointed at `lab`
 /// through `connect_to` and the lab CA, writing results to `out_dir`.
 /// `rounds = None` keeps the scenario's default.
@@ -17,6 +32,16 @@ pub fn demo_campaign(
     out_dir: &Path,
     rounds: Option<u32>,
 ) -> String {
+    demo_campaign_with(scenario, lab, out_dir, DemoRounds::Fixed(rounds))
+}
+
+/// [`demo_campaign`], fixed or adaptive.
+pub fn demo_campaign_with(
+    scenario: &Scenario,
+    lab: &Lab,
+    out_dir: &Path,
+    rounds: DemoRounds,
+) -> String {
     let c = &scenario.campaign;
     let mut s = String::new();
     let _ = writeln!(
@@ -25,15 +50,31 @@ pub fn demo_campaign(
         scenario.name
     );
     let _ = writeln!(s, "name = {}", toml_str(&format!("demo-{}", scenario.name)));
-    let _ = writeln!(s, "rounds = {}", rounds.unwrap_or(c.rounds).max(1));
-    let _ = writeln!(s, "concurrency = {}", c.concurrency.max(1));
+    let (max_time, concurrency) = match rounds {
+        DemoRounds::Fixed(n) => {
+            let _ = writeln!(s, "rounds = {}", n.unwrap_or(c.rounds).max(1));
+            (c.max_time, c.concurrency)
+        }
+        DemoRounds::UntilDecided(budget) => {
+            let _ = writeln!(s, "until = \"decided\"");
+            let _ = writeln!(s, "rounds = {}", budget.max(1));
+            (
+                c.decided_max_time.unwrap_or(c.max_time),
+                c.decided_concurrency.unwrap_or(c.concurrency),
+            )
+        }
+    };
+    let _ = writeln!(s, "concurrency = {}", concurrency.max(1));
     let _ = writeln!(s, "out = {}", toml_str(&out_dir.display().to_string()));
     let _ = writeln!(s, "\n[defaults]");
     let _ = writeln!(
         s,
         "max_time = {}",
-        toml_str(&humantime::format_duration(c.max_time).to_string())
+        toml_str(&humantime::format_duration(max_time).to_string())
     );
+    if let (DemoRounds::UntilDecided(_), Some(b)) = (rounds, &c.decided_max_bytes) {
+        let _ = writeln!(s, "max_bytes = {}", toml_str(b));
+    }
     for (key, value) in [
         ("connect_timeout", c.connect_timeout),
         ("tls_timeout", c.tls_timeout),
@@ -75,9 +116,19 @@ pub fn write_demo_campaign(
     out_dir: &Path,
     rounds: Option<u32>,
 ) -> Result<PathBuf> {
+    write_demo_campaign_with(scenario, lab, out_dir, DemoRounds::Fixed(rounds))
+}
+
+/// [`write_demo_campaign`], fixed or adaptive.
+pub fn write_demo_campaign_with(
+    scenario: &Scenario,
+    lab: &Lab,
+    out_dir: &Path,
+    rounds: DemoRounds,
+) -> Result<PathBuf> {
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let path = out_dir.join("campaign.toml");
-    std::fs::write(&path, demo_campaign(scenario, lab, out_dir, rounds))
+    std::fs::write(&path, demo_campaign_with(scenario, lab, out_dir, rounds))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
 }

@@ -21,7 +21,10 @@ pub mod udp;
 pub mod units;
 
 pub use clienthello::{parse_client_hello, ClientHello, HelloError};
-pub use demo::{demo_campaign, write_demo_campaign};
+pub use demo::{
+    demo_campaign, demo_campaign_with, write_demo_campaign, write_demo_campaign_with, DemoRounds,
+    DEMO_BUDGET_ROUNDS,
+};
 pub use inspect::Inspect;
 pub use lab::Lab;
 pub use middlebox::{ConnLog, Middlebox, MiddleboxConfig};

@@ -76,6 +76,18 @@ pub struct CampaignPreset {
     /// that the demo finishes in under a minute.
     #[serde(with = "humantime_de")]
     pub max_time: Duration,
+    /// The fetch cap of the adaptive demo (`until = "decided"`), when it
+    /// differs: a capped slow fetch is a censored observation, and a short
+    /// cap is what lets a throttle be decided in seconds.
+    #[serde(default, with = "humantime_opt")]
+    pub decided_max_time: Option<Duration>,
+    /// … and its concurrency, when it differs.
+    #[serde(default)]
+    pub decided_concurrency: Option<u32>,
+    /// … and its `max_bytes` (written to `[defaults]`), when set: a byte
+    /// cap keeps a large control from costing more than its rate needs.
+    #[serde(default)]
+    pub decided_max_bytes: Option<String>,
     /// Client timeouts written to the campaign's `[defaults]` when set;
     /// unset keeps the engine's 10 s. A scenario whose queue makes
     /// handshakes slow lowers them so some fetches time out.
