@@ -45,6 +45,8 @@ pub struct Row {
     pub most_per_url: usize,
     /// A small download: its rate is reported, not judged (times decide).
     pub small: bool,
+    /// Anytime-valid evidence (only with `AnalyzeOptions::sequential`).
+    pub seq: Option<super::sequential::SeqEvidence>,
 }
 
 fn blank(s: &Series, scope: Scope) -> Verdict {
@@ -147,6 +149,7 @@ fn prepare(
             .max()
             .unwrap_or(0),
         small: false,
+        seq: None,
     };
     let v = &mut row.verdict;
     let first = &ds.series[members[0]];
@@ -288,6 +291,7 @@ fn prepare(
         // The share is counted on the metric that can decide the row.
         if (k == Kind::Rate && !row.small) || (k == Kind::Total && row.small) {
             row.share = Some(share(k, &st, opts));
+            c.add_deep(super::deep::count(k, &st));
         }
         row.cmps.push(c);
     }

@@ -1,0 +1,104 @@
+//! The deep-slowdown binomial test (issue 22.1): power where the effect is
+//! large, without assuming light tails.
+//!
+//! A rank test over 5 against 5 fetches cannot go below p = 1/252, and the
+//! false discovery rate over a vantage's rows lifts that above 0.01: a
+//! 10,000× throttle read `inconclusive`. A test that gets more from five
+//! fetches must use the *size* of the effect — but a lossy long path makes
+//! clean fetches of one object vary 3× (a loss in slow start halves the
+//! window), so a test on log rates that assumes light tails would call that
+//! a throttle. This test assumes no distribution, only a per-fetch rate of
+//! 10× outliers:
+//!
+//! - a fetch is **deeply slowed** when its rate is below [`DEEP_FRACTION`]
+//!   (0.1) × its controls' median (a time: above 10× the median and at least
+//!   [`MIN_TIME_INFLATION_MS`] more). The 2021 policer was 10–30×; a clean
+//!   lossy path varies ~3×;
+//! - under "no material throttle" a fetch is deeply slowed with probability
+//!   at most `eps` = max([`DEEP_EPS0`], (k_c + 1)/(n_c + 2)), the controls'
+//!   own deep-slowed share with one pseudo-count: a path whose controls
+//!   themselves fall 10× now and then raises the null;
+//! - p = P(Bin(n, eps) ≥ k) for k of n target fetches deeply slowed.
+//!
+//! The row's p-value is then the smaller of the rank test's and this one,
+//! times 2 (Bonferroni: each row is still one member of the vantage's FDR
+//! family). `DEEP_EPS0` is checked against the synthetic path model, lossy
+//! long paths included, in `tests/analyze_evidence.rs`.
+
+use super::compare::{Cmp, Stratum};
+use super::kind::{Kind, MIN_TIME_INFLATION_MS};
+use crate::analyze::base::verdict::Test;
+use crate::analyze::stats::evidence::binomial_sf;
+
+/// A fetch is deeply slowed below this fraction of its controls' median.
+pub const DEEP_FRACTION: f64 = 0.1;
+
+/// The least per-fetch probability of a deep slowdown assumed under "no
+/// material throttle" (the clean path model, lossy paths included, stays
+/// far below it: see the module doc).
+pub const DEEP_EPS0: f64 = 0.05;
+
+/// Deeply slowed fetches of a row and of its controls.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Deep {
+    pub k: usize,
+    pub n: usize,
+    pub k_c: usize,
+    pub n_c: usize,
+}
+
+impl Deep {
+    /// The null's per-fetch probability of a deep slowdown.
+    pub fn eps(&self) -> f64 {
+        DEEP_EPS0.max((self.k_c as f64 + 1.0) / (self.n_c as f64 + 2.0))
+    }
+
+    /// The exact binomial p-value (None without fetches).
+    pub fn p(&self) -> Option<f64> {
+        (self.n > 0 && self.n_c > 0).then(|| binomial_sf(self.k, self.n, self.eps()))
+    }
+}
+
+/// Whether value `v` is deeply slowed against a control median `m`.
+pub fn deep(kind: Kind, v: f64, m: f64) -> bool {
+    if kind.is_time() {
+        v > m / DEEP_FRACTION && v - m >= MIN_TIME_INFLATION_MS
+    } else {
+        v < DEEP_FRACTION * m
+    }
+}
+
+/// Count the deeply slowed fetches of the strata, each against its own
+/// controls' median, and of each control pool (once) against itself.
+pub fn count(kind: Kind, strata: &[Stratum]) -> Deep {
+    let mut d = Deep::default();
+    let mut seen: Vec<u64> = Vec::new();
+    for s in strata {
+        let m = s.c.median;
+        if !(m > 0.0) || s.c.sorted.is_empty() {
+            continue;
+        }
+        d.n += s.t.vals.len();
+        d.k += s.t.vals.iter().filter(|&&v| deep(kind, v, m)).count();
+        if !seen.contains(&s.c.id) {
+            seen.push(s.c.id);
+            d.n_c += s.c.sorted.len();
+            d.k_c += s.c.sorted.iter().filter(|&&v| deep(kind, v, m)).count();
+        }
+    }
+    d
+}
+
+impl Cmp {
+    /// Add the deep-slowdown test to this comparison: p becomes twice the
+    /// smaller of the two, and `test` names the one that gave it.
+    pub fn add_deep(&mut self, d: Deep) {
+        self.deep = Some(d);
+        let Some(pd) = d.p() else { return };
+        let pr = self.p.unwrap_or(1.0);
+        if pd < pr {
+            self.test = Test::DeepBinomial;
+        }
+        self.p = Some((2.0 * pd.min(pr)).min(1.0));
+    }
+}
