@@ -25,9 +25,10 @@
 //! family). `DEEP_EPS0` is checked against the synthetic path model, lossy
 //! long paths included, in `tests/analyze_evidence.rs`.
 
-use super::compare::{Cmp, Stratum};
+use super::compare::{paired_min, Cmp, Stratum};
 use super::kind::{Kind, MIN_TIME_INFLATION_MS};
 use crate::analyze::base::verdict::Test;
+use crate::analyze::base::AnalyzeOptions;
 use crate::analyze::stats::evidence::binomial_sf;
 
 /// A fetch is deeply slowed below this fraction of its controls' median.
@@ -70,7 +71,21 @@ pub fn deep(kind: Kind, v: f64, m: f64) -> bool {
 
 /// Count the deeply slowed fetches of the strata, each against its own
 /// controls' median, and of each control pool (once) against itself.
-pub fn count(kind: Kind, strata: &[Stratum]) -> Deep {
+///
+/// Time-matched like the slowed share: when enough rounds pair up, only
+/// target fetches of rounds that have control fetches count (a path ten
+/// times slower every evening, with controls fetched only by day, is no
+/// throttle).
+pub fn count(kind: Kind, strata: &[Stratum], o: &AnalyzeOptions) -> Deep {
+    let has_ctl =
+        |s: &Stratum, k: u64| k != 0 && s.c.round_ln.binary_search_by(|x| x.0.cmp(&k)).is_ok();
+    let mut rounds: Vec<u64> = strata
+        .iter()
+        .flat_map(|s| s.t.pairs.iter().copied().filter(|&k| has_ctl(s, k)))
+        .collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    let paired = rounds.len() >= paired_min(o);
     let mut d = Deep::default();
     let mut seen: Vec<u64> = Vec::new();
     for s in strata {
@@ -78,8 +93,13 @@ pub fn count(kind: Kind, strata: &[Stratum]) -> Deep {
         if !(m > 0.0) || s.c.sorted.is_empty() {
             continue;
         }
-        d.n += s.t.vals.len();
-        d.k += s.t.vals.iter().filter(|&&v| deep(kind, v, m)).count();
+        for (i, &v) in s.t.vals.iter().enumerate() {
+            if paired && !has_ctl(s, s.t.pairs[i]) {
+                continue;
+            }
+            d.n += 1;
+            d.k += usize::from(deep(kind, v, m));
+        }
         if !seen.contains(&s.c.id) {
             seen.push(s.c.id);
             d.n_c += s.c.sorted.len();

@@ -291,7 +291,7 @@ fn prepare(
         // The share is counted on the metric that can decide the row.
         if (k == Kind::Rate && !row.small) || (k == Kind::Total && row.small) {
             row.share = Some(share(k, &st, opts));
-            c.add_deep(super::deep::count(k, &st));
+            c.add_deep(super::deep::count(k, &st, opts));
         }
         row.cmps.push(c);
     }
