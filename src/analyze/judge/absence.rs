@@ -87,18 +87,10 @@ pub struct Missing {
     pub rounds: Option<u32>,
 }
 
-/// Fetches per round of a comparison (a host row of two URLs fetches two).
-pub fn per_round(c: &Cmp) -> f64 {
-    if c.n_pairs > 0 {
-        (c.n as f64 / c.n_pairs as f64).max(1.0)
-    } else {
-        1.0
-    }
-}
-
-/// Rounds still to go for `fetches` in total, at the row's pace.
-pub fn rounds_to(fetches: usize, c: &Cmp) -> u32 {
-    let more = fetches.saturating_sub(c.n) as f64 / per_round(c);
+/// Rounds still to go for `fetches` in total, `n` done, at `per_round`
+/// fetches a round (a row's member series are each fetched once a round).
+pub fn rounds_to(fetches: usize, n: usize, per_round: usize) -> u32 {
+    let more = fetches.saturating_sub(n) as f64 / per_round.max(1) as f64;
     (more.ceil() as u32).max(1)
 }
 
@@ -108,6 +100,7 @@ pub fn rounds_to(fetches: usize, c: &Cmp) -> u32 {
 pub fn missing(
     cmps: &[&Cmp],
     share: Option<&Share>,
+    per_round: usize,
     o: &AnalyzeOptions,
 ) -> Option<Missing> {
     let mut text = String::new();
@@ -174,7 +167,7 @@ pub fn missing(
         return None;
     }
     let rounds = match (need, lead) {
-        (Some(f), Some(c)) => Some(rounds_to(f, c)),
+        (Some(f), Some(c)) => Some(rounds_to(f, c.n, per_round)),
         _ => None,
     };
     match rounds {

@@ -191,6 +191,8 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         }
     };
     let mut reason = String::with_capacity(320);
+    // Each member series is fetched once a round.
+    let per_round = r.members.len().max(1);
     let seq_text = |t: &mut String| {
         if let Some(e) = seq {
             let _ = write!(t, "e-process e={} q={}: ", P(e.e), P(e.q));
@@ -242,9 +244,7 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         // Rounds until both sides have min-n (a side with none: unknown).
         let c = &cmps[i];
         if c.n > 0 && c.n_c > 0 {
-            let per = super::absence::per_round(c);
-            let more = (o.min_n.saturating_sub(c.n) as f64 / per).ceil() as u32;
-            v.needs_rounds = Some(more.max(1));
+            v.needs_rounds = Some(super::absence::rounds_to(o.min_n, c.n, per_round));
         }
     } else if weak.is_some() {
         v.verdict = VerdictKind::Inconclusive;
@@ -255,10 +255,10 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         );
         seq_text(&mut reason);
         d.describe_into(&mut reason);
-        v.needs_rounds = weak_rounds(d, o);
+        v.needs_rounds = weak_rounds(d, per_round, o);
     } else {
         let judged_cmps: Vec<&Cmp> = judged.iter().map(|&i| &cmps[i]).collect();
-        match super::absence::missing(&judged_cmps, sh.filter(|_| share_ok), o) {
+        match super::absence::missing(&judged_cmps, sh.filter(|_| share_ok), per_round, o) {
             None => v.verdict = VerdictKind::Ok,
             Some(m) => {
                 v.verdict = VerdictKind::Inconclusive;
@@ -321,11 +321,11 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
 /// significant) would be settled at its spread: until its interval's high
 /// end is below the threshold (the interval shrinking as √n), and at least
 /// a quarter more fetches when it already is and only the test lags.
-fn weak_rounds(d: &Cmp, o: &AnalyzeOptions) -> Option<u32> {
+fn weak_rounds(d: &Cmp, per_round: usize, o: &AnalyzeOptions) -> Option<u32> {
     let (r, ci) = (d.ratio?, d.ci?);
     let f = crate::analyze::stats::evidence::fetches_for_ratio(r, ci, d.n, o.threshold)?;
     // The interval clears the threshold already: significance lags; a
     // quarter more fetches is the least more rounds can give.
     let f = f.max(d.n + d.n.div_ceil(4));
-    Some(super::absence::rounds_to(f, d))
+    Some(super::absence::rounds_to(f, d.n, per_round))
 }
