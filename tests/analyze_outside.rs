@@ -268,7 +268,10 @@ fn upload_is_its_own_direction() {
     for c in ["https://up.example.net/up", "https://up2.example.org/up"] {
         let r = row(&v, c, Direction::Up);
         assert_eq!(r.verdict, VerdictKind::Inconclusive, "{table}");
-        assert!(r.reason.contains("cannot exclude a partial throttle"), "{table}");
+        assert!(
+            r.reason.contains("cannot exclude a partial throttle"),
+            "{table}"
+        );
         assert!(r.needs_rounds.is_some_and(|n| n >= 19), "{table}");
     }
     // Download verdicts do not change with the uploads beside them.

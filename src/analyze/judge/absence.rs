@@ -44,7 +44,10 @@ fn ratio_excluded(c: &Cmp, o: &AnalyzeOptions) -> bool {
         return true;
     }
     // A time: the slowest the interval allows, med_c / lo, adds < 20 ms.
-    c.kind.is_time() && lo > 0.0 && c.med_c.is_finite() && c.med_c / lo - c.med_c < MIN_TIME_INFLATION_MS
+    c.kind.is_time()
+        && lo > 0.0
+        && c.med_c.is_finite()
+        && c.med_c / lo - c.med_c < MIN_TIME_INFLATION_MS
 }
 
 /// Whether the share's bound is below [`ABSENCE_SHARE`].
@@ -116,7 +119,11 @@ pub fn missing(
         if !text.is_empty() {
             text.push_str("; ");
         }
-        let _ = write!(text, "cannot exclude a throttle: {} ratio", c.metric.as_str());
+        let _ = write!(
+            text,
+            "cannot exclude a throttle: {} ratio",
+            c.metric.as_str()
+        );
         match (c.ratio, c.ci) {
             (Some(r), Some((lo, hi))) => {
                 let _ = write!(

@@ -381,7 +381,11 @@ impl Cmp {
         }
         let _ = write!(s, ", n={}/{}", self.n, self.n_c);
         if let Some(d) = self.deep.filter(|d| d.k > 0) {
-            let _ = write!(s, ", {}/{} fetches 10× slower (controls {}/{})", d.k, d.n, d.k_c, d.n_c);
+            let _ = write!(
+                s,
+                ", {}/{} fetches 10× slower (controls {}/{})",
+                d.k, d.n, d.k_c, d.n_c
+            );
         }
     }
 }

@@ -123,10 +123,13 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
     // decide throttled or partial (see `super::sequential`).
     let seq = r.seq.filter(|_| o.sequential);
     let seq_cmp = judged.iter().copied().find(|&i| cmps[i].deep.is_some());
-    let seq_throttled = seq_cmp.filter(|&i| {
-        seq.is_some_and(|e| e.sig) && cmps[i].enough(o) && cmps[i].effect(o)
-    });
-    let throttled = if o.sequential { seq_throttled } else { throttled };
+    let seq_throttled =
+        seq_cmp.filter(|&i| seq.is_some_and(|e| e.sig) && cmps[i].enough(o) && cmps[i].effect(o));
+    let throttled = if o.sequential {
+        seq_throttled
+    } else {
+        throttled
+    };
     let pick = throttled.or(weak).unwrap_or(primary.min(cmps.len() - 1));
     let d = &cmps[pick];
     let v = &mut r.verdict;

@@ -57,7 +57,9 @@ fn row_e(r: &Row, o: &AnalyzeOptions) -> Option<f64> {
         .share
         .as_ref()
         .filter(|s| s.n >= o.min_n && s.n_c >= o.min_n)
-        .map_or(1.0, |s| excess_e(s.slowed, s.n, share_eps(s.c_slowed, s.n_c)));
+        .map_or(1.0, |s| {
+            excess_e(s.slowed, s.n, share_eps(s.c_slowed, s.n_c))
+        });
     Some((e_deep + e_share) / 2.0)
 }
 

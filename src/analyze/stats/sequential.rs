@@ -24,11 +24,7 @@ pub const EXCESS_ALTERNATIVES: [f64; 3] = [0.3, 0.6, 0.9];
 /// ln of the likelihood ratio of `k` of `n` under `p1` against `p0`.
 fn ln_lr(k: usize, n: usize, p1: f64, p0: f64) -> f64 {
     let (k, m) = (k as f64, (n - k.min(n)) as f64);
-    let a = if k > 0.0 {
-        k * (p1 / p0).ln()
-    } else {
-        0.0
-    };
+    let a = if k > 0.0 { k * (p1 / p0).ln() } else { 0.0 };
     let b = if m > 0.0 {
         m * ((1.0 - p1) / (1.0 - p0)).ln()
     } else {

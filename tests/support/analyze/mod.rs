@@ -12,6 +12,7 @@ use slowlane::types::{Class, Group};
 pub const POLICE_BPS: f64 = 131_072.0;
 
 pub mod paths;
+pub mod sim;
 
 /// What the path does to one URL's fetches.
 #[derive(Debug, Clone, Copy)]
