@@ -309,8 +309,19 @@ fn adaptive(seed: u64, path: &LossyPath, urls: &[SimUrl], max_rounds: u32) -> (V
     (decided, max_rounds)
 }
 
-fn adaptive_study(campaigns: u64, seed0: u64, max_rounds: u32) -> Tally {
-    let urls = sim::mixed(None);
+/// The mixed set cut to three sizes (a quicker study of the same paths).
+fn three_sizes(urls: Vec<SimUrl>) -> Vec<SimUrl> {
+    urls.into_iter()
+        .filter(|u| [30_000, 600_000, 2_000_000].contains(&u.3))
+        .collect()
+}
+
+fn adaptive_study(campaigns: u64, seed0: u64, max_rounds: u32, full: bool) -> Tally {
+    let urls = if full {
+        sim::mixed(None)
+    } else {
+        three_sizes(sim::mixed(None))
+    };
     let mut t = Tally::default();
     for c in 0..campaigns {
         let mut rng = SmallRng::seed_from_u64(seed0 + c);
@@ -339,8 +350,8 @@ fn clean_fixed_round_campaigns_study_full() {
 
 #[test]
 fn clean_adaptive_campaigns_study_short() {
-    let t = adaptive_study(8, 2_000, 45);
-    t.check("adaptive, 8 clean campaigns");
+    let t = adaptive_study(5, 2_000, 40, false);
+    t.check("adaptive, 5 clean campaigns");
     // Not vacuous: clean targets reach an evidenced `ok`.
     assert!(t.ok_rows * 2 > t.rows, "{t:?}");
 }
@@ -352,7 +363,7 @@ fn clean_adaptive_campaigns_study_full() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10_000);
-    adaptive_study(n, 200_000, 60).check("adaptive, full study");
+    adaptive_study(n, 200_000, 60, true).check("adaptive, full study");
 }
 
 /// Throttled campaigns are detected: the 600 KB target fully policed, at
@@ -360,9 +371,9 @@ fn clean_adaptive_campaigns_study_full() {
 /// clean targets of its campaign are not flagged).
 #[test]
 fn throttled_campaigns_are_detected() {
-    let urls = sim::mixed(Some((3, 1.0)));
+    let urls = three_sizes(sim::mixed(Some((3, 1.0))));
     let (mut fixed, mut adapt, mut early) = (0, 0, 0);
-    let n = 20;
+    let n = 12;
     for c in 0..n {
         let mut rng = SmallRng::seed_from_u64(c);
         let path = LossyPath::random(&mut rng);
@@ -370,7 +381,7 @@ fn throttled_campaigns_are_detected() {
         let v = analyze_records(&recs, &[], &opts(false));
         let t = targets(&v).find(|r| r.url.ends_with("/600000")).unwrap();
         fixed += usize::from(t.verdict == VerdictKind::Throttled);
-        let (rows, _) = adaptive(c, &path, &urls, 30);
+        let (rows, _) = adaptive(c, &path, &urls, 8);
         let t = rows.iter().find(|r| r.url.ends_with("/600000")).unwrap();
         if t.verdict == VerdictKind::Throttled {
             adapt += 1;
@@ -395,7 +406,7 @@ fn vantage_rows(v: &[Verdict], vantage: &str) -> String {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 8,
+        cases: 5,
         rng_seed: proptest::test_runner::RngSeed::Fixed(22),
         failure_persistence: None,
         .. ProptestConfig::default()
@@ -421,16 +432,16 @@ proptest! {
 
     /// Stopping early never yields a verdict of the opposite sign to the
     /// full campaign: a target decided `ok` at its stop is not `throttled`
-    /// or `partial` after all 40 rounds, and one flagged at its stop is not
+    /// or `partial` after all 36 rounds, and one flagged at its stop is not
     /// `ok` after them.
     #[test]
     fn stopping_early_never_reverses_the_full_campaign(seed in 0u64..10_000, policed in 0u8..3) {
         let mut rng = SmallRng::seed_from_u64(seed);
         let path = LossyPath::random(&mut rng);
         let share = [0.0, 0.3, 1.0][policed as usize];
-        let urls = sim::mixed((share > 0.0).then_some((3, share)));
-        let (early, _) = adaptive(seed, &path, &urls, 40);
-        let full = analyze_records(&sim::campaign(seed, "v", &path, 40, &urls), &[], &opts(false));
+        let urls = three_sizes(sim::mixed((share > 0.0).then_some((3, share))));
+        let (early, _) = adaptive(seed, &path, &urls, 36);
+        let full = analyze_records(&sim::campaign(seed, "v", &path, 36, &urls), &[], &opts(false));
         for e in &early {
             let f = targets(&full).find(|r| r.url == e.url).unwrap();
             let opposite = (e.verdict == VerdictKind::Ok && flagged(f))
