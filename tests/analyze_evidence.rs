@@ -18,7 +18,7 @@ use slowlane::analyze::{
 use slowlane::types::{Class, FetchRecord, Group};
 use support::analyze::paths::partial_campaign;
 use support::analyze::sim::{self, LossyPath, SimUrl};
-use support::analyze::{fetch, url, Path_, POLICE_BPS};
+use support::analyze::{url, Path_, POLICE_BPS};
 
 fn opts(sequential: bool) -> AnalyzeOptions {
     AnalyzeOptions {

@@ -96,7 +96,8 @@ async fn youtube_2024_one_name_two_transports_two_plateaus() {
             "{v:#?}"
         );
         if v.class.map(|c| c.as_str()) == Some("video") {
-            assert_eq!(v.verdict, VerdictKind::Ok, "{v:#?}");
+            // Clean; `ok` once enough rounds exclude a throttle (issue 22.2).
+            assert!(support::analyze::clean_verdict(v), "{v:#?}");
         }
     }
     let summary = &rows
@@ -125,7 +126,7 @@ async fn a_quic_block_is_blocked_over_quic_and_tcp_is_unaffected() {
     let quic = url_row(&rows, "rr1.googlevideo.com", Transport::Quic);
     assert_eq!(quic.verdict, VerdictKind::Blocked, "{quic:#?}");
     let tcp = url_row(&rows, "rr1.googlevideo.com", Transport::Tcp);
-    assert_eq!(tcp.verdict, VerdictKind::Ok, "{tcp:#?}");
+    assert!(support::analyze::clean_verdict(tcp), "{tcp:#?}");
     assert_eq!(tcp.n_failed, 0);
 }
 
