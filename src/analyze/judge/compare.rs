@@ -232,8 +232,8 @@ pub struct Cmp {
     /// comparison depends on nothing but its values).
     pub seeded: bool,
     /// The deep-slowdown counts, on the comparison that may decide the row
-    /// (see [`super::deep`]).
-    pub deep: Option<super::deep::Deep>,
+    /// (see `super::deep`).
+    pub deep: Option<super::kind::Deep>,
 }
 
 /// Compare the strata on one metric. `seed` seeds the target's bootstrap,

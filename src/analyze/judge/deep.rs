@@ -26,48 +26,10 @@
 //! long paths included, in `tests/analyze_evidence.rs`.
 
 use super::compare::{paired_min, Cmp, Stratum};
-use super::kind::{Kind, MIN_TIME_INFLATION_MS};
+pub use super::kind::{deep, Deep, DEEP_EPS0, DEEP_FRACTION};
+use super::kind::Kind;
 use crate::analyze::base::verdict::Test;
 use crate::analyze::base::AnalyzeOptions;
-use crate::analyze::stats::evidence::binomial_sf;
-
-/// A fetch is deeply slowed below this fraction of its controls' median.
-pub const DEEP_FRACTION: f64 = 0.1;
-
-/// The least per-fetch probability of a deep slowdown assumed under "no
-/// material throttle" (the clean path model, lossy paths included, stays
-/// far below it: see the module doc).
-pub const DEEP_EPS0: f64 = 0.05;
-
-/// Deeply slowed fetches of a row and of its controls.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Deep {
-    pub k: usize,
-    pub n: usize,
-    pub k_c: usize,
-    pub n_c: usize,
-}
-
-impl Deep {
-    /// The null's per-fetch probability of a deep slowdown.
-    pub fn eps(&self) -> f64 {
-        DEEP_EPS0.max((self.k_c as f64 + 1.0) / (self.n_c as f64 + 2.0))
-    }
-
-    /// The exact binomial p-value (None without fetches).
-    pub fn p(&self) -> Option<f64> {
-        (self.n > 0 && self.n_c > 0).then(|| binomial_sf(self.k, self.n, self.eps()))
-    }
-}
-
-/// Whether value `v` is deeply slowed against a control median `m`.
-pub fn deep(kind: Kind, v: f64, m: f64) -> bool {
-    if kind.is_time() {
-        v > m / DEEP_FRACTION && v - m >= MIN_TIME_INFLATION_MS
-    } else {
-        v < DEEP_FRACTION * m
-    }
-}
 
 /// Count the deeply slowed fetches of the strata, each against its own
 /// controls' median, and of each control pool (once) against itself.

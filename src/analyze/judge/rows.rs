@@ -46,7 +46,18 @@ pub struct Row {
     /// A small download: its rate is reported, not judged (times decide).
     pub small: bool,
     /// Anytime-valid evidence (only with `AnalyzeOptions::sequential`).
-    pub seq: Option<super::sequential::SeqEvidence>,
+    pub seq: Option<SeqEvidence>,
+}
+
+/// A row's anytime-valid evidence (filled by `super::sequential`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeqEvidence {
+    /// The row's e-value (mean of the deep and share e-processes).
+    pub e: f64,
+    /// e-BH over its family rejects "no throttle".
+    pub sig: bool,
+    /// BH of 1/e over the family: the least alpha at which e-BH rejects.
+    pub q: f64,
 }
 
 fn blank(s: &Series, scope: Scope) -> Verdict {

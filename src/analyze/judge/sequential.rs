@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use super::rows::Row;
+use super::rows::{Row, SeqEvidence};
 use crate::analyze::base::verdict::Scope;
 use crate::analyze::base::AnalyzeOptions;
 use crate::analyze::stats::inference::benjamini_hochberg;
@@ -29,17 +29,6 @@ use crate::analyze::stats::sequential::{e_bh, excess_e};
 /// `partial` (see [`super::decide::PARTIAL_MIN_SHARE`]).
 fn share_eps(c_slowed: usize, n_c: usize) -> f64 {
     super::decide::PARTIAL_MIN_SHARE.max((c_slowed as f64 + 1.0) / (n_c as f64 + 2.0))
-}
-
-/// A row's anytime-valid evidence.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SeqEvidence {
-    /// The row's e-value (mean of the deep and share e-processes).
-    pub e: f64,
-    /// e-BH over its family rejects "no throttle".
-    pub sig: bool,
-    /// BH of 1/e over the family: the least alpha at which e-BH rejects.
-    pub q: f64,
 }
 
 /// The row's e-value, when it has enough fetches to be tested.
