@@ -450,3 +450,52 @@ proptest! {
         }
     }
 }
+
+/// The seed case's shape (twitter-2021: policed media, clean text, one
+/// like-size control each) analysed after every round with `sequential`:
+/// the media rows are decided `throttled` at the first looks, and the text
+/// row reaches an evidenced `ok` within a plausible number of cheap rounds
+/// (about thirty 60 KB fetches: under 2 MB). Decided targets are no longer
+/// fetched; controls keep running.
+#[test]
+fn seed_case_shape_is_decided_adaptively() {
+    let urls = support::analyze::twitter_urls();
+    for seed in 0..3 {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut recs: Vec<FetchRecord> = Vec::new();
+        let mut decided: Vec<Verdict> = Vec::new();
+        let mut last = 0;
+        for round in 1..=45 {
+            for (i, u) in urls.iter().enumerate() {
+                if decided.iter().any(|d| d.url == u.url) {
+                    continue;
+                }
+                let id = format!("r{round}-{i}");
+                recs.push(support::analyze::fetch(&mut rng, "vps", round, &id, u));
+            }
+            let v = analyze_records(&recs, &[], &opts(true));
+            for r in targets(&v) {
+                if r.is_decided() && !decided.iter().any(|d| d.url == r.url) {
+                    assert!(r.needs_rounds.is_none());
+                    decided.push(r.clone());
+                }
+            }
+            last = round;
+            if decided.len() == targets(&v).count() {
+                break;
+            }
+        }
+        assert_eq!(decided.len(), 4, "seed {seed}: {decided:#?}");
+        for d in &decided {
+            if d.url.contains("twimg") {
+                assert_eq!(d.verdict, VerdictKind::Throttled, "{}", d.reason);
+                assert_eq!(d.test, Some(Test::EProcess), "{}", d.reason);
+                assert!(d.n <= 6, "{}: decided after {} fetches", d.url, d.n);
+            } else {
+                assert_eq!(d.verdict, VerdictKind::Ok, "{}", d.reason);
+                assert!(d.n * 60_000 <= 2_000_000, "text after {} fetches", d.n);
+            }
+        }
+        assert!(last <= 35, "seed {seed}: {last} rounds");
+    }
+}

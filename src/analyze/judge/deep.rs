@@ -26,8 +26,8 @@
 //! long paths included, in `tests/analyze_evidence.rs`.
 
 use super::compare::{paired_min, Cmp, Stratum};
-pub use super::kind::{deep, Deep, DEEP_EPS0, DEEP_FRACTION};
 use super::kind::Kind;
+pub use super::kind::{deep, Deep, DEEP_EPS0, DEEP_FRACTION};
 use crate::analyze::base::verdict::Test;
 use crate::analyze::base::AnalyzeOptions;
 
