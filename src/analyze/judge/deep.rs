@@ -52,7 +52,7 @@ pub fn count(kind: Kind, strata: &[Stratum], o: &AnalyzeOptions) -> Deep {
     let mut seen: Vec<u64> = Vec::new();
     for s in strata {
         let m = s.c.median;
-        if !(m > 0.0) || s.c.sorted.is_empty() {
+        if m.is_nan() || m <= 0.0 || s.c.sorted.is_empty() {
             continue;
         }
         for (i, &v) in s.t.vals.iter().enumerate() {
