@@ -27,7 +27,8 @@ fn dump(v: &[Verdict]) -> String {
 fn twitter_policer_from_files() {
     let dir = tempfile::tempdir().unwrap();
     // 30 rounds: enough clean text fetches for an evidenced `ok` (issue
-    // 22.2; at 10 the text row is inconclusive: see `too_few_for_ok`).
+    // 22.2; at 10 the text row is inconclusive, "cannot exclude a partial
+    // throttle": tests/analyze_evidence.rs).
     let recs = campaign(42, "msk-vps-1", 30, &twitter_urls());
     write_dir(dir.path(), &recs);
     let v = analyze_paths(&[dir.path().to_path_buf()], &opts()).unwrap();
