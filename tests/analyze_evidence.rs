@@ -329,6 +329,9 @@ fn adaptive_study(campaigns: u64, seed0: u64, max_rounds: u32, full: bool) -> Ta
         let (rows, rounds) = adaptive(seed0 + c, &path, &urls, max_rounds);
         t.rounds += rounds as usize;
         t.add_family(rows.iter());
+        if campaigns > 20 && (c + 1) % 10 == 0 {
+            eprintln!("adaptive: {} of {campaigns} campaigns: {t:?}", c + 1);
+        }
     }
     t
 }
