@@ -83,8 +83,14 @@ async fn twitter_2021_media_throttled_text_and_controls_ok() {
                 r.reason
             );
         } else {
-            // twitter.com text and every control.
-            assert_eq!(r.verdict, VerdictKind::Ok, "{}: {}", r.url, r.reason);
+            // twitter.com text and every control: not throttled, and at five
+            // rounds not yet evidenced `ok` either (issue 22.2).
+            assert!(
+                support::analyze::clean_verdict(r),
+                "{}: {}",
+                r.url,
+                r.reason
+            );
         }
     }
     let summary = slowlane::analyze::selective_summary(&v);
@@ -95,12 +101,17 @@ async fn twitter_2021_media_throttled_text_and_controls_ok() {
     let throttled = sentence.split(" throttled").next().unwrap_or("");
     assert!(throttled.contains("video"), "{sentence}");
     assert!(throttled.contains("image"), "{sentence}");
-    assert!(sentence.contains("text not throttled"), "{sentence}");
+    // Five rounds of text cannot exclude a partial throttle: "text
+    // inconclusive" (an adaptive campaign fetches until "not throttled").
+    assert!(
+        sentence.contains("text not throttled") || sentence.contains("text inconclusive"),
+        "{sentence}"
+    );
     let class_rows: Vec<_> = v.iter().filter(|r| r.scope == Scope::Class).collect();
     for (class, want) in [
         (Class::Image, VerdictKind::Throttled),
         (Class::Video, VerdictKind::Throttled),
-        (Class::Text, VerdictKind::Ok),
+        (Class::Text, VerdictKind::Inconclusive),
     ] {
         let row = class_rows
             .iter()

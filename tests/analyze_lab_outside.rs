@@ -64,20 +64,26 @@ async fn clean_fast_seeds(seeds: std::ops::Range<u64>) {
     assert_judged(judged);
 }
 
-/// Target URL rows: (ok, all).
+/// Target URL rows: (judged clean, all).
 fn count_ok(v: &[Verdict], c: &mut (usize, usize)) {
     for r in v.iter().filter(|r| r.scope == Scope::Url && !r.control) {
         c.1 += 1;
-        if r.verdict == VerdictKind::Ok {
+        if support::analyze::clean_verdict(r) {
             c.0 += 1;
         }
     }
 }
 
 /// "Nothing throttled" must come from judged rows, not from an analyzer
-/// that calls everything inconclusive: most target rows are `ok`.
+/// that calls everything inconclusive: most target rows were compared and
+/// found clean — `ok`, or (issue 22.2: a lab campaign's few rounds cannot
+/// exclude a 10% slowed share) inconclusive only for want of evidence of
+/// absence, saying what it cannot exclude.
 fn assert_judged((ok, all): (usize, usize)) {
-    assert!(all > 0 && ok * 2 > all, "only {ok} of {all} target rows ok");
+    assert!(
+        all > 0 && ok * 2 > all,
+        "only {ok} of {all} target rows judged clean"
+    );
 }
 
 /// A busy shared 20 Mbit/s link with ~60 ms of queue: nothing throttled.
@@ -134,10 +140,15 @@ async fn partial_policy_is_partial() {
         "slowed median {m}\n{table}"
     );
     for c in v.iter().filter(|r| r.control && r.scope == Scope::Url) {
-        assert_eq!(c.verdict, VerdictKind::Ok, "{}: {}", c.url, c.reason);
+        assert!(
+            support::analyze::clean_verdict(c),
+            "{}: {}",
+            c.url,
+            c.reason
+        );
     }
     let text = url_row(&v, "https://twitter.com", Direction::Down);
-    assert_eq!(text.verdict, VerdictKind::Ok, "{table}");
+    assert!(support::analyze::clean_verdict(text), "{table}");
 }
 
 /// Behind a deep shared queue some handshakes time out: the row is
@@ -203,16 +214,34 @@ async fn uploads_are_judged_apart_from_downloads() {
         .iter()
         .filter(|r| r.scope == Scope::Url && r.control && r.direction == Direction::Up)
     {
-        assert_eq!(c.verdict, VerdictKind::Ok, "{}: {}", c.url, c.reason);
+        assert!(
+            support::analyze::clean_verdict(c),
+            "{}: {}",
+            c.url,
+            c.reason
+        );
     }
     for r in v.iter().filter(|r| r.scope == Scope::Url) {
         let media = r.url.contains("twimg.com") || r.url.contains("microsoft.com");
-        let want = if media {
-            VerdictKind::Throttled
+        if media {
+            assert_eq!(
+                r.verdict,
+                VerdictKind::Throttled,
+                "{} {}: {}",
+                r.url,
+                r.direction,
+                r.reason
+            );
         } else {
-            VerdictKind::Ok
-        };
-        assert_eq!(r.verdict, want, "{} {}: {}", r.url, r.direction, r.reason);
+            // Ten rounds: clean, not yet evidenced `ok` (issue 22.2).
+            assert!(
+                support::analyze::clean_verdict(r),
+                "{} {}: {}",
+                r.url,
+                r.direction,
+                r.reason
+            );
+        }
         if media && r.direction == Direction::Down && !r.url.contains("microsoft") {
             assert_eq!(r.mechanism, Some(Mechanism::Policer), "{}", r.reason);
         }

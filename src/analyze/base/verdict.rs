@@ -242,6 +242,13 @@ pub enum Test {
     Unpaired,
     /// Fisher exact test of slowed shares (a `partial` row).
     Fisher,
+    /// Exact binomial test of the deeply slowed fetches (10× below the
+    /// controls' median): power where the effect is large.
+    #[serde(rename = "deep-binomial")]
+    DeepBinomial,
+    /// Anytime-valid e-process with e-BH (campaigns that stop when decided).
+    #[serde(rename = "e-process")]
+    EProcess,
 }
 
 impl Test {
@@ -250,6 +257,8 @@ impl Test {
             Test::Paired => "paired",
             Test::Unpaired => "unpaired",
             Test::Fisher => "fisher",
+            Test::DeepBinomial => "deep-binomial",
+            Test::EProcess => "e-process",
         }
     }
 }

@@ -231,6 +231,9 @@ pub struct Cmp {
     /// Whether the CI came from seeded resampling (else it is exact, and the
     /// comparison depends on nothing but its values).
     pub seeded: bool,
+    /// The deep-slowdown counts, on the comparison that may decide the row
+    /// (see `super::deep`).
+    pub deep: Option<super::kind::Deep>,
 }
 
 /// Compare the strata on one metric. `seed` seeds the target's bootstrap,
@@ -324,6 +327,7 @@ pub fn compare(
         n_pairs,
         judged: true,
         seeded,
+        deep: None,
     }
 }
 
@@ -376,6 +380,13 @@ impl Cmp {
             }
         }
         let _ = write!(s, ", n={}/{}", self.n, self.n_c);
+        if let Some(d) = self.deep.filter(|d| d.k > 0) {
+            let _ = write!(
+                s,
+                ", {}/{} fetches 10× slower (controls {}/{})",
+                d.k, d.n, d.k_c, d.n_c
+            );
+        }
     }
 }
 

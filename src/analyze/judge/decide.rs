@@ -16,7 +16,14 @@
 //!    than half the fetches are slowed and the median effect is there (the
 //!    median then lies in the slowed cluster; only the rank test lacked power);
 //! 3. else too few fetches → `inconclusive`; an effect without significance
-//!    → `inconclusive`; otherwise `ok`.
+//!    → `inconclusive`; otherwise `ok` — only when the data exclude a
+//!    material throttle ([`super::absence`]), else `inconclusive` saying
+//!    what cannot be excluded, with `needs_rounds`.
+//!
+//! The median comparison's p is the smaller of the rank test's and the
+//! deep-slowdown binomial test's, doubled ([`super::deep`]). With
+//! `AnalyzeOptions::sequential` throttled and partial come from the
+//! anytime-valid e-values instead ([`super::sequential`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -112,6 +119,17 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         .find(|&i| cmps[i].enough(o) && cmps[i].effect(o));
     let too_few = judged.iter().copied().find(|&i| !cmps[i].enough(o));
     let primary = if r.small { 1 } else { 0 };
+    // Looked at after every round: only the anytime-valid evidence may
+    // decide throttled or partial (see `super::sequential`).
+    let seq = r.seq.filter(|_| o.sequential);
+    let seq_cmp = judged.iter().copied().find(|&i| cmps[i].deep.is_some());
+    let seq_throttled =
+        seq_cmp.filter(|&i| seq.is_some_and(|e| e.sig) && cmps[i].enough(o) && cmps[i].effect(o));
+    let throttled = if o.sequential {
+        seq_throttled
+    } else {
+        throttled
+    };
     let pick = throttled.or(weak).unwrap_or(primary.min(cmps.len() - 1));
     let d = &cmps[pick];
     let v = &mut r.verdict;
@@ -144,11 +162,16 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         }
     }
     let share_sig = sh.filter(|_| share_ok).is_some_and(|s| {
-        s.fraction().unwrap_or(0.0) >= PARTIAL_MIN_SHARE && s.q.is_some_and(|q| q < o.alpha)
+        let sig = match seq {
+            Some(e) => e.sig,
+            None => !o.sequential && s.q.is_some_and(|q| q < o.alpha),
+        };
+        s.fraction().unwrap_or(0.0) >= PARTIAL_MIN_SHARE && sig
     });
     // More than half slowed puts the median in the slowed cluster: with the
     // effect there, that is a throttle decided by the share test.
-    let majority = share_sig
+    let majority = !o.sequential
+        && share_sig
         && sh.is_some_and(|s| s.fraction().unwrap_or(0.0) > 0.5)
         && d.enough(o)
         && d.effect(o);
@@ -171,8 +194,21 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         }
     };
     let mut reason = String::with_capacity(320);
+    // Each member series is fetched once a round.
+    let per_round = r.members.len().max(1);
+    let seq_text = |t: &mut String| {
+        if let Some(e) = seq {
+            let _ = write!(t, "e-process e={} q={}: ", P(e.e), P(e.q));
+        }
+    };
     if throttled.is_some() {
         v.verdict = VerdictKind::Throttled;
+        if let Some(e) = seq {
+            v.test = Some(Test::EProcess);
+            v.p_value = Some((1.0 / e.e).min(1.0));
+            v.q_value = Some(e.q);
+            seq_text(&mut reason);
+        }
         d.describe_into(&mut reason);
     } else if majority {
         let s = sh.expect("majority has a share");
@@ -191,6 +227,12 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         v.p_value = s.p;
         v.q_value = s.q;
         reason.push_str("partial: ");
+        if let Some(e) = seq {
+            v.test = Some(Test::EProcess);
+            v.p_value = Some((1.0 / e.e).min(1.0));
+            v.q_value = Some(e.q);
+            seq_text(&mut reason);
+        }
         share_text(s, &mut reason);
         reason.push_str("; median test: ");
         d.describe_into(&mut reason);
@@ -202,6 +244,11 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
             o.min_n
         );
         cmps[i].describe_into(&mut reason);
+        // Rounds until both sides have min-n (a side with none: unknown).
+        let c = &cmps[i];
+        if c.n > 0 && c.n_c > 0 {
+            v.needs_rounds = Some(super::absence::rounds_to(o.min_n, c.n, per_round));
+        }
     } else if weak.is_some() {
         v.verdict = VerdictKind::Inconclusive;
         let _ = write!(
@@ -209,9 +256,20 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
             "slower but not significant (alpha {} on q): ",
             o.alpha
         );
+        seq_text(&mut reason);
         d.describe_into(&mut reason);
+        v.needs_rounds = weak_rounds(d, per_round, o);
     } else {
-        v.verdict = VerdictKind::Ok;
+        let judged_cmps: Vec<&Cmp> = judged.iter().map(|&i| &cmps[i]).collect();
+        match super::absence::missing(&judged_cmps, sh.filter(|_| share_ok), per_round, o) {
+            None => v.verdict = VerdictKind::Ok,
+            Some(m) => {
+                v.verdict = VerdictKind::Inconclusive;
+                reason.push_str(&m.text);
+                reason.push_str(": ");
+                v.needs_rounds = m.rounds;
+            }
+        }
         d.describe_into(&mut reason);
     }
     for (i, x) in cmps.iter().enumerate() {
@@ -244,6 +302,9 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         reason.push_str("; ");
         reason.push_str(&v.reason);
     }
+    if v.verdict != VerdictKind::Inconclusive {
+        v.needs_rounds = None;
+    }
     // A host aggregate concludes no more than its URLs could.
     if v.scope == Scope::Host
         && matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Partial)
@@ -254,6 +315,20 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
             "too few measured fetches per URL (at most {}, need {}): {reason}",
             r.most_per_url, o.min_n
         );
+        v.needs_rounds = Some((o.min_n - r.most_per_url) as u32);
     }
     v.reason = reason;
+}
+
+/// Rounds until a weak effect (ratio at or below the threshold, not
+/// significant) would be settled at its spread: until its interval's high
+/// end is below the threshold (the interval shrinking as √n), and at least
+/// a quarter more fetches when it already is and only the test lags.
+fn weak_rounds(d: &Cmp, per_round: usize, o: &AnalyzeOptions) -> Option<u32> {
+    let (r, ci) = (d.ratio?, d.ci?);
+    let f = crate::analyze::stats::evidence::fetches_for_ratio(r, ci, d.n, o.threshold)?;
+    // The interval clears the threshold already: significance lags; a
+    // quarter more fetches is the least more rounds can give.
+    let f = f.max(d.n + d.n.div_ceil(4));
+    Some(super::absence::rounds_to(f, d.n, per_round))
 }

@@ -1,6 +1,7 @@
 //! What a comparison measures, and when one fetch counts as slowed against
 //! its controls: shared by the comparisons and the control pools.
 
+use crate::analyze::stats::evidence::binomial_sf;
 use crate::analyze::stats::percentile;
 
 /// What a comparison measures.
@@ -39,5 +40,45 @@ pub fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
         v > p90 / SLOWED_FRACTION && v - p90 >= MIN_TIME_INFLATION_MS
     } else {
         v < SLOWED_FRACTION * percentile(c, 0.1)
+    }
+}
+
+// The deep-slowdown test's definitions (the test itself: `super::deep`).
+
+/// A fetch is deeply slowed below this fraction of its controls' median.
+pub const DEEP_FRACTION: f64 = 0.1;
+
+/// The least per-fetch probability of a deep slowdown assumed under "no
+/// material throttle" (the clean path model, lossy paths included, stays
+/// far below it: see the module doc).
+pub const DEEP_EPS0: f64 = 0.05;
+
+/// Deeply slowed fetches of a row and of its controls.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Deep {
+    pub k: usize,
+    pub n: usize,
+    pub k_c: usize,
+    pub n_c: usize,
+}
+
+impl Deep {
+    /// The null's per-fetch probability of a deep slowdown.
+    pub fn eps(&self) -> f64 {
+        DEEP_EPS0.max((self.k_c as f64 + 1.0) / (self.n_c as f64 + 2.0))
+    }
+
+    /// The exact binomial p-value (None without fetches).
+    pub fn p(&self) -> Option<f64> {
+        (self.n > 0 && self.n_c > 0).then(|| binomial_sf(self.k, self.n, self.eps()))
+    }
+}
+
+/// Whether value `v` is deeply slowed against a control median `m`.
+pub fn deep(kind: Kind, v: f64, m: f64) -> bool {
+    if kind.is_time() {
+        v > m / DEEP_FRACTION && v - m >= MIN_TIME_INFLATION_MS
+    } else {
+        v < DEEP_FRACTION * m
     }
 }

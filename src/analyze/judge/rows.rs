@@ -45,6 +45,19 @@ pub struct Row {
     pub most_per_url: usize,
     /// A small download: its rate is reported, not judged (times decide).
     pub small: bool,
+    /// Anytime-valid evidence (only with `AnalyzeOptions::sequential`).
+    pub seq: Option<SeqEvidence>,
+}
+
+/// A row's anytime-valid evidence (filled by `super::sequential`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeqEvidence {
+    /// The row's e-value (mean of the deep and share e-processes).
+    pub e: f64,
+    /// e-BH over its family rejects "no throttle".
+    pub sig: bool,
+    /// BH of 1/e over the family: the least alpha at which e-BH rejects.
+    pub q: f64,
 }
 
 fn blank(s: &Series, scope: Scope) -> Verdict {
@@ -147,6 +160,7 @@ fn prepare(
             .max()
             .unwrap_or(0),
         small: false,
+        seq: None,
     };
     let v = &mut row.verdict;
     let first = &ds.series[members[0]];
@@ -288,6 +302,7 @@ fn prepare(
         // The share is counted on the metric that can decide the row.
         if (k == Kind::Rate && !row.small) || (k == Kind::Total && row.small) {
             row.share = Some(share(k, &st, opts));
+            c.add_deep(super::deep::count(k, &st, opts));
         }
         row.cmps.push(c);
     }

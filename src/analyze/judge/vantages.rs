@@ -80,6 +80,9 @@ fn decide_vantage(
 ) -> (Span, Vec<(usize, verdict::Row)>) {
     let mut rows = verdict::evaluate(ds, members, opts);
     decide::fill_q(&mut rows, opts);
+    if opts.sequential {
+        super::sequential::fill_e(&mut rows, opts);
+    }
     decide::decide(&mut rows, opts);
     // Sorted through an index: a row is a few hundred bytes, and moving
     // whole rows in the sort was a visible cost at 10,000 vantages.

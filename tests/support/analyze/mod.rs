@@ -12,6 +12,7 @@ use slowlane::types::{Class, Group};
 pub const POLICE_BPS: f64 = 131_072.0;
 
 pub mod paths;
+pub mod sim;
 
 /// What the path does to one URL's fetches.
 #[derive(Debug, Clone, Copy)]
@@ -303,4 +304,14 @@ pub fn twitter_urls() -> Vec<Url> {
             Path_::Fast(40e6),
         ),
     ]
+}
+
+/// Issue 22.2: a clean row is `ok` when its fetches exclude a material
+/// throttle, else `inconclusive` saying what they cannot exclude — never
+/// `throttled`, `partial` or `blocked`. A lab campaign of 5–20 rounds
+/// cannot exclude a 10% slowed share (that takes 29 clean fetches).
+pub fn clean_verdict(r: &slowlane::analyze::Verdict) -> bool {
+    use slowlane::analyze::VerdictKind;
+    r.verdict == VerdictKind::Ok
+        || (r.verdict == VerdictKind::Inconclusive && r.reason.contains("cannot exclude"))
 }
