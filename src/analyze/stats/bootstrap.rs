@@ -342,8 +342,16 @@ mod tests {
                     assert!(below < 1e-15, "n={n} k={k}: {below} left out above");
                 } else {
                     let i = k - w.start;
-                    assert!((w.lo[i] - e1).abs() < 1e-9, "n={n} k={k}: {} vs {e1}", w.lo[i]);
-                    assert!((w.hi[i] - e2).abs() < 1e-9, "n={n} k={k}: {} vs {e2}", w.hi[i]);
+                    assert!(
+                        (w.lo[i] - e1).abs() < 1e-9,
+                        "n={n} k={k}: {} vs {e1}",
+                        w.lo[i]
+                    );
+                    assert!(
+                        (w.hi[i] - e2).abs() < 1e-9,
+                        "n={n} k={k}: {} vs {e2}",
+                        w.hi[i]
+                    );
                 }
             }
             // The window is a few standard deviations, not the sample.
@@ -413,10 +421,18 @@ mod tests {
             let ci = |tb: Vec<f64>, cb: Vec<f64>| ratio_ci(&tb, &cb).unwrap();
             let new = ci(bootstrap_medians(&t, 1), bootstrap_medians(&ctl, 2));
             let olds: Vec<(f64, f64)> = (0..4)
-                .map(|s| ci(resampled_medians(&t, 10 + s), resampled_medians(&ctl, 20 + s)))
+                .map(|s| {
+                    ci(
+                        resampled_medians(&t, 10 + s),
+                        resampled_medians(&ctl, 20 + s),
+                    )
+                })
                 .collect();
             for end in [0usize, 1] {
-                let x: Vec<f64> = olds.iter().map(|c| if end == 0 { c.0 } else { c.1 }).collect();
+                let x: Vec<f64> = olds
+                    .iter()
+                    .map(|c| if end == 0 { c.0 } else { c.1 })
+                    .collect();
                 let m = x.iter().sum::<f64>() / x.len() as f64;
                 let sd = (x.iter().map(|y| (y - m).powi(2)).sum::<f64>() / 3.0).sqrt();
                 let got = if end == 0 { new.0 } else { new.1 };
