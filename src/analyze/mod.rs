@@ -15,7 +15,8 @@
 //!   and blocked rows, from timeline windows;
 //! - [`aggregate`]: per-class "selective" rows, and group tables;
 //! - [`ab`]: same-server SNI A/B rows (`[[reflector]]`);
-//! - [`render`]: CSV, JSON, text table.
+//! - [`render`]: CSV, JSON, text table;
+//! - [`merge`]: `verdicts.csv` files of vantages analysed apart, merged.
 //!
 //! The method is documented in `docs/method.md`.
 
@@ -25,6 +26,7 @@ pub mod base;
 pub mod fingerprint;
 pub mod input;
 pub mod judge;
+pub mod merge;
 pub mod render;
 pub mod stats;
 
