@@ -15,7 +15,6 @@ use anyhow::{Context, Result};
 
 use super::badrows::{BadKind, BadRows};
 use super::fastcsv::{self, RowSink};
-pub use super::partial::resolve;
 pub use super::row::{direction_of, fetch_rate, RateSrc, Row, TIMEOUT};
 use crate::analyze::stats::{median, sort};
 use crate::types::{Class, Group, Transport};
@@ -560,4 +559,23 @@ impl Dataset {
         self.bad.push((path.to_path_buf(), bad));
         Ok(())
     }
+}
+
+/// The `fetches.csv` a path given to `analyze` stands for (the file, or the
+/// one in a run's folder) and where its timeline comes from.
+pub fn resolve(path: &Path) -> (PathBuf, TimelineSrc) {
+    let (fetches, timeline) = if path.is_dir() {
+        (path.join("fetches.csv"), path.join("timeline.csv"))
+    } else {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        (path.to_path_buf(), dir.join("timeline.csv"))
+    };
+    let sibling_ok =
+        path.is_dir() || fetches.file_name().and_then(|n| n.to_str()) == Some("fetches.csv");
+    let tl = if sibling_ok && timeline.is_file() {
+        TimelineSrc::File(timeline)
+    } else {
+        TimelineSrc::None
+    };
+    (fetches, tl)
 }

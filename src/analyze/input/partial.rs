@@ -2,13 +2,13 @@
 //! ranges [`super::vindex`] found, into a [`Dataset`] that holds what a
 //! full load would hold for those vantages (issue 21).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use super::badrows::BadRows;
 use super::fastcsv::{self, RowSink};
-use super::load::{Dataset, TimelineSrc};
+use super::load::Dataset;
 
 impl Dataset {
     /// Intern runs (campaign, run_id) ahead of the rows, so that a load of
@@ -79,23 +79,4 @@ impl Dataset {
         }
         Ok(bad)
     }
-}
-
-/// The `fetches.csv` a path given to `analyze` stands for (the file, or the
-/// one in a run's folder) and where its timeline comes from.
-pub fn resolve(path: &Path) -> (PathBuf, TimelineSrc) {
-    let (fetches, timeline) = if path.is_dir() {
-        (path.join("fetches.csv"), path.join("timeline.csv"))
-    } else {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        (path.to_path_buf(), dir.join("timeline.csv"))
-    };
-    let sibling_ok =
-        path.is_dir() || fetches.file_name().and_then(|n| n.to_str()) == Some("fetches.csv");
-    let tl = if sibling_ok && timeline.is_file() {
-        TimelineSrc::File(timeline)
-    } else {
-        TimelineSrc::None
-    };
-    (fetches, tl)
 }
