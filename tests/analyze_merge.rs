@@ -78,7 +78,7 @@ fn merged_host_verdicts_equal_one_analysis_of_all_fetches() {
     let mut rdr = csv::Reader::from_reader(full.as_bytes());
     let mut w = csv::Writer::from_path(old.join("verdicts.csv")).unwrap();
     let h = rdr.headers().unwrap().clone();
-    assert_eq!(h.iter().last(), Some("needs_rounds"));
+    assert_eq!(h.iter().next_back(), Some("needs_rounds"));
     w.write_record(h.iter().take(h.len() - 1)).unwrap();
     for r in rdr.records() {
         let r = r.unwrap();

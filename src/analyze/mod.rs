@@ -240,12 +240,15 @@ fn run(
     Ok((rows, warnings.into_iter().map(|w| w.1).collect()))
 }
 
+/// A pooling warning with its vantage.
+type Keyed = (String, String);
+
 /// [`run`] with each warning's vantage.
 fn run_keyed(
     ds: &input::load::Dataset,
     windows: &[&Window],
     opts: &AnalyzeOptions,
-) -> Result<(Vec<Verdict>, Vec<(String, String)>)> {
+) -> Result<(Vec<Verdict>, Vec<Keyed>)> {
     let groups = input::pooling::by_vantage(ds);
     let warnings: Vec<(String, String)> = groups
         .iter()

@@ -10,6 +10,10 @@ use super::badrows::BadRows;
 use super::fastcsv::{self, RowSink};
 use super::load::Dataset;
 
+/// A thread's share of the ranges: its rows, and its ranges' unusable rows
+/// with the lines before each.
+type Part = (Dataset, Vec<(u64, BadRows)>);
+
 impl Dataset {
     /// Intern runs (campaign, run_id) ahead of the rows, so that a load of
     /// some vantages numbers its runs in the order a full load would.
@@ -49,7 +53,7 @@ impl Dataset {
                 from = i + 1;
             }
         }
-        let parts: Vec<Result<(Dataset, Vec<(u64, BadRows)>)>> = std::thread::scope(|s| {
+        let parts: Vec<Result<Part>> = std::thread::scope(|s| {
             let hs: Vec<_> = chunks
                 .iter()
                 .map(|chunk| {
