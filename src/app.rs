@@ -421,20 +421,12 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
         by_run: a.by_run,
         ..AnalyzeOptions::default()
     };
-    // A directory without fetches.csv (results/ after collect.yml) is walked.
-    let inputs = analyze::input::paths::expand(&a.paths).map_err(|e| usage(format!("{e:#}")))?;
-    let analyze::Analysis {
-        verdicts: rows,
-        bad,
-        warnings,
-        vantages,
-    } = analyze::analyze_paths_full(&inputs.paths, &opts).map_err(|e| usage(format!("{e:#}")))?;
-    if inputs.walked {
-        crate::stdout::eprintln(&analyze::input::paths::describe(
-            inputs.paths.len(),
-            vantages,
-        ));
-    }
+    let (rows, bad, warnings) = if a.merge_verdicts {
+        let rows = analyze::merge::merge(&a.paths).map_err(|e| usage(format!("{e:#}")))?;
+        (rows, Vec::new(), Vec::new())
+    } else {
+        analyze_inputs(&a.paths, &opts)?
+    };
     for (file, b) in &bad {
         crate::stdout::eprintln(&format!("warning: {}: {}", file.display(), b.describe()));
     }
@@ -474,6 +466,27 @@ fn analyze_cmd(a: AnalyzeArgs) -> Outcome {
     // vantages) only delays the exit.
     std::mem::forget(rows);
     Ok(0)
+}
+
+/// Rows, unusable rows and pooling warnings of `analyze PATH…`: a
+/// directory without fetches.csv (results/ after collect.yml) is walked.
+type Analyzed = (
+    Vec<analyze::Verdict>,
+    Vec<analyze::FileBadRows>,
+    Vec<String>,
+);
+
+fn analyze_inputs(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<Analyzed, Fail> {
+    let inputs = analyze::input::paths::expand(paths).map_err(|e| usage(format!("{e:#}")))?;
+    let a =
+        analyze::analyze_paths_full(&inputs.paths, opts).map_err(|e| usage(format!("{e:#}")))?;
+    if inputs.walked {
+        crate::stdout::eprintln(&analyze::input::paths::describe(
+            inputs.paths.len(),
+            a.vantages,
+        ));
+    }
+    Ok((a.verdicts, a.bad, a.warnings))
 }
 
 fn report_cmd(a: ReportArgs) -> Outcome {

@@ -463,6 +463,13 @@ pub struct AnalyzeArgs {
     /// N `-`-parts of the vantage name). Written to groups.csv; see docs/fleet.md.
     #[arg(long, value_name = "COLUMN|prefix:N")]
     pub group_by: Option<analyze::aggregate::groups::GroupBy>,
+    /// Merge the verdicts.csv files (or folders holding one) given as PATHs
+    /// — each vantage analysed where its data are, e.g. `collect.yml` with
+    /// `slowlane_analyze_on_host` — into the verdicts.csv, groups.csv and
+    /// output of analysing all their fetches in one place (needs --out; the
+    /// analysis options were the hosts'). See docs/fleet.md.
+    #[arg(long, requires = "out")]
+    pub merge_verdicts: bool,
     /// The vantage → group table for --group-by (CSV with a `vantage`
     /// column; default: the nearest vantages.csv beside the first PATH or
     /// above it, else in the current directory).

@@ -15,7 +15,8 @@
 //!   and blocked rows, from timeline windows;
 //! - [`aggregate`]: per-class "selective" rows, and group tables;
 //! - [`ab`]: same-server SNI A/B rows (`[[reflector]]`);
-//! - [`render`]: CSV, JSON, text table.
+//! - [`render`]: CSV, JSON, text table;
+//! - [`merge`]: `verdicts.csv` files of vantages analysed apart, merged.
 //!
 //! The method is documented in `docs/method.md`.
 
@@ -25,6 +26,7 @@ pub mod base;
 pub mod fingerprint;
 pub mod input;
 pub mod judge;
+pub mod merge;
 pub mod render;
 pub mod stats;
 
@@ -76,8 +78,29 @@ pub struct Analysis {
     pub vantages: usize,
 }
 
+/// Inputs with more bytes of `fetches.csv` than this are read, judged and
+/// written a batch of vantages of about this size at a time (issue 21; see
+/// `docs/method.md`). `SLOWLANE_ANALYZE_BATCH_BYTES` sets it (tests, benchmarks).
+pub const BATCH_BYTES: u64 = 512 << 20;
+
+fn batch_bytes() -> u64 {
+    std::env::var("SLOWLANE_ANALYZE_BATCH_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BATCH_BYTES)
+}
+
 /// Like [`analyze_paths_checked`], also returning the pooling warnings.
+/// Large inputs are streamed ([`analyze_paths_streamed`]).
 pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<Analysis> {
+    let budget = batch_bytes();
+    let size: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(input::load::resolve(p).0).map_or(0, |m| m.len()))
+        .sum();
+    if size > budget {
+        return analyze_paths_streamed(paths, opts, budget);
+    }
     let mut ds = input::load::Dataset::default();
     ds.by_run = opts.by_run;
     for p in paths {
@@ -99,6 +122,77 @@ pub fn analyze_paths_full(paths: &[PathBuf], opts: &AnalyzeOptions) -> Result<An
         verdicts,
         bad,
         warnings,
+        vantages,
+    })
+}
+
+/// [`analyze_paths_full`] holding at most one batch of vantages of about
+/// `budget` bytes of input (or one vantage, if larger) in memory: a first
+/// pass notes where each vantage's rows are ([`input::vindex`]), then each
+/// batch is loaded from those byte ranges and judged. Vantages are
+/// independent families, so the verdicts are those of a full load.
+pub fn analyze_paths_streamed(
+    paths: &[PathBuf],
+    opts: &AnalyzeOptions,
+    budget: u64,
+) -> Result<Analysis> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let resolved: Vec<_> = paths.iter().map(|p| input::load::resolve(p)).collect();
+    let fetches: Vec<PathBuf> = resolved.iter().map(|r| r.0.clone()).collect();
+    let ix = input::vindex::Index::build(&fetches, threads)?;
+    let mut rows: Vec<Verdict> = Vec::new();
+    let mut warnings: Vec<(String, String)> = Vec::new();
+    let mut bad: Vec<Vec<(u64, BadRows)>> = vec![Vec::new(); fetches.len()];
+    let mut vantages = 0;
+    let mut member = vec![false; ix.names.len()];
+    for batch in ix.batches(budget) {
+        member.iter_mut().for_each(|m| *m = false);
+        for &v in &batch {
+            member[v as usize] = true;
+        }
+        let mut ds = input::load::Dataset::default();
+        ds.by_run = opts.by_run;
+        ds.intern_runs(&ix.runs);
+        for (i, f) in ix.files.iter().enumerate() {
+            let src = ds.add_source(resolved[i].1.clone());
+            let ranges: Vec<(u64, u64, u64)> = f
+                .ranges
+                .iter()
+                .filter(|r| member[r.vantage as usize])
+                .map(|r| (r.start, r.end, r.lines_before))
+                .collect();
+            if !ranges.is_empty() {
+                bad[i].extend(ds.read_ranges(src, &f.path, &f.cols, &ranges, threads)?);
+            }
+        }
+        let (v, w) = run_keyed(&ds, &[], opts)?;
+        rows.extend(v);
+        warnings.extend(w);
+        vantages += input::paths::vantage_count(&ds);
+    }
+    // Batches follow the vantages' names as written; with `--by-run` (and
+    // names that are not UTF-8) the output's names may sort otherwise.
+    if !rows.is_sorted_by(|a, b| a.vantage <= b.vantage) {
+        rows.sort_by(|a, b| a.vantage.cmp(&b.vantage));
+        warnings.sort_by(|a, b| a.0.cmp(&b.0));
+    }
+    rows.extend(ab::from_paths(paths, opts)?);
+    let bad = fetches
+        .into_iter()
+        .zip(bad)
+        .filter_map(|(path, mut parts)| {
+            parts.sort_by_key(|p| p.0);
+            let mut b = BadRows::default();
+            for (before, part) in &parts {
+                b.absorb(part, *before);
+            }
+            (b.total() > 0).then_some((path, b))
+        })
+        .collect();
+    Ok(Analysis {
+        verdicts: rows,
+        bad,
+        warnings: warnings.into_iter().map(|w| w.1).collect(),
         vantages,
     })
 }
@@ -142,10 +236,25 @@ fn run(
     windows: &[&Window],
     opts: &AnalyzeOptions,
 ) -> Result<(Vec<Verdict>, Vec<String>)> {
+    let (rows, warnings) = run_keyed(ds, windows, opts)?;
+    Ok((rows, warnings.into_iter().map(|w| w.1).collect()))
+}
+
+/// A pooling warning with its vantage.
+type Keyed = (String, String);
+
+/// [`run`] with each warning's vantage.
+fn run_keyed(
+    ds: &input::load::Dataset,
+    windows: &[&Window],
+    opts: &AnalyzeOptions,
+) -> Result<(Vec<Verdict>, Vec<Keyed>)> {
     let groups = input::pooling::by_vantage(ds);
-    let warnings: Vec<String> = groups
+    let warnings: Vec<(String, String)> = groups
         .iter()
-        .filter_map(|(v, members)| input::pooling::warning(ds, v, members))
+        .filter_map(|(v, members)| {
+            input::pooling::warning(ds, v, members).map(|w| (v.to_string(), w))
+        })
         .collect();
     let runs: Vec<usize> = groups
         .iter()

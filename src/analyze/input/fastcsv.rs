@@ -75,6 +75,29 @@ pub fn read<S: RowSink>(
     Ok(())
 }
 
+/// The column indices of a fetches.csv, where its first record starts, and
+/// how many lines its header takes.
+pub fn header(path: &Path) -> Result<(Cols, u64, u64)> {
+    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_path(path)?;
+    let headers = rdr.byte_headers()?.clone();
+    let start = rdr.position().byte();
+    let header_lines = rdr.position().line().saturating_sub(1);
+    Ok((Cols::new(&headers)?, start, header_lines))
+}
+
+/// Parse the records of bytes `[start, end)` (record boundaries) into
+/// `sink`, line numbers relative to `start`; returns the lines read.
+pub fn read_part<S: RowSink>(
+    sink: &mut S,
+    src: u32,
+    path: &Path,
+    c: &Cols,
+    start: u64,
+    end: u64,
+) -> Result<u64> {
+    read_range(sink, src, path, c, start, end)
+}
+
 /// Parse the records in bytes `[start, end)` (which begin and end at record
 /// boundaries); returns the number of lines read. Lines without `"` are
 /// split on commas directly (memchr); a line with quotes is handed, with its
@@ -90,7 +113,8 @@ fn read_range<S: RowSink>(
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
     let mut input = file.take(end - start);
-    let mut buf = vec![0u8; 4 << 20];
+    // A small range (one vantage's stretch of a file) needs no 4 MiB buffer.
+    let mut buf = vec![0u8; ((end - start) as usize + 1).clamp(4 << 10, 4 << 20)];
     let mut filled = 0;
     let mut eof = false;
     let mut fields: Vec<(usize, usize)> = Vec::with_capacity(64);
@@ -167,7 +191,7 @@ fn read_range<S: RowSink>(
 /// Length of the first record in `b` including its `\n` (a newline inside
 /// quotes does not end it) and whether it holds a `"`; `None` if it is not
 /// complete yet. At end of input, a final record without newline is complete.
-fn record_end(b: &[u8], eof: bool) -> Option<(usize, bool)> {
+pub(super) fn record_end(b: &[u8], eof: bool) -> Option<(usize, bool)> {
     let mut quoted = false;
     let mut seen = false;
     let mut from = 0;
@@ -278,7 +302,7 @@ pub const PARALLEL_MIN_BYTES: u64 = 8 << 20;
 /// Column indices of the fields analysis reads, by header name. A column
 /// missing from the header (files of earlier versions, converted data) reads
 /// as empty cells.
-struct Cols {
+pub struct Cols {
     /// Number of header fields: every row must have as many.
     n: usize,
     url: usize,
@@ -316,6 +340,12 @@ struct Cols {
 }
 
 impl Cols {
+    /// The columns that say which vantage and run a row belongs to:
+    /// (vantage, campaign, run_id).
+    pub fn keys(&self) -> [Option<usize>; 3] {
+        [self.vantage, self.campaign, self.run_id]
+    }
+
     fn new(h: &csv::ByteRecord) -> Result<Cols> {
         let col = |name: &str| {
             h.iter()
@@ -365,7 +395,7 @@ impl Cols {
 /// Split `[start, end)` of a CSV file into about `k` ranges that begin at
 /// record boundaries: a newline outside quotes (RFC 4180 quoting: inside a
 /// quoted field iff an odd number of `"` precede, since `""` adds two).
-fn split_points(path: &Path, start: u64, end: u64, k: usize) -> Result<Vec<(u64, u64)>> {
+pub(super) fn split_points(path: &Path, start: u64, end: u64, k: usize) -> Result<Vec<(u64, u64)>> {
     let mut f = File::open(path)?;
     f.seek(SeekFrom::Start(start))?;
     let targets: Vec<u64> = (1..k as u64)

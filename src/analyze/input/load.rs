@@ -160,7 +160,7 @@ pub struct Dataset {
     run_index: HashMap<Vec<u8>, u32, BuildHasherDefault<Fx>>,
     /// The run key of the previous row and its index: rows of one run come
     /// in long stretches, so most rows cost one comparison.
-    last_run: Option<(Vec<u8>, u32)>,
+    pub(super) last_run: Option<(Vec<u8>, u32)>,
     run_key: Vec<u8>,
     vantage_buf: Vec<u8>,
     pub sources: Vec<TimelineSrc>,
@@ -170,7 +170,7 @@ pub struct Dataset {
     index: HashMap<Vec<u8>, usize, BuildHasherDefault<Fx>>,
     key: Vec<u8>,
     /// Unusable rows of the file being read (moved to `bad` after it).
-    pending_bad: BadRows,
+    pub(super) pending_bad: BadRows,
 }
 
 /// Above this many merged series a part's leftovers are freed in the background.
@@ -335,7 +335,7 @@ impl Dataset {
     }
 
     /// The index of run (campaign, run_id) in [`Dataset::runs`], added when new.
-    fn intern_run(&mut self, campaign: &[u8], run_id: &[u8]) -> u32 {
+    pub(super) fn intern_run(&mut self, campaign: &[u8], run_id: &[u8]) -> u32 {
         self.run_key.clear();
         self.run_key.extend_from_slice(campaign);
         self.run_key.push(0x1f);
@@ -538,19 +538,7 @@ impl Dataset {
 
     /// Add a `fetches.csv` file, or an output directory holding one.
     pub fn add_path(&mut self, path: &Path) -> Result<()> {
-        let (fetches, timeline) = if path.is_dir() {
-            (path.join("fetches.csv"), path.join("timeline.csv"))
-        } else {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            (path.to_path_buf(), dir.join("timeline.csv"))
-        };
-        let sibling_ok =
-            path.is_dir() || fetches.file_name().and_then(|n| n.to_str()) == Some("fetches.csv");
-        let tl = if sibling_ok && timeline.is_file() {
-            TimelineSrc::File(timeline)
-        } else {
-            TimelineSrc::None
-        };
+        let (fetches, tl) = resolve(path);
         let src = self.add_source(tl);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         self.read_fetches(src, &fetches, fastcsv::PARALLEL_MIN_BYTES, threads)
@@ -571,4 +559,23 @@ impl Dataset {
         self.bad.push((path.to_path_buf(), bad));
         Ok(())
     }
+}
+
+/// The `fetches.csv` a path given to `analyze` stands for (the file, or the
+/// one in a run's folder) and where its timeline comes from.
+pub fn resolve(path: &Path) -> (PathBuf, TimelineSrc) {
+    let (fetches, timeline) = if path.is_dir() {
+        (path.join("fetches.csv"), path.join("timeline.csv"))
+    } else {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        (path.to_path_buf(), dir.join("timeline.csv"))
+    };
+    let sibling_ok =
+        path.is_dir() || fetches.file_name().and_then(|n| n.to_str()) == Some("fetches.csv");
+    let tl = if sibling_ok && timeline.is_file() {
+        TimelineSrc::File(timeline)
+    } else {
+        TimelineSrc::None
+    };
+    (fetches, tl)
 }

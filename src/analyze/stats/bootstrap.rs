@@ -1,11 +1,16 @@
 //! Seeded percentile bootstrap of a ratio of medians ([`bootstrap_medians`],
 //! [`ratio_ci`]) and its exact order-statistic form for small samples
 //! ([`median_atoms`], [`exact_ratio_ci`]).
+//!
+//! No replicate resamples `n` values: the median of a resample is an order
+//! statistic of the sorted sample whose position has a known distribution,
+//! so a replicate is one uniform draw and a binary search (exact CDFs up to
+//! [`RESAMPLE_MAX_N`], their normal limit above; issue 21).
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use crate::types::stats::{interp_by, percentile, select_median, sort};
+use crate::types::stats::{interp_by, sort};
 
 type CdfCache =
     std::cell::RefCell<std::collections::HashMap<usize, std::rc::Rc<(Vec<f64>, Vec<f64>)>>>;
@@ -13,7 +18,7 @@ type CdfCache =
 /// Bootstrap replicates per sample.
 pub const BOOTSTRAP_B: usize = 1000;
 /// Above this sample size the bootstrap median is drawn from its asymptotic
-/// distribution instead of resampling `n` values (see [`bootstrap_medians`]).
+/// (normal) distribution instead of its exact one (see [`bootstrap_medians`]).
 pub const RESAMPLE_MAX_N: usize = 1000;
 
 /// A reproducible RNG seed from the user seed and a key (FNV-1a), so that a
@@ -33,11 +38,16 @@ pub fn seed_for(seed: u64, parts: &[&[u8]]) -> u64 {
 
 /// `BOOTSTRAP_B` bootstrap replicates of the median of an ascending sample.
 ///
-/// For `n ≤ RESAMPLE_MAX_N` each replicate resamples `n` values with
-/// replacement. Above that the median of a resample is drawn directly from its
-/// large-sample distribution: the resample median is the order statistic at
-/// 0-based position `(n−1)/2 + Z·√n/2`, `Z ~ N(0,1)` (the count of resampled
-/// values below `x_(k)` is Binomial(n, k/n)), which costs O(1) per replicate.
+/// The median of a resample of `n` values (with replacement) is an order
+/// statistic of the sample: the count of resampled values at or below
+/// `x_(k)` is Binomial(n, (k+1)/n), so the position of the resample median
+/// has a known distribution and a replicate is one uniform draw through its
+/// CDF — the same estimator as resampling `n` values, at O(log n) instead of
+/// O(n) a replicate. For `n ≤ RESAMPLE_MAX_N` the CDF is exact (all
+/// positions up to [`ORDER_STAT_MAX_N`], a window of ±9 standard deviations
+/// around the middle above it: [`windowed_position_cdfs`]); above, the
+/// position is its normal limit `(n−1)/2 + Z·√n/2`, `Z ~ N(0,1)`,
+/// interpolated, which costs O(1) per replicate.
 pub fn bootstrap_medians(sorted: &[f64], seed: u64) -> Vec<f64> {
     bootstrap_medians_by(sorted.len(), |i| sorted[i], seed)
 }
@@ -63,12 +73,11 @@ pub fn bootstrap_medians_by(n: usize, at: impl Fn(usize) -> f64, seed: u64) -> V
             out.push((at(k1) + at(k2)) / 2.0);
         }
     } else if n <= RESAMPLE_MAX_N {
-        let mut buf = vec![0.0; n];
+        let w = windowed_position_cdfs(n);
+        let pos = |cdf: &[f64], u: f64| (w.start + cdf.partition_point(|&f| f < u)).min(n - 1);
         for _ in 0..BOOTSTRAP_B {
-            for slot in buf.iter_mut() {
-                *slot = at(rng.gen_range(0..n));
-            }
-            out.push(select_median(&mut buf));
+            let u: f64 = rng.gen();
+            out.push((at(pos(&w.lo, u)) + at(pos(&w.hi, u))) / 2.0);
         }
     } else {
         let half_sd = (n as f64).sqrt() / 2.0;
@@ -128,6 +137,59 @@ fn median_position_cdfs_uncached(n: usize) -> (Vec<f64>, Vec<f64>) {
         .map(|k| tail((k + 1) as f64 / n as f64, r2))
         .collect();
     (lo, hi)
+}
+
+/// The middle order statistics' position CDFs of a resample of size n
+/// ([`median_position_cdfs`]) on the positions `start..start + lo.len()`
+/// only: below the window both CDFs are under 1e-18, above it over
+/// 1 − 1e-18 (±9 standard deviations of the Binomial(n, ½) count, `√n/2`),
+/// so a draw that would land outside it has a probability far below
+/// anything B = 1,000 replicates can show.
+#[derive(Debug)]
+struct WindowCdfs {
+    start: usize,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+}
+
+type WindowCache = std::cell::RefCell<std::collections::HashMap<usize, std::rc::Rc<WindowCdfs>>>;
+
+/// [`WindowCdfs`] of `n`, built once per thread and n (O(√n) incomplete
+/// beta functions: `P(Binomial(n, p) ≥ r) = I_p(r, n − r + 1)`).
+fn windowed_position_cdfs(n: usize) -> std::rc::Rc<WindowCdfs> {
+    thread_local! {
+        static CACHE: WindowCache = Default::default();
+    }
+    CACHE.with(|c| {
+        c.borrow_mut()
+            .entry(n)
+            .or_insert_with(|| std::rc::Rc::new(windowed_position_cdfs_uncached(n)))
+            .clone()
+    })
+}
+
+fn windowed_position_cdfs_uncached(n: usize) -> WindowCdfs {
+    use statrs::function::beta::beta_reg;
+    let (r1, r2) = if n % 2 == 1 {
+        (n.div_ceil(2), n.div_ceil(2))
+    } else {
+        (n / 2, n / 2 + 1)
+    };
+    let half = (4.5 * (n as f64).sqrt()).ceil() as usize + 1;
+    let centre = (n - 1) / 2;
+    let start = centre.saturating_sub(half);
+    let end = (centre + 1 + half).min(n);
+    let tail = |k: usize, r: usize| -> f64 {
+        if k + 1 >= n {
+            return 1.0;
+        }
+        beta_reg(r as f64, (n - r + 1) as f64, (k + 1) as f64 / n as f64).clamp(0.0, 1.0)
+    };
+    WindowCdfs {
+        start,
+        lo: (start..end).map(|k| tail(k, r1)).collect(),
+        hi: (start..end).map(|k| tail(k, r2)).collect(),
+    }
 }
 
 /// Standard normal draws without pulling in rand_distr: Box–Muller.
@@ -214,14 +276,198 @@ pub fn ratio_ci(num: &[f64], den: &[f64]) -> Option<(f64, f64)> {
     if r.len() < 10 {
         return None;
     }
-    sort(&mut r);
-    Some((percentile(&r, 0.025), percentile(&r, 0.975)))
+    // Two selections instead of a sort: the same order statistics (equal
+    // under total_cmp means equal bits), O(B) instead of O(B log B).
+    let lo = selected_percentile(&mut r, 0.025);
+    let hi = selected_percentile(&mut r, 0.975);
+    Some((lo, hi))
+}
+
+/// [`crate::types::stats::percentile`] of `v` as if sorted, by selection
+/// (permutes `v`).
+fn selected_percentile(v: &mut [f64], q: f64) -> f64 {
+    let n = v.len();
+    let pos = (q.clamp(0.0, 1.0) * (n - 1) as f64).clamp(0.0, (n - 1) as f64);
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (_, a, right) = v.select_nth_unstable_by(lo, |x, y| x.total_cmp(y));
+    let a = *a;
+    let b = if hi == lo {
+        a
+    } else {
+        right
+            .iter()
+            .copied()
+            .min_by(|x, y| x.total_cmp(y))
+            .expect("hi < n")
+    };
+    interp_by(n, |i| if i == lo { a } else { b }, pos)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::stats::median;
+    use crate::types::stats::{median, percentile, select_median};
+
+    /// The bootstrap as it was before issue 21 for `n ≤ RESAMPLE_MAX_N`
+    /// (and the definition of the percentile bootstrap): B resamples of n
+    /// values with replacement, each one's median.
+    fn resampled_medians(sorted: &[f64], seed: u64) -> Vec<f64> {
+        let n = sorted.len();
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut buf = vec![0.0; n];
+        (0..BOOTSTRAP_B)
+            .map(|_| {
+                for slot in buf.iter_mut() {
+                    *slot = sorted[rng.gen_range(0..n)];
+                }
+                select_median(&mut buf)
+            })
+            .collect()
+    }
+
+    /// P(Binomial(n, p) ≥ r) summed term by term in logs (exact enough).
+    fn binom_tail(n: usize, p: f64, r: usize) -> f64 {
+        use statrs::function::gamma::ln_gamma;
+        if p >= 1.0 {
+            return 1.0;
+        }
+        let ln_c = |j: usize| {
+            ln_gamma(n as f64 + 1.0) - ln_gamma(j as f64 + 1.0) - ln_gamma((n - j) as f64 + 1.0)
+        };
+        (r..=n)
+            .map(|j| (ln_c(j) + j as f64 * p.ln() + (n - j) as f64 * (1.0 - p).ln()).exp())
+            .sum::<f64>()
+            .min(1.0)
+    }
+
+    #[test]
+    fn windowed_cdfs_are_the_exact_ones_and_the_rest_is_negligible() {
+        for n in [65usize, 66, 200, 999, 1000] {
+            let w = windowed_position_cdfs_uncached(n);
+            let (r1, r2) = if n % 2 == 1 {
+                (n.div_ceil(2), n.div_ceil(2))
+            } else {
+                (n / 2, n / 2 + 1)
+            };
+            for k in 0..n {
+                let p = (k + 1) as f64 / n as f64;
+                let (e1, e2) = (binom_tail(n, p, r1), binom_tail(n, p, r2));
+                if k < w.start {
+                    assert!(e2 < 1e-15, "n={n} k={k}: {e2} left out below");
+                } else if k >= w.start + w.lo.len() {
+                    // P(Bin(n, p) < r1) = P(Bin(n, 1 − p) ≥ n + 1 − r1),
+                    // summed on its own side (1 − e1 would be rounding)
+                    let below = if p >= 1.0 {
+                        0.0
+                    } else {
+                        binom_tail(n, 1.0 - p, n + 1 - r1)
+                    };
+                    assert!(below < 1e-15, "n={n} k={k}: {below} left out above");
+                } else {
+                    let i = k - w.start;
+                    assert!(
+                        (w.lo[i] - e1).abs() < 1e-9,
+                        "n={n} k={k}: {} vs {e1}",
+                        w.lo[i]
+                    );
+                    assert!(
+                        (w.hi[i] - e2).abs() < 1e-9,
+                        "n={n} k={k}: {} vs {e2}",
+                        w.hi[i]
+                    );
+                }
+            }
+            // The window is a few standard deviations, not the sample.
+            if n >= 999 {
+                assert!(w.lo.len() < n / 2, "n={n}: window {}", w.lo.len());
+            }
+        }
+    }
+
+    /// Issue 21: the order-statistic draw (exact to 1,000, normal above)
+    /// gives the intervals that resampling n values did, within Monte Carlo
+    /// error. On the sample 0, 1, …, n−1 a bootstrap median is its own
+    /// position, so the comparison is in positions: a quantile q of B = 1,000
+    /// replicates has a Monte Carlo sd of √(q(1−q)/B)/φ(z_q) standard
+    /// deviations of the resample median (√n/2 positions), 0.085 at q =
+    /// 0.025 and 0.975; the difference of two independent runs, averaged
+    /// over S seeds (4; 2 above 1,001), has sd 0.12·(√n/2)/√S. Tolerance: 4 of those plus one
+    /// position (the discreteness of even-n medians).
+    #[test]
+    fn order_statistic_intervals_agree_with_resampling_within_mc_error() {
+        for n in [65usize, 100, 257, 600, 999, 1000, 1001, 2000, 5000] {
+            // fewer seeds where resampling is slow (the normal limit there)
+            let s_seeds: u64 = if n > 1001 { 2 } else { 4 };
+            let v: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            let sd = (n as f64).sqrt() / 2.0;
+            let qs = [0.025, 0.16, 0.5, 0.84, 0.975];
+            let (mut new, mut old) = ([0.0; 5], [0.0; 5]);
+            for seed in 0..s_seeds {
+                let mut a = bootstrap_medians(&v, seed);
+                let mut b = resampled_medians(&v, 1000 + seed);
+                sort(&mut a);
+                sort(&mut b);
+                for (i, &q) in qs.iter().enumerate() {
+                    new[i] += percentile(&a, q) / s_seeds as f64;
+                    old[i] += percentile(&b, q) / s_seeds as f64;
+                }
+            }
+            for (i, q) in qs.into_iter().enumerate() {
+                let (new, old) = (new[i], old[i]);
+                let tol = 4.0 * 0.12 * sd / (s_seeds as f64).sqrt() + 1.0;
+                assert!(
+                    (new - old).abs() <= tol,
+                    "n={n} q={q}: {new:.2} vs resampled {old:.2} (tolerance {tol:.2})"
+                );
+            }
+        }
+    }
+
+    /// The same on a skewed seeded pool, through the ratio interval that
+    /// verdicts print: target pools of 65–5,000 values against a control
+    /// pool, each interval end within 5 Monte Carlo sd of one run of the
+    /// mean of 4 resampled runs (6 sd of those runs: the sd is estimated
+    /// from 4).
+    #[test]
+    fn ratio_intervals_agree_with_resampling_on_seeded_pools() {
+        let mut rng = SmallRng::seed_from_u64(21);
+        let mut pool = |n: usize, scale: f64| {
+            let mut v: Vec<f64> = (0..n)
+                .map(|_| scale * (-(1.0 - rng.gen::<f64>()).ln()).powf(1.5))
+                .collect();
+            sort(&mut v);
+            v
+        };
+        let ctl = pool(300, 10.0);
+        for n in [65usize, 480, 1000, 5000] {
+            let t = pool(n, 6.0);
+            let ci = |tb: Vec<f64>, cb: Vec<f64>| ratio_ci(&tb, &cb).unwrap();
+            let new = ci(bootstrap_medians(&t, 1), bootstrap_medians(&ctl, 2));
+            let olds: Vec<(f64, f64)> = (0..4)
+                .map(|s| {
+                    ci(
+                        resampled_medians(&t, 10 + s),
+                        resampled_medians(&ctl, 20 + s),
+                    )
+                })
+                .collect();
+            for end in [0usize, 1] {
+                let x: Vec<f64> = olds
+                    .iter()
+                    .map(|c| if end == 0 { c.0 } else { c.1 })
+                    .collect();
+                let m = x.iter().sum::<f64>() / x.len() as f64;
+                let sd = (x.iter().map(|y| (y - m).powi(2)).sum::<f64>() / 3.0).sqrt();
+                let got = if end == 0 { new.0 } else { new.1 };
+                // one new run against the mean of 4 old ones: sd·√(1 + 1/4);
+                // 6 sd, as sd itself is estimated from 4 runs
+                assert!(
+                    (got - m).abs() <= 6.0 * sd * 1.12 + 1e-9,
+                    "n={n} end={end}: {got} vs resampled {m} ± {sd}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn exact_ratio_interval_matches_resampled_one() {
@@ -268,6 +514,23 @@ mod tests {
                 let (x, y) = (percentile(&a, q), percentile(&b, q));
                 let scale = v[n - 1] - v[0];
                 assert!((x - y).abs() <= 0.08 * scale, "n={n} q={q}: {x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn selected_percentiles_are_the_sorted_ones_to_the_bit() {
+        let mut rng = SmallRng::seed_from_u64(4);
+        for n in [10usize, 11, 40, 999, 1000, 1001] {
+            let mut v: Vec<f64> = (0..n)
+                .map(|_| (rng.gen::<f64>() * 8.0).exp() / 7.0)
+                .collect();
+            v[n / 2] = v[0]; // a tie
+            let mut s = v.clone();
+            sort(&mut s);
+            for q in [0.0, 0.025, 0.5, 0.975, 1.0] {
+                let got = selected_percentile(&mut v.clone(), q);
+                assert_eq!(got.to_bits(), percentile(&s, q).to_bits(), "n={n} q={q}");
             }
         }
     }

@@ -56,15 +56,9 @@ pub fn signed_rank(d: &[f64], less: bool) -> Option<f64> {
     }
     let nf = n as f64;
     if ties == 0.0 && n <= EXACT_MAX_N {
-        // Integer ranks: count sign patterns by rank sum.
-        let max = n * (n + 1) / 2;
-        let mut count = vec![0f64; max + 1];
-        count[0] = 1.0;
-        for r in 1..=n {
-            for s in (r..=max).rev() {
-                count[s] += count[s - r];
-            }
-        }
+        // Integer ranks: count sign patterns by rank sum (once per n and
+        // thread: O(n³), and every paired row of a 50-round campaign asks).
+        let count = sign_pattern_counts(n);
         let total: f64 = 2f64.powi(n as i32);
         let w = w_plus.round() as usize;
         let tail: f64 = if less {
@@ -91,6 +85,30 @@ pub fn signed_rank(d: &[f64], less: bool) -> Option<f64> {
         std_normal.sf(z)
     };
     Some(p.clamp(0.0, 1.0))
+}
+
+/// How many of the 2^n sign patterns of ranks 1..=n have each rank sum.
+fn sign_pattern_counts(n: usize) -> std::rc::Rc<Vec<f64>> {
+    type Cache = std::cell::RefCell<std::collections::HashMap<usize, std::rc::Rc<Vec<f64>>>>;
+    thread_local! {
+        static CACHE: Cache = Default::default();
+    }
+    CACHE.with(|c| {
+        c.borrow_mut()
+            .entry(n)
+            .or_insert_with(|| {
+                let max = n * (n + 1) / 2;
+                let mut count = vec![0f64; max + 1];
+                count[0] = 1.0;
+                for r in 1..=n {
+                    for s in (r..=max).rev() {
+                        count[s] += count[s - r];
+                    }
+                }
+                std::rc::Rc::new(count)
+            })
+            .clone()
+    })
 }
 
 /// One-sided Fisher exact p-value that `k1` of `n1` is a larger proportion
