@@ -47,7 +47,9 @@ fn trimmed(name: &str, max_time: Duration) -> Scenario {
     s
 }
 
+/// Five fixed rounds of the seed case (about 35 s). Short variant in the plain suite: `campaign_adaptive::twitter_2021_until_decided_stops_decided_within_budget`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn twitter_2021_media_throttled_text_and_controls_ok() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
@@ -218,7 +220,9 @@ async fn clean_seeds(seeds: std::ops::Range<u64>) {
     assert!(throttled.is_empty(), "false positives: {throttled:#?}");
 }
 
+/// Three labs of eight rounds (about 26 s). Short variant in the plain suite: `analyze_verdicts::shaper_freeze_reset`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn shaper_freeze_and_reset_fingerprints() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();

@@ -111,7 +111,9 @@ fn within(v: &Verdict, want: f64, tol: f64) -> bool {
     v.median_bps.is_some_and(|m| (m / want - 1.0).abs() <= tol)
 }
 
+/// Six rounds of every variant under the names and the controls (about 60 s). Short variant in the plain suite: `quic_lab::reflector_ab_compares_transports`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn twitter_2021_names_trigger_and_split_hello_evades() {
     let _lab = support::lab::one_lab();
     let dir = tempfile::tempdir().unwrap();
@@ -183,7 +185,9 @@ async fn twitter_2021_names_trigger_and_split_hello_evades() {
     assert!(checked > 100, "{checked}");
 }
 
+/// About 35 s of A/B rounds. Short variant in the plain suite: `evasion_matrix::tspu_2025_reassembles_beyond_byte_2`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn reassembly_catches_split_hello_and_exact_case_misses_upper_case() {
     let _lab = support::lab::one_lab();
     let dir = tempfile::tempdir().unwrap();
