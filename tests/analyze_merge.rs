@@ -94,7 +94,18 @@ fn merged_host_verdicts_equal_one_analysis_of_all_fetches() {
         "--format",
         "csv",
     ]);
-    assert_eq!(read(&Path::new(&o).join("verdicts.csv")), full);
+    // Its rows merge as they were, with `needs_rounds` empty (unknown).
+    let mut rdr = csv::Reader::from_reader(full.as_bytes());
+    let mut want = csv::Writer::from_writer(Vec::new());
+    want.write_record(rdr.headers().unwrap()).unwrap();
+    for r in rdr.records() {
+        let r = r.unwrap();
+        let mut f: Vec<&str> = r.iter().collect();
+        *f.last_mut().unwrap() = "";
+        want.write_record(&f).unwrap();
+    }
+    let want = String::from_utf8(want.into_inner().unwrap()).unwrap();
+    assert_eq!(read(&Path::new(&o).join("verdicts.csv")), want);
 
     // One vantage in two files: refused, naming both.
     let out = slowlane()

@@ -182,7 +182,7 @@ fn row(rec: &csv::StringRecord, col: &HashMap<&str, usize>) -> Result<Verdict, S
         Mt::TotalTime,
         Mt::TlsTime,
     ];
-    let tests = [Test::Paired, Test::Unpaired, Test::Fisher];
+    let tests = Test::ALL;
     let mechs = [Me::Policer, Me::Shaper, Me::Freeze, Me::Reset, Me::Unclear];
     fn maybe<T>(s: &str, f: impl Fn(&str) -> Option<T>) -> Result<Option<T>, ()> {
         if s.is_empty() {

@@ -252,6 +252,16 @@ pub enum Test {
 }
 
 impl Test {
+    /// Every value, for readers of `verdicts.csv` (`--merge-verdicts`): a
+    /// new variant that is not listed here fails the round-trip test below.
+    pub const ALL: [Test; 5] = [
+        Test::Paired,
+        Test::Unpaired,
+        Test::Fisher,
+        Test::DeepBinomial,
+        Test::EProcess,
+    ];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Test::Paired => "paired",
@@ -311,5 +321,26 @@ pub fn empty_verdict() -> Verdict {
         variant: String::new(),
         transport: crate::types::Transport::Tcp,
         needs_rounds: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Test;
+
+    #[test]
+    fn every_test_value_is_listed_once() {
+        for t in Test::ALL {
+            // Exhaustive: a new variant must be added to this match and ALL.
+            let i = match t {
+                Test::Paired => 0,
+                Test::Unpaired => 1,
+                Test::Fisher => 2,
+                Test::DeepBinomial => 3,
+                Test::EProcess => 4,
+            };
+            assert_eq!(Test::ALL[i], t);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.as_str()));
+        }
     }
 }
