@@ -111,7 +111,7 @@ fn within(v: &Verdict, want: f64, tol: f64) -> bool {
     v.median_bps.is_some_and(|m| (m / want - 1.0).abs() <= tol)
 }
 
-/// Six rounds of every variant under the names and the controls (about 60 s). Short variant in the plain suite: `quic_lab::reflector_ab_compares_transports`.
+/// Six rounds of every variant under the names and the controls (about 60 s). Short variant in the plain suite: `evasion_matrix::twitter_2021_reads_one_segment_and_one_record` (the A/B rows themselves: the `analyze::ab` unit tests).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "long lab study: cargo test -- --include-ignored"]
 async fn twitter_2021_names_trigger_and_split_hello_evades() {

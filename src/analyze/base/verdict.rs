@@ -340,7 +340,10 @@ mod tests {
                 Test::EProcess => 4,
             };
             assert_eq!(Test::ALL[i], t);
-            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.as_str()));
+            assert_eq!(
+                serde_json::to_string(&t).unwrap(),
+                format!("\"{}\"", t.as_str())
+            );
         }
     }
 }
