@@ -88,14 +88,24 @@ async fn youtube_2024_one_name_two_transports_two_plateaus() {
             assert_eq!(r.http_version.as_deref(), Some("3"));
         }
     }
-    for (t, want) in [(Transport::Tcp, 128_000.0), (Transport::Quic, 512_000.0)] {
+    // The tolerances are the plateau's own stated accuracy: TCP under a
+    // burst-less policer settles smoothly (±10%); QUIC's policed 4 s fetches
+    // give a plateau "from 3 steps over 2 s (±21%)", and read 449–537 kbit/s
+    // over runs. Two plateaus, not one: QUIC at least 3× TCP (4× set).
+    let mut plateau = Vec::new();
+    for (t, want, tol) in [
+        (Transport::Tcp, 128_000.0, 0.10),
+        (Transport::Quic, 512_000.0, 0.20),
+    ] {
         let v = url_row(&rows, "rr1.googlevideo.com", t);
         assert_eq!(v.verdict, VerdictKind::Throttled, "{t}: {v:#?}");
         let p = v.plateau_bps.or(v.median_bps).unwrap();
-        assert!((p / want - 1.0).abs() <= 0.10, "{t} plateau {p} vs {want}");
+        assert!((p / want - 1.0).abs() <= tol, "{t} plateau {p} vs {want}");
+        plateau.push(p);
         let text = url_row(&rows, "www.youtube.com", t);
         assert_ne!(text.verdict, VerdictKind::Throttled, "{t}: {text:#?}");
     }
+    assert!(plateau[1] >= 3.0 * plateau[0], "QUIC {plateau:?} vs TCP");
     for v in rows.iter().filter(|v| v.scope == Scope::Url && v.control) {
         // Five rounds of controls against each other: never a finding. (Not
         // necessarily `ok`: on a busy machine two clean 4 MB controls can
