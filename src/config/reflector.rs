@@ -22,21 +22,7 @@ use crate::types::{Class, FetchOptions, FetchSpec, Group, Method, Pin, Transport
 /// The evasion variants, as written in `evasion = [...]` and in the
 /// `variant` column (`plain` is every name's unmodified fetch; `split:N`
 /// takes any N from 1 to 1024), in the order the A/B sentence names them.
-pub const VARIANTS: &[&str] = &[
-    "split-hello",
-    "split:N",
-    "split:sni",
-    "tls-records",
-    "disorder",
-    "oob",
-    "trailing-dot",
-    "upper-case",
-    "no-sni",
-    "pad",
-    "ccs-first",
-    "junk-first",
-    "pq",
-];
+pub const VARIANTS: &[&str] = crate::types::wire::WIRE_NAMES.split_at(1).1;
 
 /// Default sizes per fetch when the table does not set them.
 const DEFAULT_DOWNLOAD: u64 = 2 << 20;

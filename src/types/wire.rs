@@ -45,7 +45,8 @@ pub enum Wire {
     Pq,
 }
 
-/// Every fixed name (`split:N` besides), for messages and the sentence order.
+/// Every fixed name (`split:N` besides), for messages and the sentence order;
+/// `plain` first, because `config::reflector::VARIANTS` is the rest.
 pub const WIRE_NAMES: &[&str] = &[
     "plain",
     "split-hello",
