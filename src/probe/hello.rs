@@ -112,12 +112,12 @@ pub fn strip_trailing_dot(b: &mut Vec<u8>) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::testbed::clienthello::parse_client_hello;
 
-    /// A real rustls ClientHello for `name`.
-    fn hello(name: &str) -> Vec<u8> {
+    /// A real rustls ClientHello for `name` (also `hello_edit`'s tests').
+    pub(crate) fn hello(name: &str) -> Vec<u8> {
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let cfg = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

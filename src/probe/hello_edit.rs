@@ -193,19 +193,7 @@ mod tests {
     use super::*;
     use crate::testbed::clienthello::parse_client_hello;
 
-    fn hello(name: &str) -> Vec<u8> {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let cfg = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
-        let sn = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
-        let mut c = rustls::ClientConnection::new(std::sync::Arc::new(cfg), sn).unwrap();
-        let mut out = Vec::new();
-        c.write_tls(&mut out).unwrap();
-        out
-    }
+    use crate::probe::hello::tests::hello;
 
     #[test]
     fn padding_and_pq_share_round_trip_and_parse() {
