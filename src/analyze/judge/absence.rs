@@ -14,7 +14,7 @@
 //!   one-sided, so is the bound: exact (Clopper–Pearson) at a fixed number
 //!   of rounds — 0 slowed of 29 fetches is the least that does it — and
 //!   the anytime-valid [`absence_e`] when the campaign stops when decided
-//!   (0 of 30).
+//!   (0 of 31, or 1 of 64).
 //!
 //! Otherwise the row is `inconclusive`, saying what cannot be excluded and
 //! about how many more rounds would settle it at the observed share and

@@ -30,6 +30,7 @@ use std::fmt::Write;
 
 use super::compare::Cmp;
 use super::rows::Row;
+use super::sequential::seq_enough;
 use crate::analyze::base::units::{Bps, P};
 use crate::analyze::base::verdict::{Scope, Test, VerdictKind};
 use crate::analyze::base::AnalyzeOptions;
@@ -123,8 +124,10 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
     // decide throttled or partial (see `super::sequential`).
     let seq = r.seq.filter(|_| o.sequential);
     let seq_cmp = judged.iter().copied().find(|&i| cmps[i].deep.is_some());
-    let seq_throttled =
-        seq_cmp.filter(|&i| seq.is_some_and(|e| e.sig) && cmps[i].enough(o) && cmps[i].effect(o));
+    let seq_throttled = seq_cmp.filter(|&i| {
+        let c = &cmps[i];
+        seq.is_some_and(|e| e.sig) && seq_enough(c.n, c.n_c, o) && c.effect(o)
+    });
     let throttled = if o.sequential {
         seq_throttled
     } else {

@@ -55,8 +55,11 @@ pub fn excess_e(k: usize, n: usize, eps: f64) -> f64 {
 
 /// Weight of "no fetch slowed at all" in [`absence_e`]; the rest goes to
 /// a small share ([`ABSENCE_SMALL`]), so one unlucky fetch delays `ok`
-/// rather than forbidding it.
-pub const ABSENCE_NONE_WEIGHT: f64 = 0.8;
+/// rather than forbidding it. Half and half: 0 slowed of 31 fetches or 1
+/// of 64 decide (0.8/0.2 took 30 and 74). Real and lab paths alike show a
+/// clean 30 KB fetch "slowed" now and then (a 45 ms fetch among 14 ms
+/// ones), and 64 fetches of 30 KB still fit a 2 MB budget.
+pub const ABSENCE_NONE_WEIGHT: f64 = 0.5;
 /// The small slowed share of [`absence_e`]'s second alternative.
 pub const ABSENCE_SMALL: f64 = 0.02;
 
@@ -64,7 +67,7 @@ pub const ABSENCE_SMALL: f64 = 0.02;
 /// `k` of `n` were: a mixture of the likelihood ratios of no slowed fetch
 /// (weight [`ABSENCE_NONE_WEIGHT`]) and of [`ABSENCE_SMALL`] against
 /// `limit`. Per fetch each ratio's expected factor is ≤ 1 for every true
-/// share ≥ `limit`. At level 0.05 (E ≥ 20) 0 slowed fetches of 31 suffice.
+/// share ≥ `limit`. At level 0.05 (E ≥ 20) 0 slowed fetches of 31 suffice, or 1 of 64.
 pub fn absence_e(k: usize, n: usize, limit: f64) -> f64 {
     let limit = limit.clamp(1e-9, 1.0 - 1e-9);
     let none = if k == 0 {
@@ -115,10 +118,10 @@ mod tests {
     #[test]
     fn absence_needs_about_thirty_clean_fetches() {
         let first = (1..100).find(|&n| absence_e(0, n, 0.1) >= 20.0).unwrap();
-        assert_eq!(first, 30);
+        assert_eq!(first, 31);
         // One slowed fetch delays it, does not forbid it.
         let one = (1..1000).find(|&n| absence_e(1, n, 0.1) >= 20.0).unwrap();
-        assert!(one > 30 && one < 120, "{one}");
+        assert_eq!(one, 64);
         // A 30% share is never "absent" at 12 fetches, whatever fell.
         for k in 0..=12 {
             assert!(absence_e(k, 12, 0.1) < 20.0);
