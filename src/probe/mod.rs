@@ -14,6 +14,7 @@ pub mod hello;
 pub mod hello_edit;
 mod http;
 mod meter;
+pub mod pq;
 pub mod quic;
 pub mod split;
 pub mod tcpinfo;
