@@ -20,11 +20,11 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::types::{FetchOptions, Pin};
+use crate::types::{FetchOptions, Hello, Pin};
 
 /// What a client config is built from: every option `build_client_config`
 /// reads, or two URLs with different trust would share one config.
-type Key = (Vec<PathBuf>, bool, Vec<String>, bool, Option<Pin>);
+type Key = (Vec<PathBuf>, bool, Vec<String>, bool, Option<Pin>, Hello);
 
 /// The client config for one URL, shared with every other URL of the same
 /// options while any of them is alive. `send_sni = false` when the campaign
@@ -37,6 +37,7 @@ pub fn client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<
         opts.alpn.clone(),
         send_sni,
         opts.pin,
+        opts.hello(),
     );
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     if let Some(c) = cache.get(&key).and_then(Weak::upgrade) {
@@ -49,7 +50,12 @@ pub fn client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<
 }
 
 fn build_client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // `pq`: X25519MLKEM768 first, so the hello carries its share; classic
+    // keeps rustls's own hello byte for byte.
+    let provider = Arc::new(match opts.hello() {
+        Hello::Classic => rustls::crypto::ring::default_provider(),
+        Hello::Pq => super::pq::provider(),
+    });
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
