@@ -123,3 +123,74 @@ async fn the_reflector_takes_a_real_pq_share_for_the_pq_variant_and_hello() {
     // The variant is the hello: same size on the wire.
     assert_eq!(by_key.hello_bytes, by_variant.hello_bytes);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_hello_pq_flag_records_the_group_and_the_hello() {
+    let dir = tempfile::tempdir().unwrap();
+    let refl = Reflector::start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state: dir.path().join("state"),
+        cert_key: None,
+        token: None,
+        limits: Limits::default(),
+        log: None,
+    })
+    .await
+    .unwrap();
+    let (addr, pin) = (refl.local_addr(), refl.pin().to_string());
+    let run = |hello: &'static str| {
+        let pin = pin.clone();
+        tokio::task::spawn_blocking(move || {
+            support::bin::slowlane()
+                .args(["fetch", "--format", "csv", "--max-time", "5s"])
+                .args(["--pin", &pin, "--hello", hello])
+                .arg(format!("https://{addr}/bytes/2000"))
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run("pq").await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut r = csv::Reader::from_reader(&out.stdout[..]);
+    let h = r.headers().unwrap().clone();
+    let rec = r.records().next().unwrap().unwrap();
+    let col = |n: &str| rec[h.iter().position(|x| x == n).unwrap()].to_string();
+    assert_eq!(col("kx_group"), "X25519MLKEM768");
+    assert_eq!(col("body_bytes"), "2000");
+    assert_eq!(col("variant"), "");
+    let bytes: u64 = col("hello_bytes").parse().unwrap();
+    assert!(bytes > 4 + CLIENT_SHARE_LEN as u64, "{bytes}");
+    assert!(!col("hello_segments").is_empty());
+    let bad = run("kyber").await.unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(support::bin::text(&bad.stderr).contains("unknown hello"));
+}
+
+/// A server that reads the hello and hangs up (a box's reset): the row
+/// still says what hello was sent.
+#[tokio::test]
+async fn a_failed_handshake_still_records_the_hello() {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 8192];
+        let _ = tokio::time::timeout(Duration::from_secs(3), tcp.read(&mut buf)).await;
+    });
+    let options = FetchOptions {
+        hello: Hello::Pq,
+        insecure: true,
+        tls_timeout: Duration::from_secs(3),
+        max_time: Duration::from_secs(5),
+        ..FetchOptions::default()
+    };
+    let rec = fetch_one(spec(&format!("https://{addr}/"), 0, options)).await;
+    server.await.unwrap();
+    assert!(rec.error.is_some(), "{rec:?}");
+    assert_eq!(rec.error_phase, Some(slowlane::types::Phase::Tls), "{rec:?}");
+    assert!(rec.hello_bytes.unwrap() > 4 + CLIENT_SHARE_LEN as u64, "{rec:?}");
+    // Loopback's MSS is ~64 KiB: one segment here.
+    assert_eq!(rec.hello_segments, Some(1));
+    assert_eq!(rec.kx_group, None);
+}

@@ -191,6 +191,49 @@ impl ServerCertVerifier for NoCaVerifier {
 mod tests {
     use super::*;
 
+    fn first_flight(opts: &FetchOptions) -> Vec<u8> {
+        let cfg = build_client_config(opts, true).unwrap();
+        let name = ServerName::try_from("pbs.twimg.com").unwrap();
+        let mut c = rustls::ClientConnection::new(cfg, name).unwrap();
+        let mut out = Vec::new();
+        c.write_tls(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn pq_hello_adds_the_hybrid_share_and_group_to_the_classic_one() {
+        let classic = FetchOptions {
+            insecure: true,
+            ..FetchOptions::default()
+        };
+        let pq = FetchOptions {
+            hello: Hello::Pq,
+            ..classic.clone()
+        };
+        let (c, p) = (first_flight(&classic), first_flight(&pq));
+        // One key_share entry (4 + 1,216 bytes) and one supported_groups
+        // entry (2) more; everything else as rustls sends it.
+        assert_eq!(p.len(), c.len() + 4 + super::super::pq::CLIENT_SHARE_LEN + 2);
+        let share = [0x11, 0xEC, 0x04, 0xC0];
+        assert!(p.windows(4).any(|w| w == share));
+        // The pq variant is the same hello.
+        let variant = FetchOptions {
+            wire: crate::types::Wire::Pq,
+            ..classic.clone()
+        };
+        assert_eq!(first_flight(&variant).len(), p.len());
+        // Classic is rustls's own hello (ring's groups, no hybrid one).
+        let plain = Arc::new(rustls::crypto::ring::default_provider());
+        assert!(plain
+            .kx_groups
+            .iter()
+            .all(|g| g.name() != rustls::NamedGroup::X25519MLKEM768));
+        let names = |p: &CryptoProvider| p.kx_groups.iter().map(|g| g.name()).collect::<Vec<_>>();
+        let pq_names = names(&super::super::pq::provider());
+        assert_eq!(pq_names[0], rustls::NamedGroup::X25519MLKEM768);
+        assert_eq!(pq_names[1..], names(&plain)[..]);
+    }
+
     #[test]
     fn no_ca_verifier_accepts_by_policy_only() {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
