@@ -216,6 +216,8 @@ mod tests {
         assert_eq!(p.len(), c.len() + 4 + super::super::pq::CLIENT_SHARE_LEN + 2);
         let share = [0x11, 0xEC, 0x04, 0xC0];
         assert!(p.windows(4).any(|w| w == share));
+        // Past one segment of MSS 1460.
+        assert!(p.len() > 1460);
         // The pq variant is the same hello.
         let variant = FetchOptions {
             wire: crate::types::Wire::Pq,
