@@ -363,7 +363,11 @@ fn unknown_hello() {
         &format!("name = \"x\"\n[defaults]\nhello = \"kyber\"\n{URL}"),
         3,
         "hello",
-        &["`hello` in [defaults]", "unknown hello \"kyber\"", "classic, pq"],
+        &[
+            "`hello` in [defaults]",
+            "unknown hello \"kyber\"",
+            "classic, pq",
+        ],
     );
     check(
         &format!("name = \"x\"\n{URL}hello = \"PQ2\"\n"),

@@ -188,8 +188,15 @@ async fn a_failed_handshake_still_records_the_hello() {
     let rec = fetch_one(spec(&format!("https://{addr}/"), 0, options)).await;
     server.await.unwrap();
     assert!(rec.error.is_some(), "{rec:?}");
-    assert_eq!(rec.error_phase, Some(slowlane::types::Phase::Tls), "{rec:?}");
-    assert!(rec.hello_bytes.unwrap() > 4 + CLIENT_SHARE_LEN as u64, "{rec:?}");
+    assert_eq!(
+        rec.error_phase,
+        Some(slowlane::types::Phase::Tls),
+        "{rec:?}"
+    );
+    assert!(
+        rec.hello_bytes.unwrap() > 4 + CLIENT_SHARE_LEN as u64,
+        "{rec:?}"
+    );
     // Loopback's MSS is ~64 KiB: one segment here.
     assert_eq!(rec.hello_segments, Some(1));
     assert_eq!(rec.kx_group, None);

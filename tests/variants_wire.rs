@@ -189,7 +189,11 @@ async fn every_variant_completes_against_the_reflector() {
         let two = wire.is_split() || wire == Wire::Oob;
         assert_eq!(segs >= 2, two, "{v}: {segs} segments");
         // pq: a real hybrid share the reflector's TLS stack takes.
-        let kx = if wire == Wire::Pq { "X25519MLKEM768" } else { "X25519" };
+        let kx = if wire == Wire::Pq {
+            "X25519MLKEM768"
+        } else {
+            "X25519"
+        };
         assert_eq!(rec.kx_group.as_deref(), Some(kx), "{v}");
         let big = matches!(wire, Wire::Pad | Wire::Pq);
         // The record (5 + message) does not fit one 1460-byte segment.

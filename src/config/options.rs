@@ -128,12 +128,13 @@ impl PartialOptions {
                 }
             }),
         };
-        let hello = match &raw.hello {
-            Some(h) => Some(h.get_ref().parse::<Hello>().map_err(|e| {
-                src.err_at(h.span(), "hello", format!("`hello` in {place}: {e}"))
-            })?),
-            None => None,
-        };
+        let hello =
+            match &raw.hello {
+                Some(h) => Some(h.get_ref().parse::<Hello>().map_err(|e| {
+                    src.err_at(h.span(), "hello", format!("`hello` in {place}: {e}"))
+                })?),
+                None => None,
+            };
         Ok(PartialOptions {
             hello,
             headers,

@@ -166,7 +166,6 @@ mod tests {
         assert!(strip_padding(&mut b));
         assert_eq!(b, orig);
         assert!(!strip_padding(&mut b));
-
     }
 
     #[test]

@@ -198,7 +198,10 @@ mod tests {
         let client = X25519MLKEM768.start().unwrap();
         let share = client.pub_key().to_vec();
         for bad in [&share[..100], &share[..CLIENT_SHARE_LEN - 1], &[][..]] {
-            assert_eq!(X25519MLKEM768.start_and_complete(bad).err(), Some(BAD_SHARE));
+            assert_eq!(
+                X25519MLKEM768.start_and_complete(bad).err(),
+                Some(BAD_SHARE)
+            );
         }
         // An encapsulation key whose coefficients are not reduced mod q.
         let mut not_a_key = share.clone();

@@ -253,7 +253,10 @@ impl<S: AsyncWrite + AsFd + Unpin> AsyncWrite for HelloIo<S> {
     ) -> Poll<io::Result<usize>> {
         if matches!(self.state, State::Start) {
             let (out, cuts, hello_bytes) = self.shape.plan(buf);
-            self.sent.0.bytes.store(hello_bytes.unwrap_or(0), Ordering::Relaxed);
+            self.sent
+                .0
+                .bytes
+                .store(hello_bytes.unwrap_or(0), Ordering::Relaxed);
             if self.shape.wire == Wire::Oob {
                 // One urgent byte before the hello, in its own segment.
                 SockRef::from(&self.inner).send_out_of_band(&[OOB_BYTE])?;

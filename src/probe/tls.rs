@@ -213,7 +213,10 @@ mod tests {
         let (c, p) = (first_flight(&classic), first_flight(&pq));
         // One key_share entry (4 + 1,216 bytes) and one supported_groups
         // entry (2) more; everything else as rustls sends it.
-        assert_eq!(p.len(), c.len() + 4 + super::super::pq::CLIENT_SHARE_LEN + 2);
+        assert_eq!(
+            p.len(),
+            c.len() + 4 + super::super::pq::CLIENT_SHARE_LEN + 2
+        );
         let share = [0x11, 0xEC, 0x04, 0xC0];
         assert!(p.windows(4).any(|w| w == share));
         // Past one segment of MSS 1460.

@@ -234,7 +234,10 @@ mod tests {
         assert!(!Wire::Pq.needs_reflector());
         assert_eq!(" PQ ".parse::<Hello>(), Ok(Hello::Pq));
         assert_eq!("classic".parse::<Hello>(), Ok(Hello::Classic));
-        assert!("kyber".parse::<Hello>().unwrap_err().contains("classic, pq"));
+        assert!("kyber"
+            .parse::<Hello>()
+            .unwrap_err()
+            .contains("classic, pq"));
         assert_eq!(Wire::NoSni.names("t.co"), (String::new(), "t.co".into()));
     }
 }
