@@ -244,10 +244,15 @@ pub struct FetchArgs {
     pub split_hello: bool,
     /// Send the ClientHello as this A/B variant (docs/reflector.md):
     /// split-hello, split:N, split:sni, tls-records, disorder, oob,
-    /// trailing-dot, upper-case, no-sni, and against `slowlane serve` only
-    /// pad, ccs-first, junk-first, pq. Recorded in `variant`.
+    /// trailing-dot, upper-case, no-sni, pq, and against `slowlane serve`
+    /// only pad, ccs-first, junk-first. Recorded in `variant`.
     #[arg(long, value_name = "V", value_parser = parse_wire)]
     pub variant: Option<crate::types::Wire>,
+    /// Key shares the ClientHello offers: classic (X25519) or pq (a real
+    /// X25519MLKEM768 share first, as browsers send since 2024: the hello
+    /// no longer fits one segment). See `hello_bytes`, `hello_segments`.
+    #[arg(long, value_name = "HELLO", value_parser = parse_hello, default_value = "classic")]
+    pub hello: crate::types::Hello,
     /// Extra request header `Name: value` (repeatable); replaces slowlane's
     /// own of the same name (User-Agent, Accept). The value is never printed.
     // Checked in `app`, not by clap: clap's error would quote the value.
@@ -496,5 +501,9 @@ pub struct ReportArgs {
 }
 
 fn parse_wire(s: &str) -> Result<crate::types::Wire, String> {
+    s.parse()
+}
+
+fn parse_hello(s: &str) -> Result<crate::types::Hello, String> {
     s.parse()
 }

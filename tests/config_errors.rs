@@ -356,3 +356,23 @@ fn until_decided_budgets() {
     });
     assert_eq!(c.schedule.rounds, Some(DEFAULT_DECIDED_ROUNDS));
 }
+
+#[test]
+fn unknown_hello() {
+    check(
+        &format!("name = \"x\"\n[defaults]\nhello = \"kyber\"\n{URL}"),
+        3,
+        "hello",
+        &[
+            "`hello` in [defaults]",
+            "unknown hello \"kyber\"",
+            "classic, pq",
+        ],
+    );
+    check(
+        &format!("name = \"x\"\n{URL}hello = \"PQ2\"\n"),
+        4,
+        "hello",
+        &["unknown hello"],
+    );
+}

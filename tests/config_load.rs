@@ -278,3 +278,25 @@ insecure = false
         assert!(t.options.insecure);
     }
 }
+
+#[test]
+fn hello_is_a_per_url_key_with_a_default_in_defaults() {
+    use slowlane::types::Hello;
+    let c = parse(
+        r#"name = "h"
+[defaults]
+hello = "pq"
+
+[[url]]
+url = "https://a.example/pq"
+
+[[url]]
+url = "https://a.example/classic"
+hello = "classic"
+"#,
+    );
+    assert_eq!(c.targets[0].options.hello, Hello::Pq);
+    assert_eq!(c.targets[1].options.hello, Hello::Classic);
+    let plain = parse("name = \"h\"\n[[url]]\nurl = \"https://a.example/\"\n");
+    assert_eq!(plain.targets[0].options.hello, Hello::Classic);
+}

@@ -6,7 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use slowlane::probe::hello_edit::{CCS, JUNK_LEN, JUNK_MAGIC, PQ_GROUP};
+use slowlane::probe::hello_edit::{CCS, JUNK_LEN, JUNK_MAGIC};
+use slowlane::probe::pq::GROUP as PQ_GROUP;
 use slowlane::serve::{Limits, Reflector, ServeConfig};
 use slowlane::testbed::{parse_client_hello, HelloError};
 use slowlane::types::{FetchOptions, Wire};
@@ -111,7 +112,8 @@ async fn each_variant_sends_what_the_docs_say() {
     assert!(first.starts_with(JUNK_MAGIC) && first.len() >= 101);
     assert!(parse_client_hello(&all[JUNK_LEN..], false).is_ok());
     // pad: the hello past one 1,500-byte packet; pq: past one segment of
-    // MSS 1460 (rustls's hello is small: ~1,470 bytes with the share).
+    // MSS 1460 (rustls's hello with a real X25519MLKEM768 share of 1,216
+    // bytes, 0x04C0, and the X25519 one of 32, 0x0020).
     let (first, _) = first_bytes(Wire::Pad, false).await;
     assert!(first.len() > 1500, "{}", first.len());
     let (first, _) = first_bytes(Wire::Pq, false).await;
@@ -120,6 +122,7 @@ async fn each_variant_sends_what_the_docs_say() {
     assert!(first
         .windows(4)
         .any(|w| w == [group[0], group[1], 0x04, 0xC0]));
+    assert!(first.windows(4).any(|w| w == [0x00, 0x1D, 0x00, 0x20]));
     // oob: the urgent byte is out of the stream unless the receiver keeps
     // it inline.
     let (first, _) = first_bytes(Wire::Oob, false).await;
@@ -185,6 +188,13 @@ async fn every_variant_completes_against_the_reflector() {
         let segs = rec.hello_segments.unwrap();
         let two = wire.is_split() || wire == Wire::Oob;
         assert_eq!(segs >= 2, two, "{v}: {segs} segments");
+        // pq: a real hybrid share the reflector's TLS stack takes.
+        let kx = if wire == Wire::Pq {
+            "X25519MLKEM768"
+        } else {
+            "X25519"
+        };
+        assert_eq!(rec.kx_group.as_deref(), Some(kx), "{v}");
         let big = matches!(wire, Wire::Pad | Wire::Pq);
         // The record (5 + message) does not fit one 1460-byte segment.
         assert_eq!(

@@ -32,6 +32,7 @@ pub(super) async fn fetch_cmd(a: FetchArgs) -> Outcome {
         pin: a.pin,
         split_hello: a.split_hello,
         wire: a.variant.unwrap_or_default(),
+        hello: a.hello,
         headers: fetch_headers(&a.headers, a.token.as_deref()).map_err(usage)?,
         ip_family: match (a.ipv4, a.ipv6) {
             (true, _) => IpFamily::Ipv4,

@@ -62,6 +62,7 @@ macro_rules! with_options {
             pub headers: Option<Spanned<std::collections::BTreeMap<String, String>>>,
             pub ip_family: Option<Spanned<String>>,
             pub http: Option<Spanned<String>>,
+            pub hello: Option<Spanned<String>>,
         }
 
         impl $name {
@@ -83,6 +84,7 @@ macro_rules! with_options {
                     headers: self.headers.clone(),
                     ip_family: self.ip_family.clone(),
                     http: self.http.clone(),
+                    hello: self.hello.clone(),
                 }
             }
         }

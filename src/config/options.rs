@@ -14,7 +14,7 @@ use super::bounds::{check_fetch_time, check_size, check_window};
 use super::error::{ConfigError, Source};
 use super::file::{RawOptions, RawSize};
 use super::parse::{parse_connect_to, parse_duration, parse_resolve, parse_size};
-use crate::types::{ConnectTo, FetchOptions, Headers, IpFamily, Resolve, Transport};
+use crate::types::{ConnectTo, FetchOptions, Headers, Hello, IpFamily, Resolve, Transport};
 
 /// One validated layer of options; `None` means "not set here".
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,8 @@ pub struct PartialOptions {
     pub ip_family: Option<IpFamily>,
     /// `http = "tcp" | "h3" | "both"`: (transport, also over QUIC).
     pub http: Option<(Transport, bool)>,
+    /// `hello = "classic" | "pq"`.
+    pub hello: Option<Hello>,
 }
 
 impl PartialOptions {
@@ -126,7 +128,15 @@ impl PartialOptions {
                 }
             }),
         };
+        let hello =
+            match &raw.hello {
+                Some(h) => Some(h.get_ref().parse::<Hello>().map_err(|e| {
+                    src.err_at(h.span(), "hello", format!("`hello` in {place}: {e}"))
+                })?),
+                None => None,
+            };
         Ok(PartialOptions {
+            hello,
             headers,
             ip_family,
             http,
@@ -162,6 +172,7 @@ impl PartialOptions {
             pin: o.pin,
             split_hello: o.split_hello,
             wire: o.wire,
+            hello: self.hello.unwrap_or(o.hello),
             headers: self.headers.clone().unwrap_or(o.headers),
             ip_family: self.ip_family.unwrap_or(o.ip_family),
             transport: self.http.map_or(o.transport, |h| h.0),

@@ -1,13 +1,13 @@
 //! Edits to the ClientHello that only `slowlane serve` undoes.
 //!
-//! `pad`, `pq`, `ccs-first` and `junk-first` change the bytes on the wire
-//! but not what rustls hashed into its transcript, so the reflector removes
-//! each edit again (`serve::hello`) before its TLS stack reads the hello.
-//! Every edit carries a mark the reflector recognises and an ordinary client
-//! never sends: a padding extension of ≥ [`MIN_PAD`] zero bytes, a key share
-//! of group [`PQ_GROUP`] (rustls with ring offers no such group), a
-//! ChangeCipherSpec record before the hello, or [`JUNK_MAGIC`]. Only a hello
-//! in one record is edited (rustls always sends one).
+//! `pad`, `ccs-first` and `junk-first` change the bytes on the wire but not
+//! what rustls hashed into its transcript, so the reflector removes each
+//! edit again (`serve::hello`) before its TLS stack reads the hello. Every
+//! edit carries a mark the reflector recognises and an ordinary client never
+//! sends: a padding extension of ≥ [`MIN_PAD`] zero bytes, a ChangeCipherSpec
+//! record before the hello, or [`JUNK_MAGIC`]. Only a hello in one record is
+//! edited (rustls always sends one). (`pq` is no edit: rustls sends a real
+//! X25519MLKEM768 share, `probe::pq`.)
 
 use rand::RngCore;
 
@@ -18,11 +18,6 @@ pub const PAD_TO: usize = 1600;
 /// so a padding extension this long comes from the probe.
 pub const MIN_PAD: usize = 1024;
 const EXT_PADDING: u16 = 21;
-const EXT_KEY_SHARE: u16 = 51;
-/// X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem): an ML-KEM-768 encapsulation
-/// key (1,184 bytes) and an X25519 share (32).
-pub const PQ_GROUP: u16 = 0x11EC;
-pub const PQ_SHARE_LEN: usize = 1216;
 /// A ChangeCipherSpec record (TLS 1.2 form, one byte of 1).
 pub const CCS: [u8; 6] = [20, 3, 3, 0, 1, 1];
 /// The junk packet: this mark then random bytes, [`JUNK_LEN`] in all (the
@@ -108,41 +103,6 @@ pub fn strip_padding(b: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Put a [`PQ_GROUP`] key share of random bytes first in the key_share
-/// extension (where a browser puts its hybrid share).
-pub fn add_pq_share(b: &mut Vec<u8>) -> bool {
-    let (Some((total, _)), Some(p)) = (extensions(b), find_ext(b, EXT_KEY_SHARE)) else {
-        return false;
-    };
-    let mut entry = vec![0u8; 4 + PQ_SHARE_LEN];
-    entry[..2].copy_from_slice(&PQ_GROUP.to_be_bytes());
-    entry[2..4].copy_from_slice(&(PQ_SHARE_LEN as u16).to_be_bytes());
-    rand::thread_rng().fill_bytes(&mut entry[4..]);
-    // Extension header (4), then the client_shares length (2), then entries.
-    b.splice(p + 6..p + 6, entry);
-    grow(b, &[total, p + 2, p + 4], (4 + PQ_SHARE_LEN) as isize);
-    true
-}
-
-/// Remove a leading [`PQ_GROUP`] key share; whether there was one.
-pub fn strip_pq_share(b: &mut Vec<u8>) -> bool {
-    let (Some((total, _)), Some(p)) = (extensions(b), find_ext(b, EXT_KEY_SHARE)) else {
-        return false;
-    };
-    if u16_at(b, p + 6) != Some(PQ_GROUP as usize) {
-        return false;
-    }
-    let Some(n) = u16_at(b, p + 8) else {
-        return false;
-    };
-    if b.len() < p + 10 + n {
-        return false;
-    }
-    b.drain(p + 6..p + 10 + n);
-    grow(b, &[total, p + 2, p + 4], -((4 + n) as isize));
-    true
-}
-
 /// The hello record cut into two records at `at` (an offset inside the
 /// record's body), both in one buffer.
 pub fn two_records(b: &[u8], at: usize) -> Option<Vec<u8>> {
@@ -196,7 +156,7 @@ mod tests {
     use crate::probe::hello::tests::hello;
 
     #[test]
-    fn padding_and_pq_share_round_trip_and_parse() {
+    fn padding_round_trips_and_parses() {
         let orig = hello("pbs.twimg.com");
         let mut b = orig.clone();
         assert!(add_padding(&mut b));
@@ -206,16 +166,6 @@ mod tests {
         assert!(strip_padding(&mut b));
         assert_eq!(b, orig);
         assert!(!strip_padding(&mut b));
-
-        assert!(add_pq_share(&mut b));
-        assert_eq!(b.len(), orig.len() + 4 + PQ_SHARE_LEN);
-        assert_eq!(
-            parse_client_hello(&b, false).unwrap().sni.as_deref(),
-            Some("pbs.twimg.com")
-        );
-        assert!(strip_pq_share(&mut b));
-        assert_eq!(b, orig);
-        assert!(!strip_pq_share(&mut b));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod hello;
 pub mod hello_edit;
 mod http;
 mod meter;
+pub mod pq;
 pub mod quic;
 pub mod split;
 pub mod tcpinfo;
@@ -263,7 +264,15 @@ async fn run(
         let _ = socket2::SockRef::from(&tcp).set_tcp_nodelay(true);
     }
     let io = split::HelloIo::new(tcp, shape);
-    let tls = match tokio::time::timeout(limit, connector.connect(p.tls_name.clone(), io)).await {
+    let sent = io.sent();
+    let handshake = tokio::time::timeout(limit, connector.connect(p.tls_name.clone(), io)).await;
+    // Recorded whether or not the handshake completed: a hello the box
+    // answered with a reset or silence is the row that needs its size.
+    if let Some((bytes, segments)) = sent.get() {
+        rec.hello_bytes = Some(bytes);
+        rec.hello_segments = Some(segments);
+    }
+    let tls = match handshake {
         Err(_) => {
             if capping {
                 rec.capped = Some(Capped::Time);
@@ -274,10 +283,6 @@ async fn run(
         Ok(Ok(s)) => s,
     };
     rec.tls_ms = Some(Ms::from_duration(t_tls.elapsed()));
-    if let Some((bytes, segments)) = tls.get_ref().0.hello() {
-        rec.hello_bytes = Some(bytes);
-        rec.hello_segments = Some(segments);
-    }
     let conn = tls.get_ref().1;
     rec.tls_version = conn.protocol_version().map(|v| match v {
         rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
@@ -290,6 +295,12 @@ async fn run(
     rec.cipher = conn
         .negotiated_cipher_suite()
         .and_then(|c| c.suite().as_str().map(str::to_string));
+    rec.kx_group = conn
+        .negotiated_key_exchange_group()
+        .map(|g| match g.name().as_str() {
+            Some(n) => n.to_string(),
+            None => format!("0x{:04x}", u16::from(g.name())),
+        });
     in_exchange.store(true, Ordering::SeqCst);
     http::exchange(p, rec, tls, info, deadline, cut).await
 }

@@ -4,7 +4,8 @@
 //! reassemble TCP misses a name cut in two (the 2021 Russian throttler did).
 //! [`HelloIo`] sits between rustls and the socket: it takes the first write
 //! (the ClientHello record), edits it as the variant says (a dot after the
-//! name, padding, a post-quantum-sized key share, two TLS records), and
+//! name, padding, two TLS records; `pq` is rustls's own hello with a real
+//! post-quantum share, `probe::pq`), and
 //! sends it as a list of parts: each part is written and flushed, then
 //! [`SPLIT_PAUSE`] passes before the next, so two parts cannot leave in one
 //! segment (TCP_NODELAY is on, so each write is sent at once). `disorder`
@@ -15,6 +16,8 @@ use std::future::Future;
 use std::io;
 use std::os::fd::AsFd;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -55,14 +58,8 @@ impl HelloShape {
         if self.trailing_dot {
             add_trailing_dot(&mut out);
         }
-        match self.wire {
-            Wire::Pad => {
-                edit::add_padding(&mut out);
-            }
-            Wire::Pq => {
-                edit::add_pq_share(&mut out);
-            }
-            _ => {}
+        if self.wire == Wire::Pad {
+            edit::add_padding(&mut out);
         }
         // Read after the edits: the length on the wire.
         let hello_bytes = (out.len() >= 9 && out[0] == 22 && out[5] == 1)
@@ -113,11 +110,37 @@ pub struct HelloIo<S> {
     inner: S,
     shape: HelloShape,
     state: State,
-    /// The ClientHello message's size (`hello_bytes`), once written.
-    hello_bytes: Option<u64>,
+    /// What the hello took on the wire, shared with the fetch so a
+    /// handshake that fails or times out still reports it.
+    sent: HelloSent,
+}
+
+/// The hello's size and segments as [`HelloIo`] wrote it; a handle that
+/// outlives the stream (the TLS connect future owns the stream).
+#[derive(Debug, Clone, Default)]
+pub struct HelloSent(Arc<Sent>);
+
+#[derive(Debug, Default)]
+struct Sent {
+    /// The ClientHello message's size (`hello_bytes`); 0 until written.
+    bytes: AtomicU64,
     /// TCP segments the hello left in (`hello_segments`): each write
     /// counted as ⌈bytes / MSS⌉ (TCP_NODELAY is on).
-    hello_segments: u32,
+    segments: AtomicU32,
+}
+
+impl HelloSent {
+    /// The hello's size (handshake message: 4-byte header + body) and the
+    /// number of TCP segments it took; `None` before it was written or
+    /// when the first write was not a ClientHello record.
+    pub fn get(&self) -> Option<(u64, u32)> {
+        let b = self.0.bytes.load(Ordering::Relaxed);
+        (b > 0).then(|| (b, self.0.segments.load(Ordering::Relaxed)))
+    }
+
+    fn add_segments(&self, n: u32) {
+        self.0.segments.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 impl<S> HelloIo<S> {
@@ -127,8 +150,7 @@ impl<S> HelloIo<S> {
             inner,
             shape,
             state: State::Start,
-            hello_bytes: None,
-            hello_segments: 0,
+            sent: HelloSent::default(),
         }
     }
 
@@ -136,11 +158,14 @@ impl<S> HelloIo<S> {
         &self.inner
     }
 
-    /// The hello's size (handshake message: 4-byte header + body) and the
-    /// number of TCP segments it took; `None` before it was written or
-    /// when the first write was not a ClientHello record.
+    /// See [`HelloSent::get`].
     pub fn hello(&self) -> Option<(u64, u32)> {
-        self.hello_bytes.map(|b| (b, self.hello_segments))
+        self.sent.get()
+    }
+
+    /// A handle on the hello's size and segments that outlives `self`.
+    pub fn sent(&self) -> HelloSent {
+        self.sent.clone()
     }
 }
 
@@ -195,7 +220,7 @@ impl<S: AsyncWrite + AsFd + Unpin> HelloIo<S> {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             *pos += n;
-            self.hello_segments += n.div_ceil(mss) as u32;
+            self.sent.add_segments(n.div_ceil(mss) as u32);
             if cuts.first() == Some(pos) {
                 ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
             }
@@ -228,11 +253,14 @@ impl<S: AsyncWrite + AsFd + Unpin> AsyncWrite for HelloIo<S> {
     ) -> Poll<io::Result<usize>> {
         if matches!(self.state, State::Start) {
             let (out, cuts, hello_bytes) = self.shape.plan(buf);
-            self.hello_bytes = hello_bytes;
+            self.sent
+                .0
+                .bytes
+                .store(hello_bytes.unwrap_or(0), Ordering::Relaxed);
             if self.shape.wire == Wire::Oob {
                 // One urgent byte before the hello, in its own segment.
                 SockRef::from(&self.inner).send_out_of_band(&[OOB_BYTE])?;
-                self.hello_segments += 1;
+                self.sent.add_segments(1);
             }
             self.state = State::Sending {
                 out,

@@ -20,11 +20,11 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::types::{FetchOptions, Pin};
+use crate::types::{FetchOptions, Hello, Pin};
 
 /// What a client config is built from: every option `build_client_config`
 /// reads, or two URLs with different trust would share one config.
-type Key = (Vec<PathBuf>, bool, Vec<String>, bool, Option<Pin>);
+type Key = (Vec<PathBuf>, bool, Vec<String>, bool, Option<Pin>, Hello);
 
 /// The client config for one URL, shared with every other URL of the same
 /// options while any of them is alive. `send_sni = false` when the campaign
@@ -37,6 +37,7 @@ pub fn client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<
         opts.alpn.clone(),
         send_sni,
         opts.pin,
+        opts.hello(),
     );
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     if let Some(c) = cache.get(&key).and_then(Weak::upgrade) {
@@ -49,7 +50,12 @@ pub fn client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<
 }
 
 fn build_client_config(opts: &FetchOptions, send_sni: bool) -> anyhow::Result<Arc<ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // `pq`: X25519MLKEM768 first, so the hello carries its share; classic
+    // keeps rustls's own hello byte for byte.
+    let provider = Arc::new(match opts.hello() {
+        Hello::Classic => rustls::crypto::ring::default_provider(),
+        Hello::Pq => super::pq::provider(),
+    });
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .context("TLS protocol versions")?;
@@ -184,6 +190,54 @@ impl ServerCertVerifier for NoCaVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn first_flight(opts: &FetchOptions) -> Vec<u8> {
+        let cfg = build_client_config(opts, true).unwrap();
+        let name = ServerName::try_from("pbs.twimg.com").unwrap();
+        let mut c = rustls::ClientConnection::new(cfg, name).unwrap();
+        let mut out = Vec::new();
+        c.write_tls(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn pq_hello_adds_the_hybrid_share_and_group_to_the_classic_one() {
+        let classic = FetchOptions {
+            insecure: true,
+            ..FetchOptions::default()
+        };
+        let pq = FetchOptions {
+            hello: Hello::Pq,
+            ..classic.clone()
+        };
+        let (c, p) = (first_flight(&classic), first_flight(&pq));
+        // One key_share entry (4 + 1,216 bytes) and one supported_groups
+        // entry (2) more; everything else as rustls sends it.
+        assert_eq!(
+            p.len(),
+            c.len() + 4 + super::super::pq::CLIENT_SHARE_LEN + 2
+        );
+        let share = [0x11, 0xEC, 0x04, 0xC0];
+        assert!(p.windows(4).any(|w| w == share));
+        // Past one segment of MSS 1460.
+        assert!(p.len() > 1460);
+        // The pq variant is the same hello.
+        let variant = FetchOptions {
+            wire: crate::types::Wire::Pq,
+            ..classic.clone()
+        };
+        assert_eq!(first_flight(&variant).len(), p.len());
+        // Classic is rustls's own hello (ring's groups, no hybrid one).
+        let plain = Arc::new(rustls::crypto::ring::default_provider());
+        assert!(plain
+            .kx_groups
+            .iter()
+            .all(|g| g.name() != rustls::NamedGroup::X25519MLKEM768));
+        let names = |p: &CryptoProvider| p.kx_groups.iter().map(|g| g.name()).collect::<Vec<_>>();
+        let pq_names = names(&super::super::pq::provider());
+        assert_eq!(pq_names[0], rustls::NamedGroup::X25519MLKEM768);
+        assert_eq!(pq_names[1..], names(&plain)[..]);
+    }
 
     #[test]
     fn no_ca_verifier_accepts_by_policy_only() {

@@ -61,7 +61,15 @@ pub fn render(r: &FetchRecord, with_timeline: bool) -> String {
         );
     } else {
         let _ = writeln!(s, "tcp         {}", ms(r.tcp_ms));
-        let _ = writeln!(s, "tls         {}", ms(r.tls_ms));
+        // What the hello was and which key exchange it got (`hello = "pq"`).
+        let hello = r.hello_bytes.map_or(String::new(), |b| {
+            format!(
+                "  (hello {b} bytes in {} segments, kx {})",
+                opt(&r.hello_segments),
+                opt(&r.kx_group)
+            )
+        });
+        let _ = writeln!(s, "tls         {}{hello}", ms(r.tls_ms));
     }
     let _ = writeln!(s, "ttfb        {}", ms(r.ttfb_ms));
     let _ = writeln!(s, "transfer    {}", ms(r.transfer_ms));
@@ -212,7 +220,20 @@ mod tests {
         labels.dedup();
         assert_eq!(labels.len(), n, "a label twice:\n{out}");
         assert!(out.contains("negotiated  TLSv1_3"), "{out}");
-        assert!(out.contains("tls         3.000 ms"), "{out}");
+        assert!(out.contains("tls         3.000 ms\n"), "{out}");
+        let pq = FetchRecord {
+            hello_bytes: Some(1471),
+            hello_segments: Some(2),
+            kx_group: Some("X25519MLKEM768".into()),
+            ..small.clone()
+        };
+        assert!(
+            render(&pq, false).contains(
+                "tls         3.000 ms  (hello 1471 bytes in 2 segments, kx X25519MLKEM768)\n"
+            ),
+            "{}",
+            render(&pq, false)
+        );
         let rate = out.lines().find(|l| l.starts_with("rate ")).unwrap();
         assert!(
             rate.contains("goodput - (body within 1 ms"),

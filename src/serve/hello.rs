@@ -2,8 +2,9 @@
 //!
 //! The reflector reports the SNI *as it arrived* (case and trailing dot
 //! kept; rustls lowercases it), and undoes the probe's wire edits
-//! (`trailing-dot`, and `pad`, `pq`, `ccs-first`, `junk-first` from
-//! `probe::hello_edit`) so the handshake transcript matches the client's.
+//! (`trailing-dot`, and `pad`, `ccs-first`, `junk-first` from
+//! `probe::hello_edit`) so the handshake transcript matches the client's
+//! (a `pq` hello is no edit: its X25519MLKEM768 share is real).
 //! So the first bytes are read here, whole even when they came in several
 //! segments or records (a split hello), and handed to rustls through
 //! [`Prefixed`].
@@ -17,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::probe::hello::strip_trailing_dot;
-use crate::probe::hello_edit::{preamble_len, strip_padding, strip_pq_share};
+use crate::probe::hello_edit::{preamble_len, strip_padding};
 use crate::testbed::clienthello::{parse_client_hello, HelloError};
 
 /// Largest hello read (a real one is under 2 KiB).
@@ -60,7 +61,6 @@ pub async fn read_hello(tcp: &mut TcpStream, deadline: Instant) -> Result<Hello,
                 buf.drain(..skip);
                 strip_trailing_dot(&mut buf);
                 strip_padding(&mut buf);
-                strip_pq_share(&mut buf);
                 return Ok(Hello {
                     bytes: buf,
                     sni: h.sni,

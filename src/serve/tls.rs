@@ -96,7 +96,8 @@ impl Identity {
 
     /// A rustls server config offering h2 and http/1.1 with small records.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // X25519MLKEM768 first: a `pq` hello completes with it.
+        let provider = crate::probe::pq::server_provider();
         let mut cfg = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()

@@ -76,7 +76,8 @@ impl Pki {
     /// A rustls server config presenting the leaf, offering h2 and http/1.1,
     /// with TLS records of at most [`RECORD_SIZE`] bytes.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // X25519MLKEM768 first: a `pq` hello completes with it.
+        let provider = crate::probe::pq::server_provider();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.leaf_key.clone()));
         let mut cfg = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?

@@ -21,7 +21,7 @@ pub use headers::Headers;
 pub use pin::Pin;
 pub use record::{Capped, FetchRecord, Ms, Phase, Window};
 pub use spec::{ConnectTo, FetchOptions, FetchSpec, IpFamily, Resolve};
-pub use wire::Wire;
+pub use wire::{Hello, Wire};
 
 use std::fmt;
 use std::str::FromStr;

@@ -93,6 +93,9 @@ pub struct FetchRecord {
     pub tls_version: Option<String>,
     pub alpn: Option<String>,
     pub cipher: Option<String>,
+    /// TCP: the key-exchange group the handshake used (`X25519`,
+    /// `X25519MLKEM768`): whether a `pq` hello was taken.
+    pub kx_group: Option<String>,
     pub body_bytes: u64,
     pub upload_bytes: u64,
     /// The size the fetch set out to move: response `Content-Length` for a

@@ -11,7 +11,7 @@ use std::time::Duration;
 use http::Uri;
 use serde::Serialize;
 
-use super::{Class, Group, Headers, Method, Pin, Transport, Wire};
+use super::{Class, Group, Headers, Hello, Method, Pin, Transport, Wire};
 
 /// Which IP family a fetch connects over (`fetch -4`/`-6`, campaign
 /// `ip_family`). `Any` takes the first address the lookup returned, as
@@ -101,6 +101,10 @@ pub struct FetchOptions {
     /// campaign files keep their form.
     #[serde(skip_serializing_if = "Wire::is_plain")]
     pub wire: Wire,
+    /// Which key shares the hello offers (`hello = "pq"`). Not written
+    /// when classic, as `wire`.
+    #[serde(skip_serializing_if = "Hello::is_classic")]
+    pub hello: Hello,
     /// Extra request headers (values never serialised: see [`Headers`]).
     pub headers: Headers,
     /// Only addresses of this family are used.
@@ -131,10 +135,22 @@ impl Default for FetchOptions {
             pin: None,
             split_hello: false,
             wire: Wire::Plain,
+            hello: Hello::Classic,
             headers: Headers::default(),
             ip_family: IpFamily::Any,
             transport: Transport::Tcp,
             also_quic: false,
+        }
+    }
+}
+
+impl FetchOptions {
+    /// The hello sent: `hello`, or `pq` for the `pq` variant.
+    pub fn hello(&self) -> Hello {
+        if self.wire == Wire::Pq {
+            Hello::Pq
+        } else {
+            self.hello
         }
     }
 }

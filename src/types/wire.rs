@@ -40,8 +40,8 @@ pub enum Wire {
     CcsFirst,
     /// A 128-byte non-TLS first packet, then the hello (reflector only).
     JunkFirst,
-    /// An X25519MLKEM768-sized key share in the hello, so it spans two
-    /// segments (reflector only: the share is not a real key, see docs).
+    /// The `pq` hello ([`Hello::Pq`]): a real X25519MLKEM768 key share,
+    /// so the hello spans two segments; any TLS 1.3 server completes it.
     Pq,
 }
 
@@ -75,7 +75,7 @@ impl Wire {
     pub fn needs_reflector(&self) -> bool {
         matches!(
             self,
-            Wire::TrailingDot | Wire::Pad | Wire::CcsFirst | Wire::JunkFirst | Wire::Pq
+            Wire::TrailingDot | Wire::Pad | Wire::CcsFirst | Wire::JunkFirst
         )
     }
 
@@ -114,6 +114,54 @@ impl Wire {
             Wire::JunkFirst => "junk-first".into(),
             Wire::Pq => "pq".into(),
         }
+    }
+}
+
+/// Which key shares the ClientHello offers: per-URL `hello`, `fetch
+/// --hello`. `classic` is rustls's own hello (X25519 first); `pq` puts the
+/// hybrid post-quantum group X25519MLKEM768 first (`probe::pq`), so the
+/// hello carries a 1,216-byte share and the X25519 one and no longer fits
+/// one 1,460-byte segment. The `pq` variant is this hello.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Hello {
+    #[default]
+    Classic,
+    Pq,
+}
+
+impl Hello {
+    pub const NAMES: &'static [&'static str] = &["classic", "pq"];
+
+    pub fn is_classic(&self) -> bool {
+        *self == Hello::Classic
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Hello::Classic => "classic",
+            Hello::Pq => "pq",
+        }
+    }
+}
+
+impl FromStr for Hello {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Hello, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "classic" => Ok(Hello::Classic),
+            "pq" => Ok(Hello::Pq),
+            _ => Err(format!(
+                "unknown hello {s:?} (valid: {})",
+                Hello::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+impl Serialize for Hello {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -182,6 +230,14 @@ mod tests {
         assert!("split:x".parse::<Wire>().is_err());
         assert!("nope".parse::<Wire>().unwrap_err().contains("junk-first"));
         assert!(Wire::Pad.needs_reflector() && !Wire::TlsRecords.needs_reflector());
+        // The pq hello is a real key share: any TLS 1.3 server takes it.
+        assert!(!Wire::Pq.needs_reflector());
+        assert_eq!(" PQ ".parse::<Hello>(), Ok(Hello::Pq));
+        assert_eq!("classic".parse::<Hello>(), Ok(Hello::Classic));
+        assert!("kyber"
+            .parse::<Hello>()
+            .unwrap_err()
+            .contains("classic, pq"));
         assert_eq!(Wire::NoSni.names("t.co"), (String::new(), "t.co".into()));
     }
 }
