@@ -88,18 +88,23 @@ async fn youtube_2024_one_name_two_transports_two_plateaus() {
             assert_eq!(r.http_version.as_deref(), Some("3"));
         }
     }
-    // The tolerances are the plateau's own stated accuracy: TCP under a
-    // burst-less policer settles smoothly (±10%); QUIC's policed 4 s fetches
-    // give a plateau "from 3 steps over 2 s (±21%)", and read 449–537 kbit/s
-    // over runs. Two plateaus, not one: QUIC at least 3× TCP (4× set).
+    // The issue's ±10% for both. TCP under a burst-less policer settles
+    // smoothly; QUIC's body arrives at ~3% under the relay's 512 kbit/s of
+    // UDP payload (QUIC headers, AEAD tags, frames) and its policed 4 s
+    // fetches read 493–503 kbit/s over 11 runs (55 fetches, load 4–8).
+    // Their own stated bound is wider ("smooth arrival over 3.7 s (±18%)"):
+    // the one or two head-of-line stalls as slow start meets the relay's
+    // FIFO (docs/testbed.md) widen the band of windows about the line, not
+    // the slope. Two plateaus, not one: QUIC at least 3× TCP (4× set).
     let mut plateau = Vec::new();
     for (t, want, tol) in [
         (Transport::Tcp, 128_000.0, 0.10),
-        (Transport::Quic, 512_000.0, 0.20),
+        (Transport::Quic, 512_000.0, 0.10),
     ] {
         let v = url_row(&rows, "rr1.googlevideo.com", t);
         assert_eq!(v.verdict, VerdictKind::Throttled, "{t}: {v:#?}");
         let p = v.plateau_bps.or(v.median_bps).unwrap();
+        eprintln!("plateau over {t}: {p:.0} bit/s (set {want})");
         assert!((p / want - 1.0).abs() <= tol, "{t} plateau {p} vs {want}");
         plateau.push(p);
         let text = url_row(&rows, "www.youtube.com", t);
