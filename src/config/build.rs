@@ -96,6 +96,7 @@ pub(crate) fn build(
     }
     super::controls::check(&raw.url, &targets, src)?;
     targets.extend(super::reflector::expand(&raw.reflector, src, dir, &base)?);
+    let triggers = super::trigger::studies(&raw.trigger, &raw.reflector, src)?;
     let targets = both_transports(targets);
     if targets.is_empty() {
         return Err(src.err(
@@ -114,6 +115,7 @@ pub(crate) fn build(
         out,
         source: src.path.to_path_buf(),
         targets,
+        triggers,
     })
 }
 

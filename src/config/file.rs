@@ -164,4 +164,6 @@ pub struct RawCampaign {
     pub list: Vec<Spanned<RawList>>,
     #[serde(default)]
     pub reflector: Vec<Spanned<RawReflector>>,
+    #[serde(default)]
+    pub trigger: Vec<Spanned<super::trigger::RawTrigger>>,
 }
