@@ -11,12 +11,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use toml::Spanned;
 
 use super::bounds::{check_fetch_time, check_interval};
 use super::error::{ConfigError, Source};
-use super::file::{RawReflector, RawSize};
+use super::file::{RawReflector, RawTrigger};
 use super::options::{duration_value, size_value};
 use super::parse::{parse_duration, parse_size, parse_url};
 use crate::types::{FetchOptions, Pin};
@@ -30,22 +30,6 @@ pub const DEFAULT_GAP: &str = "1s";
 pub const DEFAULT_CONTROLS: [&str; 2] = ["example.com", "example.org"];
 /// `max_rounds` bounds (`--max-rounds`): at least the A/B rows' `min_n`.
 pub const MAX_ROUNDS_RANGE: std::ops::RangeInclusive<i64> = 5..=100;
-
-/// One `[[trigger]]` table as written.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTrigger {
-    pub id: Option<Spanned<String>>,
-    pub name: Option<Spanned<String>>,
-    pub reflector: Option<Spanned<String>>,
-    pub pin: Option<Spanned<String>>,
-    pub token: Option<Spanned<String>>,
-    pub controls: Option<Spanned<Vec<Spanned<String>>>>,
-    pub size: Option<Spanned<RawSize>>,
-    pub max_time: Option<Spanned<String>>,
-    pub max_rounds: Option<Spanned<i64>>,
-    pub gap: Option<Spanned<String>>,
-}
 
 /// A validated study: what `slowlane trigger NAME --reflector … --pin …`
 /// would run (also what goes into `campaign.json`, the token excepted).

@@ -109,11 +109,16 @@ pub struct Finding {
 
 /// The most trials and bytes a discovery can take.
 pub fn budget(cfg: &TriggerConfig) -> (usize, u64) {
+    let (trials, fetches) = budget_fetches(cfg);
+    (trials, fetches * cfg.size)
+}
+
+/// The most trials and fetches (each of `size` bytes) a discovery can take.
+pub fn budget_fetches(cfg: &TriggerConfig) -> (usize, u64) {
     let trials = class_probes(&cfg.name).len() + trim_trials(cfg.name.len());
     let per_trial = u64::from(cfg.max_rounds) * (1 + cfg.controls.len() as u64);
     let baseline = 2 * cfg.controls.len() as u64;
-    let fetches = trials as u64 * per_trial + baseline;
-    (trials, fetches * cfg.size)
+    (trials, trials as u64 * per_trial + baseline)
 }
 
 struct Runner<'a> {
