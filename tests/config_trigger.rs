@@ -40,7 +40,10 @@ fn a_full_table_holds_the_command_knobs() {
     assert_eq!(s.gap, Duration::from_millis(250));
     // The token goes on the wire, never into campaign.json.
     let json = serde_json::to_string(&c).unwrap();
-    assert!(json.contains("\"triggers\"") && !json.contains("s3cret"), "{json}");
+    assert!(
+        json.contains("\"triggers\"") && !json.contains("s3cret"),
+        "{json}"
+    );
     assert!(!s.options.headers.is_empty());
 }
 
@@ -83,7 +86,9 @@ fn defaults_are_the_commands_and_a_single_reflector_is_inherited() {
 
 #[test]
 fn unknown_keys_missing_keys_and_bad_values_name_the_line() {
-    let base = format!("[[trigger]]\nname = \"t.co\"\nreflector = \"https://192.0.2.1\"\npin = \"{PIN}\"\n");
+    let base = format!(
+        "[[trigger]]\nname = \"t.co\"\nreflector = \"https://192.0.2.1\"\npin = \"{PIN}\"\n"
+    );
     let e = err(&url_and(&format!("{base}max_trails = 3\n")));
     assert_eq!((e.line(), e.key()), (Some(8), Some("max_trails")));
     assert!(
@@ -95,11 +100,17 @@ fn unknown_keys_missing_keys_and_bad_values_name_the_line() {
         "[[trigger]]\nreflector = \"https://192.0.2.1\"\npin = \"{PIN}\"\n"
     )));
     assert_eq!((e.line(), e.key()), (Some(4), Some("name")));
-    assert!(e.to_string().contains("missing required key `name` in [[trigger]]"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("missing required key `name` in [[trigger]]"),
+        "{e}"
+    );
     // No reflector and no single [[reflector]] to take it from.
     let e = err(&url_and("[[trigger]]\nname = \"t.co\"\n"));
     assert_eq!((e.line(), e.key()), (Some(4), Some("reflector")));
-    let e = err(&url_and("[[trigger]]\nname = \"t.co\"\nreflector = \"https://192.0.2.1\"\n"));
+    let e = err(&url_and(
+        "[[trigger]]\nname = \"t.co\"\nreflector = \"https://192.0.2.1\"\n",
+    ));
     assert_eq!(e.key(), Some("pin"));
     for (line, bad, key) in [
         ("max_rounds = 4", "between 5 and 100", "max_rounds"),
@@ -110,7 +121,8 @@ fn unknown_keys_missing_keys_and_bad_values_name_the_line() {
         ("controls = [\"not a name\"]", "not a DNS name", "controls"),
         ("pin = \"sha256:zz\"", "", "pin"),
     ] {
-        let text = url_and(&format!("{base}{line}\n")).replace(&format!("pin = \"{PIN}\"\npin"), "pin");
+        let text =
+            url_and(&format!("{base}{line}\n")).replace(&format!("pin = \"{PIN}\"\npin"), "pin");
         let e = err(&text);
         assert_eq!(e.key(), Some(key), "{line}: {e}");
         assert!(e.line().is_some_and(|l| l >= 5), "{line}: {e}");

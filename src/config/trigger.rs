@@ -84,7 +84,11 @@ pub(super) fn studies(
 
 /// A DNS name as `slowlane trigger` takes it: trimmed, lower case, no dot.
 fn dns_name(v: &Spanned<String>, src: &Source, key: &str) -> Result<String, ConfigError> {
-    let n = v.get_ref().trim().trim_end_matches('.').to_ascii_lowercase();
+    let n = v
+        .get_ref()
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     if n.is_empty() || crate::probe::tls::server_name(&n).is_err() {
         return Err(src.err_at(
             v.span(),

@@ -367,7 +367,11 @@ impl Cost {
             k => format!(" + {k} trigger studies"),
         };
         // A study's bytes are its most: the totals are then upper bounds.
-        let bound = if self.triggers.is_empty() { bound } else { "≤ " };
+        let bound = if self.triggers.is_empty() {
+            bound
+        } else {
+            "≤ "
+        };
         if let Some(f) = &self.first_look {
             let o = |x: u64| b(x * f.rounds);
             s += &format!(

@@ -50,7 +50,9 @@ pub fn append(dir: &Path, rows: &[TriggerRow]) -> io::Result<()> {
     for r in rows {
         w.serialize(r).map_err(io::Error::other)?;
     }
-    let buf = w.into_inner().map_err(|e| io::Error::other(e.to_string()))?;
+    let buf = w
+        .into_inner()
+        .map_err(|e| io::Error::other(e.to_string()))?;
     file.append(&buf)?;
     file.sync()
 }

@@ -38,8 +38,8 @@ pub use collect::Msg;
 pub use progress::decided_text;
 pub use resume::Mode;
 pub use signals::stop_signal;
-pub use triggers::StudyEnd;
 use signals::Stop;
+pub use triggers::StudyEnd;
 
 /// The default time fetches in flight get to finish after a stop signal.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -388,8 +388,8 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         .map_err(|e| RunError::Output(anyhow::anyhow!("writer thread failed: {e}")))?
         .map_err(RunError::Output);
     // The `[[trigger]]` studies, once the rounds are over (module docs).
-    let over = last_round
-        .is_some_and(|r| triggers::rounds_over(&c, r, stop_reason, t_dur.elapsed()));
+    let over =
+        last_round.is_some_and(|r| triggers::rounds_over(&c, r, stop_reason, t_dur.elapsed()));
     let studies = match (&summary, over && !stop.is_set()) {
         (Ok(_), true) => triggers::run_studies(&c, &run_id, opts.quiet, &stop).await,
         _ => Ok(Vec::new()),

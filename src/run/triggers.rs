@@ -84,7 +84,12 @@ pub(super) async fn run_studies(
         let (max_trials, bytes) = budget(&cfg);
         let say = |s: String| {
             if !quiet {
-                crate::eprintln_quiet!("slowlane: trigger study {} ({}/{}): {s}", study.id, i + 1, todo.len());
+                crate::eprintln_quiet!(
+                    "slowlane: trigger study {} ({}/{}): {s}",
+                    study.id,
+                    i + 1,
+                    todo.len()
+                );
             }
         };
         say(format!(
@@ -160,7 +165,10 @@ fn rows_of(
     let (f, internal_error) = match found {
         Ok(Ok(f)) => (f, false),
         Ok(Err(e)) => (failed(format!("the study could not run: {e:#}")), false),
-        Err(panic) => (failed(format!("internal error (please report): {panic}")), true),
+        Err(panic) => (
+            failed(format!("internal error (please report): {panic}")),
+            true,
+        ),
     };
     let mut rows: Vec<TriggerRow> = f
         .trials
