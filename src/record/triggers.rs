@@ -15,6 +15,10 @@ use super::lines::LineFile;
 
 pub const TRIGGERS_CSV: &str = "triggers.csv";
 
+/// The columns of [`TriggerRow`], in order.
+pub const HEADER: &str = "vantage,run_id,trigger,reflector,trial,checks,name,variant,verdict,\
+rounds,rate_bps,control_bps,contaminated,rule,minimal,sentence\n";
+
 /// One row (docs/csv.md, "triggers.csv").
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TriggerRow {
@@ -32,8 +36,9 @@ pub struct TriggerRow {
     pub variant: String,
     pub verdict: String,
     pub rounds: Option<u32>,
-    pub rate_bps: Option<f64>,
-    pub control_bps: Option<f64>,
+    /// Medians, rounded to whole bit/s (every rate of every file is).
+    pub rate_bps: Option<u64>,
+    pub control_bps: Option<u64>,
     pub contaminated: Option<bool>,
     /// The study's conclusion, on each of its rows.
     pub rule: String,
@@ -41,12 +46,30 @@ pub struct TriggerRow {
     pub sentence: String,
 }
 
-/// Append a whole study's rows (with the header if the file is new).
+/// Append a whole study's rows (with the header if the file is new). A
+/// file with other columns is refused, not mixed.
 pub fn append(dir: &Path, rows: &[TriggerRow]) -> io::Result<()> {
-    let mut file = LineFile::open(&dir.join(TRIGGERS_CSV), None)?;
+    let path = dir.join(TRIGGERS_CSV);
+    let mut file = LineFile::open(&path, None)?;
+    let mut buf = Vec::new();
+    if file.is_empty() {
+        buf.extend_from_slice(HEADER.as_bytes());
+    } else {
+        let mut head = String::new();
+        io::BufRead::read_line(
+            &mut io::BufReader::new(std::fs::File::open(&path)?),
+            &mut head,
+        )?;
+        if head != HEADER {
+            return Err(io::Error::other(format!(
+                "{} has other columns than this version writes: move it away",
+                path.display()
+            )));
+        }
+    }
     let mut w = csv::WriterBuilder::new()
-        .has_headers(file.is_empty())
-        .from_writer(Vec::new());
+        .has_headers(false)
+        .from_writer(buf);
     for r in rows {
         w.serialize(r).map_err(io::Error::other)?;
     }
@@ -97,12 +120,23 @@ mod tests {
         append(dir.path(), &[row("r1", "t.co"), row("r1", "t.co")]).unwrap();
         append(dir.path(), &[row("r2", "x")]).unwrap();
         let text = std::fs::read_to_string(dir.path().join(TRIGGERS_CSV)).unwrap();
+        assert!(text.starts_with(HEADER), "{text}");
         assert_eq!(text.matches("vantage,run_id,trigger").count(), 1, "{text}");
+        // The header is the row type's own.
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(TriggerRow::default()).unwrap();
+        let own = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert!(own.starts_with(HEADER), "{own}");
         assert_eq!(text.lines().count(), 4);
         let done = finished(dir.path(), "r1").unwrap();
         assert_eq!(done.into_iter().collect::<Vec<_>>(), ["t.co"]);
         let mut r = csv::Reader::from_path(dir.path().join(TRIGGERS_CSV)).unwrap();
         let back: TriggerRow = r.deserialize().next().unwrap().unwrap();
         assert_eq!(back, row("r1", "t.co"));
+        // Other columns: refused, the file untouched.
+        std::fs::write(dir.path().join(TRIGGERS_CSV), "a,b\n1,2\n").unwrap();
+        assert!(append(dir.path(), &[row("r3", "y")]).is_err());
+        let text = std::fs::read_to_string(dir.path().join(TRIGGERS_CSV)).unwrap();
+        assert_eq!(text, "a,b\n1,2\n");
     }
 }

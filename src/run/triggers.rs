@@ -105,13 +105,14 @@ pub(super) async fn run_studies(
             bar.set_message(format!("{}: {} {}", study.id, t.checks, t.verdict));
             if lines {
                 crate::eprintln_quiet!(
-                    "slowlane: trigger study {}: trial {} ({} {}): {} in {} rounds",
+                    "slowlane: trigger study {}: trial {} ({} {}): {} in {} round{}",
                     study.id,
                     t.trial,
                     t.checks,
                     t.name,
                     t.verdict,
-                    t.rounds
+                    t.rounds,
+                    if t.rounds == 1 { "" } else { "s" }
                 );
             }
         };
@@ -126,7 +127,8 @@ pub(super) async fn run_studies(
         bar.finish_and_clear();
         let (rows, end) = rows_of(c, run_id, study, found);
         triggers::append(&c.out, &rows).map_err(|e| out_err(&e))?;
-        say(format!("{} trials: {}", end.trials, end.sentence));
+        let plural = if end.trials == 1 { "" } else { "s" };
+        say(format!("{} trial{plural}: {}", end.trials, end.sentence));
         ends.push(end);
     }
     Ok(ends)
@@ -180,8 +182,8 @@ fn rows_of(
             variant: t.variant.clone(),
             verdict: t.verdict.clone(),
             rounds: Some(t.rounds),
-            rate_bps: t.rate_bps,
-            control_bps: t.control_bps,
+            rate_bps: t.rate_bps.map(|r| r.round() as u64),
+            control_bps: t.control_bps.map(|r| r.round() as u64),
             contaminated: Some(t.contaminated),
             rule: f.rule.to_string(),
             minimal: f.minimal.clone().unwrap_or_default(),
