@@ -290,3 +290,82 @@ fn plan_prints_each_study_budget_and_adds_it() {
         "{text}"
     );
 }
+
+/// `until = "decided"`: the studies run after the stop.
+#[tokio::test]
+async fn decided_campaigns_run_them_after_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"decided\"\nuntil = \"decided\"\nrounds = 12\nout = \"out\"\n\
+             [defaults]\nconnect_timeout = \"1s\"\n\
+             [[url]]\nurl = \"https://127.0.0.1:{port}/\"\n\
+             [[trigger]]\nname = \"t.co\"\nreflector = \"https://127.0.0.1:{port}\"\n\
+             pin = \"{PIN}\"\nmax_rounds = 5\ngap = \"0s\"\n"
+        ),
+    )
+    .unwrap();
+    let o = run(&path, Mode::New).await;
+    assert_eq!(
+        o.stop_reason.map(|r| r.as_str()),
+        Some("decided"),
+        "{:?} after {} rounds",
+        o.tally,
+        o.rounds
+    );
+    assert!(o.rounds < 12);
+    assert_eq!(o.studies.len(), 1);
+    assert!(!rows(&o.out).is_empty());
+}
+
+/// A stop signal during a study: the exit code is the signal's and the
+/// study writes nothing (so `--resume` runs it again whole).
+#[test]
+fn a_signal_during_a_study_writes_none_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = closed_port();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"sig\"\nrounds = 1\nout = \"out\"\n[defaults]\nconnect_timeout = \"1s\"\n\
+             [[url]]\nurl = \"https://127.0.0.1:{port}/\"\n\
+             [[trigger]]\nname = \"t.co\"\nreflector = \"https://127.0.0.1:{port}\"\n\
+             pin = \"{PIN}\"\nmax_rounds = 5\ngap = \"2s\"\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut child = support::bin::run_cmd(&path, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The round is logged, then the study starts (its baseline takes 8 s).
+    let t = std::time::Instant::now();
+    while !std::fs::read_to_string(out.join("rounds.csv")).is_ok_and(|s| s.lines().count() == 2) {
+        assert!(t.elapsed().as_secs() < 20, "the round did not end");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let t = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed().as_secs() > 20 {
+            let _ = child.kill();
+            panic!("run did not stop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    let err = support::bin::text(&o.stderr);
+    assert_eq!(o.status.code(), Some(143), "{err}");
+    assert!(
+        err.contains("trigger study t.co (1/1): stopped by a signal"),
+        "{err}"
+    );
+    assert!(!out.join(TRIGGERS_CSV).exists(), "{err}");
+}

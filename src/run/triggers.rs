@@ -120,7 +120,14 @@ pub(super) async fn run_studies(
             r = catch(discover_with(&cfg, &mut on_trial)) => r,
             _ = stop.wait() => {
                 bar.finish_and_clear();
-                say("stopped by a signal: nothing written; `--resume` runs it again".into());
+                // A warning, not progress: said even with --quiet.
+                crate::eprintln_quiet!(
+                    "slowlane: trigger study {} ({}/{}): stopped by a signal: nothing written; \
+                     `--resume` runs it again",
+                    study.id,
+                    i + 1,
+                    todo.len()
+                );
                 break;
             }
         };
