@@ -136,4 +136,10 @@ fn unknown_keys_missing_keys_and_bad_values_name_the_line() {
         "[[trigger]]\nname = \"t.co\"\nreflector = \"https://192.0.2.1/x\"\npin = \"{PIN}\"\n"
     )));
     assert_eq!((e.line(), e.key()), (Some(6), Some("reflector")));
+    // Studies need rounds to follow.
+    let e = err(&format!(
+        "name = \"c\"\n[[trigger]]\nname = \"t.co\"\nreflector = \"https://192.0.2.1\"\npin = \"{PIN}\"\n"
+    ));
+    assert!(e.to_string().contains("no URLs"), "{e}");
+    assert!(e.to_string().contains("`slowlane trigger t.co`"), "{e}");
 }
