@@ -173,9 +173,14 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         print(&studies)?;
         crate::stdout::eprintln(&format!(
             "slowlane: campaign {name}: run {} is decided (every target row decided by round {}); \
-             nothing fetched. `slowlane analyze {}` shows its verdicts; run without --once for a new run",
+             nothing fetched{}. `slowlane analyze {}` shows its verdicts; run without --once for a new run",
             o.run_id,
             o.first_round,
+            if o.studies.is_empty() {
+                ""
+            } else {
+                " but its unwritten [[trigger]] studies"
+            },
             o.out.display()
         ));
         return Ok(0);
