@@ -168,12 +168,19 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
             RunError::Config(_) => usage(e),
             RunError::Output(_) => output(format!("cannot write output: {e}")),
         })?;
+    let studies = study_lines(&o);
     if o.already_decided {
+        print(&studies)?;
         crate::stdout::eprintln(&format!(
             "slowlane: campaign {name}: run {} is decided (every target row decided by round {}); \
-             nothing fetched. `slowlane analyze {}` shows its verdicts; run without --once for a new run",
+             nothing fetched{}. `slowlane analyze {}` shows its verdicts; run without --once for a new run",
             o.run_id,
             o.first_round,
+            if o.studies.is_empty() {
+                ""
+            } else {
+                " but its unwritten [[trigger]] studies"
+            },
             o.out.display()
         ));
         return Ok(0);
@@ -189,7 +196,7 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         _ => String::new(),
     };
     let summary = format!(
-        "{} fetch{} ({} failed) in {} round{}{continued}, seed {}, written to {}{stopped}\n{}",
+        "{} fetch{} ({} failed) in {} round{}{continued}, seed {}, written to {}{stopped}\n{}{studies}",
         o.fetches,
         if o.fetches == 1 { "" } else { "es" },
         o.errors,
@@ -263,6 +270,23 @@ async fn run_and_report(campaign: config::Campaign, opts: RunOptions) -> Outcome
         return Err(Fail(EXIT_NOTHING_MEASURED, msg));
     }
     Ok(o.signal_exit.unwrap_or(0))
+}
+
+/// The `[[trigger]]` studies an invocation ran: one line each.
+fn study_lines(o: &run::RunOutcome) -> String {
+    o.studies
+        .iter()
+        .map(|s| {
+            format!(
+                "trigger study {} ({} trial{}, {}): {}\n",
+                s.id,
+                s.trials,
+                if s.trials == 1 { "" } else { "s" },
+                crate::record::triggers::TRIGGERS_CSV,
+                s.sentence
+            )
+        })
+        .collect()
 }
 
 /// Why an adaptive run stopped, in words.

@@ -9,43 +9,27 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use slowlane::analyze::AnalyzeOptions;
-use slowlane::serve::{Limits, Reflector, ServeConfig};
-use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
+use slowlane::serve::Reflector;
+use slowlane::testbed::middlebox::Middlebox;
 use slowlane::trigger::{budget, discover, TriggerConfig};
 use slowlane::types::FetchOptions;
-use support::lab::{one_lab, scenario};
+use support::lab::{one_lab, reflector_behind};
 
 /// A name rule (policed to 131072 bit/s down) and a 20 Mbit/s access link.
 async fn lab(dir: &Path, rule: &str) -> (Reflector, Middlebox) {
-    let refl = Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits {
-            per_minute: 0,
-            ..Limits::default()
-        },
-        log: None,
-    })
-    .await
-    .unwrap();
-    let s = scenario(
+    reflector_behind(
+        dir,
         &format!(
             "[[rule]]\n{rule}\ndown = {{ action = \"police\", rate = 131072, burst = \"8KiB\" }}\n\
              [[rule]]\nmatch = \"*\"\n\
              down = {{ action = \"shape\", rate = \"20Mbit\", queue = \"256KiB\" }}\n"
         ),
-        false,
-    );
-    let cfg = MiddleboxConfig::new(s.rules, refl.local_addr(), refl.local_addr());
-    let l = middlebox::listen(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
-    (refl, Middlebox::start(l, cfg))
+    )
+    .await
 }
 
 fn config(name: &str, refl: &Reflector, mb: &Middlebox) -> TriggerConfig {

@@ -2,7 +2,7 @@
 
 use super::{output, usage, Outcome};
 use crate::cli::TriggerArgs;
-use crate::config;
+use crate::config::{self, TriggerStudy};
 use crate::trigger::{budget, discover, TriggerConfig};
 use crate::types::FetchOptions;
 
@@ -20,7 +20,7 @@ pub(super) async fn trigger_cmd(a: TriggerArgs) -> Outcome {
         return Err(usage(format!("{:?} is not a DNS name", a.name)));
     }
     let controls = if a.controls.is_empty() {
-        vec!["example.com".to_string(), "example.org".to_string()]
+        config::trigger::DEFAULT_CONTROLS.map(String::from).to_vec()
     } else {
         a.controls
     };
@@ -28,7 +28,8 @@ pub(super) async fn trigger_cmd(a: TriggerArgs) -> Outcome {
     if let Some(t) = &a.token {
         options.headers.set_bearer(t).map_err(usage)?;
     }
-    let cfg = TriggerConfig {
+    let study = TriggerStudy {
+        id: name.clone(),
         name,
         reflector: authority.as_str().to_string(),
         pin: a.pin,
@@ -37,12 +38,9 @@ pub(super) async fn trigger_cmd(a: TriggerArgs) -> Outcome {
         max_time: a.max_time,
         max_rounds: a.max_rounds,
         gap: a.gap,
-        analyze: crate::analyze::AnalyzeOptions {
-            sequential: true,
-            ..Default::default()
-        },
         options,
     };
+    let cfg = TriggerConfig::from(&study);
     let (trials, bytes) = budget(&cfg);
     let head = format!(
         "slowlane trigger {}: at most {trials} trials, {} downloaded ({} rounds each of 1 + {} names)\n",

@@ -96,12 +96,18 @@ pub(crate) fn build(
     }
     super::controls::check(&raw.url, &targets, src)?;
     targets.extend(super::reflector::expand(&raw.reflector, src, dir, &base)?);
+    let triggers = super::trigger::studies(&raw.trigger, &raw.reflector, src)?;
     let targets = both_transports(targets);
     if targets.is_empty() {
+        // `[[trigger]]` studies run after rounds; alone, they are the command.
+        let studies = match triggers.first() {
+            Some(t) => format!(" ([[trigger]] studies run after the rounds; for a study alone: `slowlane trigger {}`)", t.name),
+            None => String::new(),
+        };
         return Err(src.err(
             Some(src.last_line()),
             None,
-            format!("no URLs in {top}: add [[url]] tables, [[list]] files or [[reflector]] tables"),
+            format!("no URLs in {top}: add [[url]] tables, [[list]] files or [[reflector]] tables{studies}"),
         ));
     }
 
@@ -114,6 +120,7 @@ pub(crate) fn build(
         out,
         source: src.path.to_path_buf(),
         targets,
+        triggers,
     })
 }
 

@@ -141,6 +141,23 @@ with_options! {
     }
 }
 
+/// One `[[trigger]]` table: a `slowlane trigger` study the campaign runs
+/// after its rounds (validated by `config::trigger`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    pub id: Option<Spanned<String>>,
+    pub name: Option<Spanned<String>>,
+    pub reflector: Option<Spanned<String>>,
+    pub pin: Option<Spanned<String>>,
+    pub token: Option<Spanned<String>>,
+    pub controls: Option<Spanned<Vec<Spanned<String>>>>,
+    pub size: Option<Spanned<RawSize>>,
+    pub max_time: Option<Spanned<String>>,
+    pub max_rounds: Option<Spanned<i64>>,
+    pub gap: Option<Spanned<String>>,
+}
+
 /// The whole campaign file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,4 +183,6 @@ pub struct RawCampaign {
     pub list: Vec<Spanned<RawList>>,
     #[serde(default)]
     pub reflector: Vec<Spanned<RawReflector>>,
+    #[serde(default)]
+    pub trigger: Vec<Spanned<RawTrigger>>,
 }

@@ -24,6 +24,7 @@ mod overrides;
 mod parse;
 mod paths;
 mod reflector;
+pub mod trigger;
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +35,7 @@ pub use list::{load_list, parse_list, ListEntry};
 pub use overrides::CliOverrides;
 pub use parse::{parse_connect_to, parse_duration, parse_resolve, parse_size, parse_url};
 pub use reflector::VARIANTS as AB_VARIANTS;
+pub use trigger::TriggerStudy;
 
 pub use crate::plan::Schedule;
 pub use crate::types::hostname;
@@ -57,6 +59,10 @@ pub struct Campaign {
     /// Every URL once, `[[url]]` tables first then `[[list]]` rows, in file
     /// order (the runner shuffles per round).
     pub targets: Vec<FetchSpec>,
+    /// `[[trigger]]` studies, run once after the rounds (none: not written,
+    /// so older campaigns keep their hash).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<TriggerStudy>,
 }
 
 pub use build::ReadList;

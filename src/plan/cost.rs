@@ -32,6 +32,42 @@ use crate::types::Direction;
 pub const OVERHEAD_DOWN: u64 = 6 * 1024;
 pub const OVERHEAD_UP: u64 = 1024;
 
+/// A `[[trigger]]` study's budget: what `slowlane trigger --dry-run` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct TriggerCost {
+    pub trigger: String,
+    pub name: String,
+    pub reflector: String,
+    /// The most trials (class probes and minimal-substring steps).
+    pub max_trials: u64,
+    /// The most fetches: every trial to `max_rounds`, and the baseline.
+    pub max_fetches: u64,
+    pub max_down_bytes: u64,
+    pub max_rounds: u32,
+    pub controls: usize,
+}
+
+/// The budgets of the campaign's studies.
+fn trigger_costs(c: &Campaign) -> Vec<TriggerCost> {
+    c.triggers
+        .iter()
+        .map(|s| {
+            let cfg = crate::trigger::TriggerConfig::from(s);
+            let (trials, fetches) = crate::trigger::budget_fetches(&cfg);
+            TriggerCost {
+                trigger: s.id.clone(),
+                name: s.name.clone(),
+                reflector: s.reflector.clone(),
+                max_trials: trials as u64,
+                max_fetches: fetches,
+                max_down_bytes: fetches * s.size,
+                max_rounds: s.max_rounds,
+                controls: s.controls.len(),
+            }
+        })
+        .collect()
+}
+
 /// The first round after which an adaptive campaign can be decided: the
 /// analyzer's default `--min-n` (fetches on each side of a comparison),
 /// one per round.
@@ -104,6 +140,9 @@ pub struct Cost {
     /// budget spent.
     pub first_look: Option<FirstLook>,
     pub per_url: Vec<UrlCost>,
+    /// The `[[trigger]]` studies run after the rounds: each at most its
+    /// budget, which the `total_*` and `first_look` figures include.
+    pub triggers: Vec<TriggerCost>,
 }
 
 /// The cost of an adaptive campaign decided at its first look.
@@ -164,12 +203,15 @@ pub fn cost(c: &Campaign, probed: &Sizes, earlier: &Sizes) -> Cost {
         rounds = Some(rounds.map_or(b, |r| r.min(b)));
     }
     let until = c.schedule.until;
+    let triggers = trigger_costs(c);
+    let t_fetches: u64 = triggers.iter().map(|t| t.max_fetches).sum();
+    let t_down: u64 = triggers.iter().map(|t| t.max_down_bytes).sum();
     let first_look = (until == Until::Decided).then(|| {
         let r = rounds.map_or(FIRST_LOOK_ROUNDS, |r| r.min(FIRST_LOOK_ROUNDS));
         FirstLook {
             rounds: r,
-            fetches: r * n,
-            down_bytes: r * down,
+            fetches: r * n + t_fetches,
+            down_bytes: r * down + t_down,
             up_bytes: r * up,
         }
     });
@@ -184,14 +226,15 @@ pub fn cost(c: &Campaign, probed: &Sizes, earlier: &Sizes) -> Cost {
         overhead_down_per_round: n * OVERHEAD_DOWN,
         overhead_up_per_round: n * OVERHEAD_UP,
         max_round_ms: max_round.as_millis() as u64,
-        total_fetches: rounds.map(|r| r * n),
-        total_down_bytes: rounds.map(|r| r * down),
+        total_fetches: rounds.map(|r| r * n + t_fetches),
+        total_down_bytes: rounds.map(|r| r * down + t_down),
         total_up_bytes: rounds.map(|r| r * up),
         upper_bound: per_url.iter().any(|u| u.size_source == SizeSource::Cap),
         until,
         max_total_bytes: c.schedule.max_total_bytes,
         first_look,
         per_url,
+        triggers,
     }
 }
 
@@ -304,11 +347,36 @@ impl Cost {
             b(self.overhead_up_per_round),
             humantime::format_duration(Duration::from_millis(self.max_round_ms)),
         );
+        for t in &self.triggers {
+            s += &format!(
+                "trigger study {} (after the rounds): {} at {}, at most {} trials, {} fetches, \
+                 down ≤ {} ({} rounds each of 1 + {} names)\n",
+                t.trigger,
+                t.name,
+                t.reflector,
+                t.max_trials,
+                t.max_fetches,
+                b(t.max_down_bytes),
+                t.max_rounds,
+                t.controls
+            );
+        }
+        let studies = match self.triggers.len() {
+            0 => String::new(),
+            1 => " + 1 trigger study".to_string(),
+            k => format!(" + {k} trigger studies"),
+        };
+        // A study's bytes are its most: the totals are then upper bounds.
+        let bound = if self.triggers.is_empty() {
+            bound
+        } else {
+            "≤ "
+        };
         if let Some(f) = &self.first_look {
             let o = |x: u64| b(x * f.rounds);
             s += &format!(
                 "until decided: the run costs between\n  \
-                 every target row decided at the first look ({} round{}): \
+                 every target row decided at the first look ({} round{}{studies}): \
                  {} fetches, down {bound}{} + ≈{}, up {} + ≈{}\n",
                 f.rounds,
                 if f.rounds == 1 { "" } else { "s" },
@@ -328,7 +396,7 @@ impl Cost {
             Some(r) => {
                 let o = |x: u64| b(x * r);
                 s += &format!(
-                    "{budget} ({r} round{}): {} fetches, down {bound}{} + ≈{}, up {} + ≈{}\n",
+                    "{budget} ({r} round{}{studies}): {} fetches, down {bound}{} + ≈{}, up {} + ≈{}\n",
                     if r == 1 { "" } else { "s" },
                     self.total_fetches.unwrap_or(0),
                     b(self.total_down_bytes.unwrap_or(0)),

@@ -1,6 +1,6 @@
 //! Where the result of a fetch is written: `fetches.csv` and `timeline.csv`
-//! (one writer thread, [`sink`]), `rounds.csv`, `histograms.csv` and
-//! `campaign.json`.
+//! (one writer thread, [`sink`]), `rounds.csv`, `histograms.csv`,
+//! `triggers.csv` and `campaign.json`.
 //!
 //! The row types themselves ([`crate::types::FetchRecord`],
 //! [`crate::types::Window`]) live in the bottom layer, so this module
@@ -13,3 +13,4 @@ pub mod meta;
 pub mod repair;
 pub mod rounds;
 pub mod sink;
+pub mod triggers;

@@ -13,6 +13,7 @@ pub mod diagnose;
 mod progress;
 pub mod resume;
 mod signals;
+mod triggers;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +39,7 @@ pub use progress::decided_text;
 pub use resume::Mode;
 pub use signals::stop_signal;
 use signals::Stop;
+pub use triggers::StudyEnd;
 
 /// The default time fetches in flight get to finish after a stop signal.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
@@ -92,6 +94,8 @@ pub struct RunOutcome {
     /// `--once`/`--resume` of an adaptive run whose target rows were all
     /// decided already: nothing was fetched.
     pub already_decided: bool,
+    /// The `[[trigger]]` studies this invocation ran (after the rounds).
+    pub studies: Vec<StudyEnd>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,10 +141,19 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     } else {
         None
     };
-    // A continued adaptive run with nothing left to decide fetches nothing.
-    if start.already_decided
-        || (start.continued && decider.as_ref().is_some_and(|d| d.all_decided()))
-    {
+    // A continued adaptive run with nothing left to decide fetches nothing
+    // but the studies it has not written yet; so does a `--resume` of a run
+    // whose rounds are over.
+    let decided = start.already_decided
+        || (start.continued && decider.as_ref().is_some_and(|d| d.all_decided()));
+    if decided || start.studies_only {
+        let stop = Arc::new(Stop::new());
+        let listener = signals::listen(stop.clone(), opts.grace).map_err(|e| {
+            RunError::Output(anyhow::anyhow!("cannot install signal handlers: {e}"))
+        })?;
+        let studies = triggers::run_studies(&c, &run_id, opts.quiet, &stop).await;
+        listener.abort();
+        let studies = studies?;
         return Ok(RunOutcome {
             out: c.out.clone(),
             run_id,
@@ -149,14 +162,15 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
             errors: 0,
             rounds: 0,
             first_round: start.first_round,
-            interrupted: false,
-            signal_exit: None,
-            internal_errors: 0,
+            interrupted: stop.is_set(),
+            signal_exit: stop.exit_code(),
+            internal_errors: studies.iter().filter(|s| s.internal_error).count() as u64,
             failures: Default::default(),
             table: ClassTable::default(),
             stop_reason: None,
             tally: decider.map(|d| d.tally),
-            already_decided: true,
+            already_decided: decided,
+            studies,
         });
     }
     let mut active = decider.as_ref().map(Decider::active);
@@ -243,6 +257,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
     let mut seq: u64 = start.last_seq;
     let mut rounds_done = 0;
     let mut stop_reason = None;
+    let mut last_round = None;
     // Bounded: `first_round..` would overflow computing the round after
     // u32::MAX (resume starts a new run after that one; see resume.rs).
     for round in start.first_round..=u32::MAX {
@@ -362,6 +377,7 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
             tally: decider.as_ref().map(|d| d.tally),
         });
         rounds_done += 1;
+        last_round = Some(round);
         if stop_reason.is_some() {
             break;
         }
@@ -371,8 +387,16 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         .await
         .map_err(|e| RunError::Output(anyhow::anyhow!("writer thread failed: {e}")))?
         .map_err(RunError::Output);
+    // The `[[trigger]]` studies, once the rounds are over (module docs).
+    let over =
+        last_round.is_some_and(|r| triggers::rounds_over(&c, r, stop_reason, t_dur.elapsed()));
+    let studies = match (&summary, over && !stop.is_set()) {
+        (Ok(_), true) => triggers::run_studies(&c, &run_id, opts.quiet, &stop).await,
+        _ => Ok(Vec::new()),
+    };
     listener.abort();
-    let summary = summary?;
+    let (summary, studies) = (summary?, studies?);
+    let study_bugs = studies.iter().filter(|s| s.internal_error).count() as u64;
     Ok(RunOutcome {
         out: c.out.clone(),
         run_id,
@@ -383,12 +407,13 @@ pub async fn run_campaign(c: Campaign, opts: RunOptions) -> Result<RunOutcome, R
         first_round: start.first_round,
         interrupted: stop.is_set(),
         signal_exit: stop.exit_code(),
-        internal_errors: internal.load(Ordering::SeqCst),
+        internal_errors: internal.load(Ordering::SeqCst) + study_bugs,
         failures: summary.failures,
         table: summary.table,
         stop_reason,
         tally: decider.map(|d| d.tally),
         already_decided: false,
+        studies,
     })
 }
 

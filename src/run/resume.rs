@@ -50,6 +50,9 @@ pub struct Start {
     /// `--once` on a run that stopped because every target row was decided:
     /// nothing to fetch.
     pub already_decided: bool,
+    /// `--resume` of a run whose rounds are over but whose `[[trigger]]`
+    /// studies are not all written: run those, fetch nothing else.
+    pub studies_only: bool,
 }
 
 impl Start {
@@ -63,6 +66,7 @@ impl Start {
             started,
             continued: false,
             already_decided: false,
+            studies_only: false,
         }
     }
 }
@@ -162,9 +166,29 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
             started,
             continued: true,
             already_decided: true,
+            studies_only: false,
         });
     }
+    let studies_left = || super::triggers::unfinished(c, &run_id);
+    let studies_only = || {
+        crate::eprintln_quiet!(
+            "slowlane: run {run_id}'s rounds are over; running its unfinished [[trigger]] studies"
+        );
+        Ok(Start {
+            run_id: run_id.clone(),
+            seed,
+            first_round,
+            last_seq,
+            started,
+            continued: true,
+            already_decided: false,
+            studies_only: true,
+        })
+    };
     if mode == Mode::Resume && (decided || last_stop == Some(StopReason::MaxTotalBytes)) {
+        if studies_left()? {
+            return studies_only();
+        }
         return fresh(format!(
             "run {run_id} is finished (it stopped at round {}: {})",
             first_round - 1,
@@ -180,6 +204,9 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
             .duration_since(started)
             .unwrap_or(Duration::ZERO);
         if !c.schedule.should_start(first_round, elapsed) {
+            if studies_left()? {
+                return studies_only();
+            }
             return fresh(format!(
                 "run {run_id} is finished ({first_round} round{} done{})",
                 if first_round == 1 { "" } else { "s" },
@@ -205,6 +232,7 @@ fn plan(c: &Campaign, hash: &str, mode: Mode) -> Result<Start, Plan> {
         started,
         continued: true,
         already_decided: false,
+        studies_only: false,
     })
 }
 

@@ -14,6 +14,7 @@
 
 pub mod names;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -21,6 +22,7 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use crate::analyze::{analyze_records, AnalyzeOptions, Scope, VerdictKind};
+use crate::config::TriggerStudy;
 use crate::probe::{self, Prepared};
 use crate::types::{FetchOptions, FetchRecord, FetchSpec, Group, Method, Pin, Wire};
 use names::{class_probes, trim_trials, wrapped, Probe};
@@ -45,6 +47,28 @@ pub struct TriggerConfig {
     pub analyze: AnalyzeOptions,
     /// Extra options for every fetch (token header, timeouts).
     pub options: FetchOptions,
+}
+
+impl From<&TriggerStudy> for TriggerConfig {
+    /// The command's flags and a `[[trigger]]` table alike; trials decided
+    /// with the sequential options.
+    fn from(s: &TriggerStudy) -> TriggerConfig {
+        TriggerConfig {
+            name: s.name.clone(),
+            reflector: s.reflector.clone(),
+            pin: s.pin,
+            controls: s.controls.clone(),
+            size: s.size,
+            max_time: s.max_time,
+            max_rounds: s.max_rounds,
+            gap: s.gap,
+            analyze: AnalyzeOptions {
+                sequential: true,
+                ..Default::default()
+            },
+            options: s.options.clone(),
+        }
+    }
 }
 
 /// One trial, as written to `trials.csv`.
@@ -78,16 +102,23 @@ pub struct Finding {
     pub baseline_bps: Option<f64>,
     /// The minimal matching string of a substring rule.
     pub minimal: Option<String>,
+    /// The rule's class (see [`rule_class`]).
+    pub rule: &'static str,
     pub sentence: String,
 }
 
 /// The most trials and bytes a discovery can take.
 pub fn budget(cfg: &TriggerConfig) -> (usize, u64) {
+    let (trials, fetches) = budget_fetches(cfg);
+    (trials, fetches * cfg.size)
+}
+
+/// The most trials and fetches (each of `size` bytes) a discovery can take.
+pub fn budget_fetches(cfg: &TriggerConfig) -> (usize, u64) {
     let trials = class_probes(&cfg.name).len() + trim_trials(cfg.name.len());
     let per_trial = u64::from(cfg.max_rounds) * (1 + cfg.controls.len() as u64);
     let baseline = 2 * cfg.controls.len() as u64;
-    let fetches = trials as u64 * per_trial + baseline;
-    (trials, fetches * cfg.size)
+    (trials, trials as u64 * per_trial + baseline)
 }
 
 struct Runner<'a> {
@@ -95,6 +126,7 @@ struct Runner<'a> {
     seq: usize,
     trials: Vec<Trial>,
     baseline: Option<f64>,
+    on_trial: &'a mut (dyn FnMut(&Trial) + Send),
 }
 
 fn median(v: Vec<f64>) -> Option<f64> {
@@ -218,6 +250,7 @@ impl Runner<'_> {
     async fn run(&mut self, p: Probe) -> bool {
         let t = self.trial(&p).await;
         let hit = t.throttled();
+        (self.on_trial)(&t);
         self.trials.push(t);
         hit
     }
@@ -225,6 +258,14 @@ impl Runner<'_> {
 
 /// Run the trials and say what the rule is.
 pub async fn discover(cfg: &TriggerConfig) -> Result<Finding> {
+    discover_with(cfg, &mut |_| {}).await
+}
+
+/// [`discover`], calling `on_trial` after each trial (progress).
+pub async fn discover_with(
+    cfg: &TriggerConfig,
+    on_trial: &mut (dyn FnMut(&Trial) + Send),
+) -> Result<Finding> {
     if cfg.controls.is_empty() {
         bail!("at least one control name is needed");
     }
@@ -233,10 +274,11 @@ pub async fn discover(cfg: &TriggerConfig) -> Result<Finding> {
         seq: 0,
         trials: Vec::new(),
         baseline: None,
+        on_trial,
     };
     r.baseline().await;
     let probes = class_probes(&cfg.name);
-    let mut hits = std::collections::BTreeMap::new();
+    let mut hits = BTreeMap::new();
     for p in probes {
         let checks = p.checks;
         let hit = r.run(p).await;
@@ -249,11 +291,13 @@ pub async fn discover(cfg: &TriggerConfig) -> Result<Finding> {
     if hits.get("substring") == Some(&true) {
         minimal = Some(shortest(&mut r, &cfg.name).await);
     }
-    let sentence = sentence(cfg, &hits, minimal.as_deref(), &r.trials);
+    let rule = rule_class(&hits, minimal.is_some(), r.baseline.is_some());
+    let sentence = sentence(cfg, rule, minimal.as_deref(), &hits, &r.trials);
     Ok(Finding {
         trials: r.trials,
         baseline_bps: r.baseline,
         minimal,
+        rule,
         sentence,
     })
 }
@@ -292,27 +336,59 @@ async fn shortest(r: &mut Runner<'_>, name: &str) -> String {
     piece(start, hi)
 }
 
+/// The rule's class from the class probes: `substring`, `parent`,
+/// `prefix`, `subdomains`, `exact`; `none` when the name is not throttled
+/// against the control names, `unmeasured` when no control-name fetch
+/// succeeded (the reflector unreachable, a wrong pin or token: a fault,
+/// not a finding).
+pub fn rule_class(hits: &BTreeMap<&str, bool>, minimal: bool, baseline: bool) -> &'static str {
+    let hit = |k: &str| hits.get(k) == Some(&true);
+    if !hit("exact") {
+        if baseline {
+            "none"
+        } else {
+            "unmeasured"
+        }
+    } else if minimal {
+        "substring"
+    } else if hit("parent") {
+        "parent"
+    } else if hit("prefix") {
+        "prefix"
+    } else if hit("subdomains") {
+        "subdomains"
+    } else {
+        "exact"
+    }
+}
+
 fn sentence(
     cfg: &TriggerConfig,
-    hits: &std::collections::BTreeMap<&str, bool>,
+    rule: &str,
     minimal: Option<&str>,
+    hits: &BTreeMap<&str, bool>,
     trials: &[Trial],
 ) -> String {
     let n = &cfg.name;
     let hit = |k: &str| hits.get(k).copied();
-    let mut s = if hit("exact") != Some(true) {
-        format!("{n} is not throttled against the control names: no rule to find")
-    } else if let Some(m) = minimal {
-        format!("{n} matches a substring rule: the string `{m}` anywhere in a name (`*{m}*`)")
-    } else if hit("parent") == Some(true) {
-        let parent = n.split_once('.').map_or(n.as_str(), |x| x.1);
-        format!("{n} matches through its parent domain: any name under {parent} (`*.{parent}`)")
-    } else if hit("prefix") == Some(true) {
-        format!("{n} matches any name ending in {n} (`*{n}`), e.g. slowlaneprobe{n}")
-    } else if hit("subdomains") == Some(true) {
-        format!("{n} matches with its subdomains (`*.{n}`)")
-    } else {
-        format!("{n} matches as the exact name only")
+    let mut s = match (rule, minimal) {
+        ("unmeasured", _) => format!(
+            "{n}: nothing measured: no fetch of the control names succeeded against the \
+             reflector (unreachable, or a wrong pin or token?)"
+        ),
+        ("none", _) => format!("{n} is not throttled against the control names: no rule to find"),
+        ("substring", Some(m)) => {
+            format!("{n} matches a substring rule: the string `{m}` anywhere in a name (`*{m}*`)")
+        }
+        ("parent", _) => {
+            let parent = n.split_once('.').map_or(n.as_str(), |x| x.1);
+            format!("{n} matches through its parent domain: any name under {parent} (`*.{parent}`)")
+        }
+        ("prefix", _) => {
+            format!("{n} matches any name ending in {n} (`*{n}`), e.g. slowlaneprobe{n}")
+        }
+        ("subdomains", _) => format!("{n} matches with its subdomains (`*.{n}`)"),
+        _ => format!("{n} matches as the exact name only"),
     };
     if hit("exact") == Some(true) {
         let yes_no = |k: &str, yes: &str, no: &str| match hit(k) {

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use slowlane::run::RunOutcome;
+use slowlane::serve::{Limits, Reflector, ServeConfig};
+use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
 use slowlane::testbed::{write_demo_campaign, ConnLog, Lab, Scenario};
 use slowlane::types::FetchOptions;
 
@@ -88,6 +90,28 @@ pub fn conn_of(lab: &Lab, local: SocketAddr) -> ConnLog {
         .rev()
         .find(|c| c.peer == local)
         .expect("middlebox saw the connection")
+}
+
+/// `slowlane serve` on loopback (its state in `dir`) behind the lab
+/// middlebox with the scenario `[[rule]]` tables `rules`.
+pub async fn reflector_behind(dir: &Path, rules: &str) -> (Reflector, Middlebox) {
+    let refl = Reflector::start(ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        state: dir.join("state"),
+        cert_key: None,
+        token: None,
+        limits: Limits {
+            per_minute: 0,
+            ..Limits::default()
+        },
+        log: None,
+    })
+    .await
+    .unwrap();
+    let s = scenario(rules, false);
+    let cfg = MiddleboxConfig::new(s.rules, refl.local_addr(), refl.local_addr());
+    let l = middlebox::listen(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    (refl, Middlebox::start(l, cfg))
 }
 
 static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
