@@ -27,6 +27,7 @@ use crate::analyze::base::AnalyzeOptions;
 use crate::analyze::stats::{mann_whitney, median, sort, Alternative, Pool};
 use crate::types::{Class, Direction, FetchRecord, Transport};
 
+mod evidence;
 mod words;
 pub use words::{reflector, sentence, sentences, text_block, what};
 
@@ -229,6 +230,8 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
         let mut rows: Vec<Verdict> = Vec::new();
         // Each row's sorted rates, for the evasion test against plain.
         let mut rates: Vec<Vec<f64>> = Vec::new();
+        // Each row's ratio half of the evidence of absence (for `evades`).
+        let mut typical: Vec<bool> = Vec::new();
         for ((control, name, variant), side) in cell {
             // Controls are compared with the other control names; a variant
             // with the control names fetched as the same variant (plain
@@ -239,7 +242,8 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
                 .filter(|((c, n, v), _)| *c && v == like && !(*control && n == name))
                 .flat_map(|(_, s)| s.obs.iter())
                 .collect();
-            let mut v = compare(side, &pool, opts);
+            let (mut v, ratio_ok) = compare(side, &pool, opts);
+            typical.push(ratio_ok);
             let first = side.first.expect("a side has a row");
             v.vantage.clone_from(vantage);
             v.scope = Scope::Ab;
@@ -265,7 +269,7 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
             .filter(|(v, _)| !v.control && v.variant == "plain")
             .map(|(v, x)| (v.host.clone(), (v.verdict, x.clone())))
             .collect();
-        for (v, x) in rows.iter_mut().zip(&rates) {
+        for ((v, x), &ratio_ok) in rows.iter_mut().zip(&rates).zip(&typical) {
             let variant = v.variant.clone();
             if v.control {
                 continue;
@@ -296,7 +300,15 @@ fn judge(rows: Vec<AbRow>, opts: &AnalyzeOptions) -> Vec<Verdict> {
                         reason += &format!("; {what}");
                         "inconclusive"
                     }
-                    _ if clear => "evades",
+                    // Faster than plain is a tested difference; that the
+                    // variant's typical fetch is unthrottled needs its
+                    // ratio interval above the threshold too. The share
+                    // half is the row's own verdict (see docs/reflector.md).
+                    _ if clear && ratio_ok => "evades",
+                    _ if clear => {
+                        reason += "; not called evades: its ratio interval against the control names reaches below the threshold";
+                        "inconclusive"
+                    }
                     _ => "inconclusive",
                 }
                 .into();
@@ -377,8 +389,10 @@ fn controls_under(
     Controls::Fine
 }
 
-/// Judge one side against the control observations of the same rounds.
-fn compare(side: &Side, pool: &[&(String, f64, bool)], opts: &AnalyzeOptions) -> Verdict {
+/// Judge one side against the control observations of the same rounds;
+/// also whether its ratio interval excludes a throttle (the ratio half of
+/// the evidence of absence).
+fn compare(side: &Side, pool: &[&(String, f64, bool)], opts: &AnalyzeOptions) -> (Verdict, bool) {
     let mut v = empty_verdict();
     let up = side.first.and_then(|r| r.direction) == Some(Direction::Up);
     let server = side.obs.iter().any(|o| o.2);
@@ -426,6 +440,16 @@ fn compare(side: &Side, pool: &[&(String, f64, bool)], opts: &AnalyzeOptions) ->
     } else {
         "download rate"
     };
+    let ev = evidence::evidence(&x, &ctrl, &ratios, v.metric.unwrap_or(Metric::Steady), v.p_value, opts);
+    v.ratio_ci_low = ev.cmp.ci.map(|c| c.0);
+    v.ratio_ci_high = ev.cmp.ci.map(|c| c.1);
+    if ev.share.n >= opts.min_n && ev.share.n_c >= opts.min_n {
+        v.slowed_share = ev.share.fraction();
+        let ci = crate::analyze::stats::inference::wilson(ev.share.slowed, ev.share.n);
+        v.slowed_share_ci_low = ci.map(|c| c.0);
+        v.slowed_share_ci_high = ci.map(|c| c.1);
+        v.control_slowed_share = ev.share.control_fraction();
+    }
     let total = v.n + v.n_failed;
     let (verdict, reason) = if total > 0 && v.n_failed * 2 > total {
         (
@@ -446,7 +470,14 @@ fn compare(side: &Side, pool: &[&(String, f64, bool)], opts: &AnalyzeOptions) ->
         if r <= opts.threshold && p < opts.alpha {
             (VerdictKind::Throttled, what)
         } else if r > opts.threshold {
-            (VerdictKind::Ok, what)
+            // `ok` needs evidence of absence, as on URL rows.
+            match ev.missing(opts) {
+                None => (VerdictKind::Ok, what),
+                Some(m) => {
+                    v.needs_rounds = m.rounds;
+                    (VerdictKind::Inconclusive, format!("{}: {what}", m.text))
+                }
+            }
         } else {
             (
                 VerdictKind::Inconclusive,
@@ -459,7 +490,10 @@ fn compare(side: &Side, pool: &[&(String, f64, bool)], opts: &AnalyzeOptions) ->
     if verdict == VerdictKind::Throttled {
         v.plateau_bps = v.median_bps;
     }
-    v
+    if verdict != VerdictKind::Inconclusive {
+        v.needs_rounds = None;
+    }
+    (v, ev.ratio_excluded(opts))
 }
 
 #[cfg(test)]
@@ -469,8 +503,12 @@ mod tests {
     /// Rows of one reflector: (name, variant, control?, rate or failure) per
     /// round, 8 rounds.
     fn records(sides: &[(&str, &str, bool, Option<u64>)]) -> Vec<FetchRecord> {
+        records_n(sides, 8)
+    }
+
+    fn records_n(sides: &[(&str, &str, bool, Option<u64>)], rounds: u32) -> Vec<FetchRecord> {
         let mut out = Vec::new();
-        for round in 1..=8u32 {
+        for round in 1..=rounds {
             for (name, variant, control, bps) in sides {
                 out.push(FetchRecord {
                     vantage: "vp".into(),
@@ -536,12 +574,71 @@ mod tests {
                 && s.contains("disordered split inconclusive"),
             "{s}"
         );
-        // A control row under a variant is judged against the others so.
+        // A control row under a variant is judged against the others so:
+        // like them, but 8 rounds cannot evidence absence (0/8 slowed
+        // allows 31%): inconclusive, with the rounds that would settle it.
         let c = rows
             .iter()
             .find(|v| v.control && v.variant == "split:2")
             .unwrap();
-        assert_eq!(c.verdict, VerdictKind::Ok, "{c:?}");
+        assert_eq!(c.verdict, VerdictKind::Inconclusive, "{c:?}");
+        assert!(
+            c.reason.starts_with("cannot exclude a partial throttle: 0/8 fetches slowed"),
+            "{}",
+            c.reason
+        );
+        assert_eq!(c.needs_rounds, Some(21), "{c:?}");
+        // The evading variant's row is no `ok` either, for the same reason;
+        // `evades` rests on its ratio interval and the test against plain.
+        let e = rows
+            .iter()
+            .find(|v| !v.control && v.variant == "split:2")
+            .unwrap();
+        assert_eq!(e.verdict, VerdictKind::Inconclusive, "{e:?}");
+        // Thirty rounds: the same cells are evidenced `ok`.
+        let rows = from_records(&records_n(&sides, 30), &AnalyzeOptions::default());
+        assert_eq!(result(&rows, "split:2"), "evades");
+        for v in rows.iter().filter(|v| v.variant == "split:2") {
+            assert_eq!(v.verdict, VerdictKind::Ok, "{v:?}");
+            assert_eq!(v.needs_rounds, None);
+        }
+    }
+
+    /// Clearly faster than plain, but half its fetches are slow against
+    /// the controls: its ratio interval reaches below the threshold, so no
+    /// `evades` (and the row is no `ok`).
+    #[test]
+    fn evades_needs_the_ratio_interval_above_the_threshold() {
+        let (slow, fast) = (Some(130_000), Some(20_000_000));
+        let mut sides = vec![("t.co", "plain", false, slow)];
+        for c in ["example.com", "example.net"] {
+            sides.push((c, "plain", true, fast));
+            sides.push((c, "tls-records", true, fast));
+        }
+        sides.push(("t.co", "tls-records", false, fast));
+        let mut recs = records(&sides);
+        for r in recs
+            .iter_mut()
+            .filter(|r| r.host == "t.co" && r.variant == "tls-records" && r.round % 2 == 0)
+        {
+            r.steady_bps = Some(4_000_000);
+        }
+        let rows = from_records(&recs, &AnalyzeOptions::default());
+        let v = rows
+            .iter()
+            .find(|v| !v.control && v.variant == "tls-records")
+            .unwrap();
+        assert_eq!(v.evasion_result, "inconclusive", "{v:?}");
+        assert_eq!(v.verdict, VerdictKind::Inconclusive, "{v:?}");
+        assert!(
+            v.reason.contains("cannot exclude a throttle: steady ratio")
+                && v.reason.contains("not called evades"),
+            "{}",
+            v.reason
+        );
+        // The same fetches, all fast: evades.
+        let rows = from_records(&records(&sides), &AnalyzeOptions::default());
+        assert_eq!(result(&rows, "tls-records"), "evades");
     }
 
     #[test]
