@@ -114,7 +114,14 @@ mod tests {
         for v in [&mut x, &mut ctrl, &mut ratios] {
             crate::analyze::stats::sort(v);
         }
-        evidence(&x, &ctrl, &ratios, Metric::Steady, None, &AnalyzeOptions::default())
+        evidence(
+            &x,
+            &ctrl,
+            &ratios,
+            Metric::Steady,
+            None,
+            &AnalyzeOptions::default(),
+        )
     }
 
     #[test]
@@ -125,7 +132,8 @@ mod tests {
         assert!(e.ratio_excluded(&o), "{:?}", e.cmp.ci);
         let m = e.missing(&o).expect("not ok");
         assert!(
-            m.text.starts_with("cannot exclude a partial throttle: 1/12 fetches slowed, up to"),
+            m.text
+                .starts_with("cannot exclude a partial throttle: 1/12 fetches slowed, up to"),
             "{}",
             m.text
         );

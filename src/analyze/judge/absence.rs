@@ -356,11 +356,20 @@ mod tests {
         assert!(missing(&[&tight], Some(&share(0, 30)), 1, &o).is_none());
         // 1 of 12 slowed: never ok, whatever the ratio.
         let m = missing(&[&tight], Some(&share(1, 12)), 1, &o).unwrap();
-        assert!(m.text.starts_with("cannot exclude a partial throttle: 1/12"), "{}", m.text);
+        assert!(
+            m.text
+                .starts_with("cannot exclude a partial throttle: 1/12"),
+            "{}",
+            m.text
+        );
         // 0 of 5: about 24 more rounds (29 fetches at the exact bound).
         let m = missing(&[&cmp(5, 1.0, (0.8, 1.2))], Some(&share(0, 5)), 1, &o).unwrap();
         assert_eq!(m.rounds, Some(24), "{}", m.text);
-        assert!(m.text.ends_with("about 24 more rounds would settle it"), "{}", m.text);
+        assert!(
+            m.text.ends_with("about 24 more rounds would settle it"),
+            "{}",
+            m.text
+        );
     }
 
     /// The CI run: a clean lossy path at 1 of 12 slowed "needed"
@@ -415,7 +424,9 @@ mod tests {
         let mut pct = String::new();
         let _ = write_fixed(&mut pct, want, 0);
         assert!(
-            m.text.contains(&format!("0/25 fetches slowed, up to {pct}% (one-sided 95%, anytime-valid")),
+            m.text.contains(&format!(
+                "0/25 fetches slowed, up to {pct}% (one-sided 95%, anytime-valid"
+            )),
             "{}",
             m.text
         );
@@ -423,8 +434,19 @@ mod tests {
         assert_eq!(m.rounds, Some(5), "{}", m.text);
         // Fixed rounds: the exact bound.
         let m = missing(&[&c], Some(&share(0, 25)), 1, &AnalyzeOptions::default()).unwrap();
-        assert!(m.text.contains("0/25 fetches slowed, up to 11% (one-sided 95%;"), "{}", m.text);
-        assert!(missing(&[&cmp(30, 1.0, (0.95, 1.05))], Some(&share(0, 30)), 1, &seq()).is_none());
+        assert!(
+            m.text
+                .contains("0/25 fetches slowed, up to 11% (one-sided 95%;"),
+            "{}",
+            m.text
+        );
+        assert!(missing(
+            &[&cmp(30, 1.0, (0.95, 1.05))],
+            Some(&share(0, 30)),
+            1,
+            &seq()
+        )
+        .is_none());
     }
 
     /// The ratio interval as `compare` builds it for these sizes: exact
@@ -433,8 +455,7 @@ mod tests {
         use crate::analyze::stats::{
             bootstrap_medians, exact_ratio_ci, median_atoms, ratio_ci, ORDER_STAT_MAX_N,
         };
-        if t.len() <= ORDER_STAT_MAX_N && c.len() <= ORDER_STAT_MAX_N && t.len() * c.len() <= 1024
-        {
+        if t.len() <= ORDER_STAT_MAX_N && c.len() <= ORDER_STAT_MAX_N && t.len() * c.len() <= 1024 {
             exact_ratio_ci(&median_atoms(t), &median_atoms(c))
         } else {
             ratio_ci(&bootstrap_medians(t, seed), &bootstrap_medians(c, seed ^ 1))
@@ -482,8 +503,12 @@ mod tests {
         let runs = 400;
         let (fixed, spent) = (AnalyzeOptions::default(), seq());
         let mut rng = SmallRng::seed_from_u64(2204);
-        let naive = (0..runs).filter(|_| campaign(&mut rng, 0.5, &fixed)).count();
-        let false_ok = (0..runs).filter(|_| campaign(&mut rng, 0.5, &spent)).count();
+        let naive = (0..runs)
+            .filter(|_| campaign(&mut rng, 0.5, &fixed))
+            .count();
+        let false_ok = (0..runs)
+            .filter(|_| campaign(&mut rng, 0.5, &spent))
+            .count();
         let a = 1.0 - ABSENCE_LEVEL;
         let tol = runs as f64 * a + 3.0 * (runs as f64 * a * (1.0 - a)).sqrt();
         assert!((false_ok as f64) <= tol, "spent: {false_ok}/{runs}");
