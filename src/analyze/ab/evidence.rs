@@ -46,7 +46,7 @@ pub fn evidence(
     p: Option<f64>,
     o: &AnalyzeOptions,
 ) -> Evidence {
-    let fin = |v: &[f64]| (!v.is_empty()).then(|| median(v)).unwrap_or(f64::NAN);
+    let fin = |v: &[f64]| if v.is_empty() { f64::NAN } else { median(v) };
     let cmp = Cmp {
         kind: Kind::Rate,
         metric,
