@@ -8,11 +8,13 @@
 //! ratios being the row's `ratio`; a one-sided Mann–Whitney test of its
 //! rates against the controls' rates of the same rounds gives `p_value`.
 //! Uploads are judged by the server-measured rate (`server_upload_bps`)
-//! where the reflector reported one. A name whose plain variant is throttled
+//! where the reflector reported one. `ok` needs evidence of absence, as on
+//! URL rows (`evidence.rs`). A name whose plain variant is throttled
 //! is an SNI trigger (`trigger = sni`). Each evasion variant is compared
 //! with the control names fetched *as the same variant* (when the campaign
-//! fetched them so), and `evasion_result` says `evades` (like those controls,
-//! they are not slow themselves, and clearly faster than the trigger's
+//! fetched them so), and `evasion_result` says `evades` (like those controls
+//! — its ratio interval above the threshold —, they are not slow
+//! themselves, and clearly faster than the trigger's
 //! plain fetches), `does_not_evade`, `breaks` (it fails under the control
 //! names too) or `inconclusive`. See `docs/reflector.md`.
 

@@ -6,7 +6,9 @@
 //! `ok` only when its data exclude a material throttle:
 //!
 //! - **the median**: every judged comparison's 95% interval of the ratio
-//!   lies above the threshold (0.5) — for a time, alternatively the worst
+//!   lies above the threshold (0.5; when the campaign stops when decided,
+//!   its lower end at an alpha spent over the looks, [`ratio_lower`]) — for
+//!   a time, alternatively the worst
 //!   time the interval allows is within [`MIN_TIME_INFLATION_MS`] of the
 //!   controls' (a 1.2 vs 2.6 ms handshake is no throttle at any ratio);
 //! - **the share**: the slowed share's one-sided 95% upper bound is below
@@ -18,7 +20,8 @@
 //!
 //! Otherwise the row is `inconclusive`, saying what cannot be excluded and
 //! about how many more rounds would settle it at the observed share and
-//! spread (`needs_rounds`).
+//! spread (`needs_rounds`) — up to [`rounds_cap`]; beyond it, why more
+//! rounds may not settle it. `scope = ab` rows use the same [`missing`].
 
 use std::fmt::Write;
 
