@@ -107,6 +107,17 @@ fn ab<'a>(rows: &'a [Verdict], name: &str, dir: Direction, variant: &str) -> &'a
         .unwrap_or_else(|| panic!("no ab row {label} {dir}: {rows:#?}"))
 }
 
+/// Like the other controls: ratio above the threshold, and `ok` or
+/// `inconclusive` only for want of evidence of absence.
+fn not_slow(c: &Verdict) -> bool {
+    c.ratio.is_some_and(|r| r > 0.5)
+        && match c.verdict {
+            VerdictKind::Ok => true,
+            VerdictKind::Inconclusive => c.reason.starts_with("cannot exclude"),
+            _ => false,
+        }
+}
+
 fn within(v: &Verdict, want: f64, tol: f64) -> bool {
     v.median_bps.is_some_and(|m| (m / want - 1.0).abs() <= tol)
 }
@@ -154,7 +165,9 @@ async fn twitter_2021_names_trigger_and_split_hello_evades() {
             .iter()
             .filter(|v| v.scope == Scope::Ab && v.control && v.direction == dir)
         {
-            assert_eq!(c.verdict, VerdictKind::Ok, "control {c:#?}");
+            // Not slow. Six clean rounds cannot evidence absence (0/6
+            // slowed allows 39%): `ok` needs ~30, so `inconclusive` saying so.
+            assert!(not_slow(c), "control {c:#?}");
             assert!(c.trigger.is_empty() && c.evasion_result.is_empty());
         }
     }
@@ -255,7 +268,7 @@ async fn study(scenario: &str, name: &str, want: &[(&str, &str)]) {
         let c = rows
             .iter()
             .filter(|c| c.control && c.variant == v.variant)
-            .all(|c| c.verdict == VerdictKind::Ok);
+            .all(not_slow);
         assert!(c, "{} evades with slow controls", v.variant);
     }
 }

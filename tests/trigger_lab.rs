@@ -75,9 +75,11 @@ async fn finds_the_substring_t_co_in_microsoft_com() {
     );
     assert!(f.sentence.contains("case folded"), "{}", f.sentence);
     let tld = f.trials.iter().find(|t| t.checks == "tld-swap").unwrap();
+    // Not throttled; `ok` needs evidence of absence (~30 clean rounds),
+    // more than the 8 a trial takes: `inconclusive`, never `throttled`.
     assert_eq!(
         (tld.name.as_str(), tld.verdict.as_str()),
-        ("microsoft.net", "ok")
+        ("microsoft.net", "inconclusive")
     );
     assert!(f.trials.iter().all(|t| !t.contaminated), "{:#?}", f.trials);
 }
@@ -104,7 +106,8 @@ async fn finds_the_parent_domain_and_sees_per_address_state() {
     assert_eq!(hit("subdomains"), Some("throttled"));
     // Any prefix to the first label stays under twimg.com.
     assert_eq!(hit("prefix"), Some("throttled"));
-    assert_eq!(hit("substring"), Some("ok"));
+    // Not throttled (8 rounds cannot evidence an `ok`).
+    assert_eq!(hit("substring"), Some("inconclusive"));
     assert_eq!(hit("parent"), Some("throttled"));
     assert!(f.minimal.is_none());
     assert!(

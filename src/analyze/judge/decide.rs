@@ -262,6 +262,21 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
         seq_text(&mut reason);
         d.describe_into(&mut reason);
         v.needs_rounds = weak_rounds(d, per_round, o);
+        // Beyond the cap on projected rounds (see `absence::rounds_cap`):
+        // no count, but why.
+        let done = d.n.div_ceil(per_round.max(1)) as u32;
+        if let (Some(m), Some(r)) = (v.needs_rounds, d.ratio) {
+            if done + m > super::absence::rounds_cap(done) {
+                v.needs_rounds = None;
+                let _ = write!(
+                    reason,
+                    "; the observed {} ratio, {}, is close to the threshold {} for its spread: more rounds may not settle it",
+                    d.metric.as_str(),
+                    crate::analyze::base::units::Ratio(r),
+                    o.threshold
+                );
+            }
+        }
     } else {
         let judged_cmps: Vec<&Cmp> = judged.iter().map(|&i| &cmps[i]).collect();
         match super::absence::missing(&judged_cmps, sh.filter(|_| share_ok), per_round, o) {

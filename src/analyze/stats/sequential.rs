@@ -79,6 +79,59 @@ pub fn absence_e(k: usize, n: usize, limit: f64) -> f64 {
     none + small
 }
 
+/// The anytime-valid upper confidence bound of a slowed share at level
+/// `1 − a` (issue 22.2): the largest `p` that [`absence_e`] has not
+/// rejected, `absence_e(k, n, p) < 1/a`. Above the observed share `k/n`
+/// the e-value grows with `p` (each likelihood ratio against `p` does), so
+/// the bound is a bisection there; it is below a limit exactly when
+/// `absence_e` at that limit reaches `1/a`. Wider than the fixed-n
+/// [`super::evidence::share_upper`]: it holds at every look.
+pub fn absence_upper(k: usize, n: usize, a: f64) -> f64 {
+    if n == 0 || k >= n {
+        return 1.0;
+    }
+    let reject = |p: f64| absence_e(k, n, p) >= 1.0 / a;
+    let mut lo = k as f64 / n as f64;
+    let mut hi = 1.0 - 1e-9;
+    if !reject(hi) {
+        return 1.0;
+    }
+    // to 2^-30: far below the percent the bound is read at.
+    for _ in 0..30 {
+        let mid = (lo + hi) / 2.0;
+        if reject(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    lo
+}
+
+/// The share of `total` an alpha-spending plan gives look `k` (1-based):
+/// `total · 6/(π² k²)`, whose sum over all `k` is `total`. A test run at
+/// `alpha_k` at each look errs at some look with probability at most
+/// `total` (a union bound: no independence between looks needed).
+pub fn spent_alpha(total: f64, k: usize) -> f64 {
+    let k = k.max(1) as f64;
+    total * 6.0 / (std::f64::consts::PI.powi(2) * k * k)
+}
+
+/// A ratio's lower confidence bound moved from one-sided level `a0` to
+/// `a1`: the interval read as a normal on the log scale, its lower
+/// half-width `ln(ratio / lo)` scaled by `z(1 − a1) / z(1 − a0)`. How the
+/// anytime-valid `ok` widens the (fixed-n, bootstrap) 95% interval at each
+/// look without a second resampling.
+pub fn widened_lower(ratio: f64, lo: f64, a0: f64, a1: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, Normal};
+    if !(ratio > 0.0 && lo > 0.0 && lo <= ratio) {
+        return lo.min(ratio);
+    }
+    let z = Normal::new(0.0, 1.0).expect("valid normal");
+    let scale = z.inverse_cdf(1.0 - a1) / z.inverse_cdf(1.0 - a0);
+    ratio * (lo / ratio).powf(scale.max(1.0))
+}
+
 /// e-BH at level `alpha`: reject the `k` largest e-values, `k` the largest
 /// with `e_(k) ≥ m / (alpha·k)` (e sorted descending). Controls the false
 /// discovery rate at `alpha` under arbitrary dependence.
@@ -126,6 +179,37 @@ mod tests {
         for k in 0..=12 {
             assert!(absence_e(k, 12, 0.1) < 20.0);
         }
+    }
+
+    #[test]
+    fn absence_upper_inverts_the_e_process() {
+        // Below 10% exactly when the e-process rejects 10%.
+        for n in [5, 12, 25, 29, 30, 31, 60, 120] {
+            for k in 0..4 {
+                let up = absence_upper(k, n, 0.05);
+                let e = absence_e(k, n, 0.1);
+                assert_eq!(up < 0.1, e >= 20.0, "{k}/{n}: {up} vs e {e}");
+                // Never tighter than the fixed-n exact bound.
+                let cp = crate::analyze::stats::evidence::share_upper(k, n, 0.95);
+                assert!(up >= cp - 1e-9, "{k}/{n}: {up} < {cp}");
+            }
+        }
+        // 0 of 25: the fixed bound is 11%, the anytime one above it and
+        // still above 10% (the anytime test needs 30).
+        assert!(absence_upper(0, 25, 0.05) > 0.1);
+        assert!(absence_upper(0, 30, 0.05) < 0.1);
+        assert_eq!(absence_upper(3, 3, 0.05), 1.0);
+    }
+
+    #[test]
+    fn spending_sums_to_the_total() {
+        let s: f64 = (1..200_000).map(|k| spent_alpha(0.05, k)).sum();
+        assert!((s - 0.05).abs() < 1e-6, "{s}");
+        assert!(spent_alpha(0.05, 2) < spent_alpha(0.05, 1));
+        // Same level: unchanged; smaller alpha: lower.
+        assert!((widened_lower(1.0, 0.6, 0.025, 0.025) - 0.6).abs() < 1e-12);
+        let w = widened_lower(1.0, 0.6, 0.025, spent_alpha(0.05, 10));
+        assert!(w < 0.6 && w > 0.3, "{w}");
     }
 
     #[test]
