@@ -417,7 +417,7 @@ mod tests {
     }
 
     /// Sequential mode quotes the anytime-valid bound beside the words
-    /// "anytime-valid": 0 of 25 is above 10% there (the test needs 30),
+    /// "anytime-valid": 0 of 25 is above 10% there (the test needs 31),
     /// where the exact fixed-n bound would read 11%.
     #[test]
     fn sequential_quotes_the_anytime_bound() {
@@ -434,7 +434,7 @@ mod tests {
             m.text
         );
         assert!(want >= 10.0, "{want}");
-        assert_eq!(m.rounds, Some(5), "{}", m.text);
+        assert_eq!(m.rounds, Some(6), "{}", m.text);
         // Fixed rounds: the exact bound.
         let m = missing(&[&c], Some(&share(0, 25)), 1, &AnalyzeOptions::default()).unwrap();
         assert!(
@@ -444,8 +444,8 @@ mod tests {
             m.text
         );
         assert!(missing(
-            &[&cmp(30, 1.0, (0.95, 1.05))],
-            Some(&share(0, 30)),
+            &[&cmp(31, 1.0, (0.95, 1.05))],
+            Some(&share(0, 31)),
             1,
             &seq()
         )
