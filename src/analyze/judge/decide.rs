@@ -29,8 +29,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::compare::Cmp;
+use super::kind::seq_enough;
 use super::rows::Row;
-use super::sequential::seq_enough;
 use crate::analyze::base::units::{Bps, P};
 use crate::analyze::base::verdict::{Scope, Test, VerdictKind};
 use crate::analyze::base::AnalyzeOptions;

@@ -1,6 +1,7 @@
 //! What a comparison measures, and when one fetch counts as slowed against
 //! its controls: shared by the comparisons and the control pools.
 
+use crate::analyze::base::AnalyzeOptions;
 use crate::analyze::stats::evidence::binomial_sf;
 use crate::analyze::stats::percentile;
 
@@ -41,6 +42,17 @@ pub fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
     } else {
         v < SLOWED_FRACTION * percentile(c, 0.1)
     }
+}
+
+/// Fetches a side from which the e-values may decide in sequential mode
+/// (see `super::sequential`): an e-value needs no minimum sample for its
+/// validity. A smaller `min_n` given by the user wins.
+pub const SEQ_MIN_N: usize = 3;
+
+/// Whether a comparison has enough fetches for the e-values.
+pub fn seq_enough(n: usize, n_c: usize, o: &AnalyzeOptions) -> bool {
+    let m = SEQ_MIN_N.min(o.min_n);
+    n >= m && n_c >= m
 }
 
 // The deep-slowdown test's definitions (the test itself: `super::deep`).

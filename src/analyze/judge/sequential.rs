@@ -18,29 +18,20 @@
 //! `ok` uses the anytime-valid share bound of [`super::absence`].
 //!
 //! An e-value needs no minimum sample for its validity (Ville's inequality
-//! holds at every n), so these decisions may come from [`SEQ_MIN_N`]
-//! fetches a side rather than `min_n`: three of three fetches 10× below
-//! six control fetches is already e ≈ 170, and a blatant throttle is then
+//! holds at every n), so these decisions may come from
+//! [`SEQ_MIN_N`](super::kind::SEQ_MIN_N) fetches a side rather than
+//! `min_n`: three of three fetches 10× below six control fetches is already e ≈ 170, and a blatant throttle is then
 //! decided in three rounds instead of five. The fixed-n tests, the slowed
 //! share's verdict and `ok` keep `min_n`.
 
 use std::collections::BTreeMap;
 
+use super::kind::seq_enough;
 use super::rows::{Row, SeqEvidence};
 use crate::analyze::base::verdict::Scope;
 use crate::analyze::base::AnalyzeOptions;
 use crate::analyze::stats::inference::benjamini_hochberg;
 use crate::analyze::stats::sequential::{e_bh, excess_e};
-
-/// Fetches a side from which the e-values may decide (see the module
-/// doc); a smaller `min_n` given by the user wins.
-pub const SEQ_MIN_N: usize = 3;
-
-/// Whether a comparison has enough fetches for the e-values.
-pub fn seq_enough(n: usize, n_c: usize, o: &AnalyzeOptions) -> bool {
-    let m = SEQ_MIN_N.min(o.min_n);
-    n >= m && n_c >= m
-}
 
 /// The null slowed share of the share e-process: at least the floor of
 /// `partial` (see [`super::decide::PARTIAL_MIN_SHARE`]).
