@@ -11,31 +11,14 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
-use slowlane::serve::{Limits, Reflector, ServeConfig};
+use slowlane::serve::Reflector;
 use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
 use slowlane::testbed::{ConnLog, Scenario};
 use slowlane::types::{FetchOptions, Wire};
 use support::engine::{fetch_one, spec};
-use support::lab::one_lab;
-
-async fn reflector(dir: &Path) -> Reflector {
-    Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits {
-            per_minute: 0,
-            ..Limits::default()
-        },
-        log: None,
-    })
-    .await
-    .unwrap()
-}
+use support::lab::{one_lab, reflector};
 
 fn middlebox_for(s: &Scenario, refl: &Reflector) -> Middlebox {
     let mut cfg = MiddleboxConfig::new(s.rules.clone(), refl.local_addr(), refl.local_addr());

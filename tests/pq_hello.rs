@@ -76,19 +76,7 @@ async fn pq_hello_spans_two_segments_and_escapes_a_first_segment_box() {
 #[tokio::test]
 async fn the_reflector_takes_a_real_pq_share_for_the_pq_variant_and_hello() {
     let dir = tempfile::tempdir().unwrap();
-    let refl = Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.path().join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits {
-            per_minute: 0,
-            ..Limits::default()
-        },
-        log: None,
-    })
-    .await
-    .unwrap();
+    let refl = support::lab::reflector(dir.path()).await;
     let url = format!("https://{}/bytes/4000", refl.local_addr());
     let fetch = |wire: Wire, hello: Hello| {
         let mut s = spec(

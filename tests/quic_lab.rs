@@ -9,7 +9,6 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use slowlane::analyze::{analyze_paths, AnalyzeOptions, Scope, Verdict, VerdictKind};
-use slowlane::serve::{Limits, Reflector, ServeConfig};
 use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
 use slowlane::testbed::udp::UdpRelay;
 use slowlane::testbed::{Lab, Scenario};
@@ -164,19 +163,7 @@ async fn reflector_ab_compares_transports() {
     // The reflector behind the UDP relay only: QUIC to *.googlevideo.com is
     // policed to 512 kbit/s, TCP goes straight to the reflector.
     let dir = tempfile::tempdir().unwrap();
-    let refl = Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.path().join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits {
-            per_minute: 0,
-            ..Limits::default()
-        },
-        log: None,
-    })
-    .await
-    .unwrap();
+    let refl = support::lab::reflector(dir.path()).await;
     let rules = Scenario::parse(
         "name = \"q\"\ndescription = \"\"\n\
          [[rule]]\nmatch = \"*.googlevideo.com\"\ntransport = \"quic\"\n\

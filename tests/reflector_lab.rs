@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use slowlane::analyze::{analyze_paths, AnalyzeOptions, Scope, Verdict, VerdictKind};
-use slowlane::serve::{Limits, Reflector, ServeConfig};
+use slowlane::serve::Reflector;
 use slowlane::testbed::middlebox::{self, Middlebox, MiddleboxConfig};
 use slowlane::testbed::{Inspect, Pattern, RuleSet, Scenario};
 use slowlane::types::Direction;
@@ -57,19 +57,7 @@ async fn start_with(
     reassemble: bool,
     inspect: Inspect,
 ) -> (Reflector, Middlebox) {
-    let refl = Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits {
-            per_minute: 0,
-            ..Limits::default()
-        },
-        log: None,
-    })
-    .await
-    .unwrap();
+    let refl = support::lab::reflector(dir).await;
     let mut cfg = MiddleboxConfig::new(rules, refl.local_addr(), refl.local_addr());
     cfg.reassemble = reassemble;
     cfg.inspect = inspect;

@@ -139,19 +139,7 @@ async fn each_variant_sends_what_the_docs_say() {
 #[tokio::test]
 async fn every_variant_completes_against_the_reflector() {
     let dir = tempfile::tempdir().unwrap();
-    let refl = Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.path().join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits {
-            per_minute: 0,
-            ..Limits::default()
-        },
-        log: None,
-    })
-    .await
-    .unwrap();
+    let refl = support::lab::reflector(dir.path()).await;
     for v in [
         "plain",
         "split-hello",

@@ -92,10 +92,10 @@ pub fn conn_of(lab: &Lab, local: SocketAddr) -> ConnLog {
         .expect("middlebox saw the connection")
 }
 
-/// `slowlane serve` on loopback (its state in `dir`) behind the lab
-/// middlebox with the scenario `[[rule]]` tables `rules`.
-pub async fn reflector_behind(dir: &Path, rules: &str) -> (Reflector, Middlebox) {
-    let refl = Reflector::start(ServeConfig {
+/// `slowlane serve` on loopback with its state in `dir` and no rate limit
+/// (a lab test's rounds would trip the per-minute one).
+pub async fn reflector(dir: &Path) -> Reflector {
+    Reflector::start(ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         state: dir.join("state"),
         cert_key: None,
@@ -107,7 +107,13 @@ pub async fn reflector_behind(dir: &Path, rules: &str) -> (Reflector, Middlebox)
         log: None,
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// `slowlane serve` on loopback (its state in `dir`) behind the lab
+/// middlebox with the scenario `[[rule]]` tables `rules`.
+pub async fn reflector_behind(dir: &Path, rules: &str) -> (Reflector, Middlebox) {
+    let refl = reflector(dir).await;
     let s = scenario(rules, false);
     let cfg = MiddleboxConfig::new(s.rules, refl.local_addr(), refl.local_addr());
     let l = middlebox::listen(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
