@@ -94,8 +94,15 @@ async fn a_campaign_runs_its_trigger_study_after_the_rounds() {
             .map(|r| r.verdict.as_str())
     };
     assert_eq!(verdict("exact"), Some("throttled"));
-    assert_eq!(verdict("subdomains"), Some("ok"));
-    assert_eq!(verdict("substring"), Some("ok"));
+    // Not throttled: a clean trial of at most 5 rounds cannot evidence
+    // absence (`ok` needs ~30 clean rounds), so `inconclusive` is the
+    // honest word; the study steers on `throttled` alone.
+    for c in ["subdomains", "substring"] {
+        assert!(
+            matches!(verdict(c), Some("ok" | "inconclusive")),
+            "{c}: {rows:#?}"
+        );
+    }
     assert!(
         o.studies[0]
             .sentence
