@@ -76,6 +76,34 @@ fn url_rows(out: &Path) -> BTreeMap<String, (bool, String, String)> {
         .collect()
 }
 
+/// Each host row's verdict and each media URL row's ratio interval
+/// (`ratio_ci_low`), from verdicts.csv.
+fn host_verdicts_and_cis(out: &Path) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut r = csv::Reader::from_path(out.join("verdicts.csv")).unwrap();
+    let h = r.headers().unwrap().clone();
+    let col = |name: &str| h.iter().position(|c| c == name).unwrap();
+    let (scope, url, host, verdict, lo) = (
+        col("scope"),
+        col("url"),
+        col("host"),
+        col("verdict"),
+        col("ratio_ci_low"),
+    );
+    let (mut hosts, mut cis) = (BTreeMap::new(), BTreeMap::new());
+    for rec in r.records().map(Result::unwrap) {
+        match &rec[scope] {
+            "host" => {
+                hosts.insert(rec[host].to_string(), rec[verdict].to_string());
+            }
+            "url" => {
+                cis.insert(rec[url].to_string(), rec[lo].to_string());
+            }
+            _ => {}
+        }
+    }
+    (hosts, cis)
+}
+
 const MEDIA: [&str; 3] = [
     "https://pbs.twimg.com/image/600000.jpg",
     "https://pbs.twimg.com/image/2000000.jpg",
@@ -152,6 +180,20 @@ fn twitter_2021_until_decided_stops_decided_within_budget() {
     for u in MEDIA {
         let (_, v, needs) = &rows[u];
         assert!(v == "throttled" && needs.is_empty(), "{u}: {rows:?}");
+    }
+    // Decided from 3 fetches a side, the media still show their ratio's
+    // interval, and their hosts are throttled too (a host row concludes what
+    // its URLs could: from 3 fetches when e-values decide).
+    let (hosts, cis) = host_verdicts_and_cis(&out);
+    for u in MEDIA {
+        assert!(!cis[u].is_empty(), "{u}: no ratio interval");
+    }
+    for h in ["pbs.twimg.com", "video.twimg.com"] {
+        assert_eq!(
+            hosts.get(h).map(String::as_str),
+            Some("throttled"),
+            "{hosts:?}"
+        );
     }
     let (_, text_verdict, text_needs) = &rows[TEXT];
     match reason {

@@ -21,7 +21,7 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::ctlpool::{group_median, CtlPool};
-use super::kind::{slowed, Kind, MIN_TIME_INFLATION_MS};
+use super::kind::{decide_min, slowed, Kind, MIN_TIME_INFLATION_MS};
 use crate::analyze::base::units::{Bps, Ms, Ratio, P};
 use crate::analyze::base::verdict::Metric;
 use crate::analyze::base::verdict::Test;
@@ -292,7 +292,10 @@ pub fn compare(
     let small =
         tn.len() <= ORDER_STAT_MAX_N && cn.len <= ORDER_STAT_MAX_N && tn.len() * cn.len <= 1024;
     let mut seeded = false;
-    let ci = if tn.len() >= o.min_n && cn.len >= o.min_n && small {
+    // The interval from the fetches a row may be decided at (3 a side when
+    // e-values decide, so a throttle decided at round 3 still shows one).
+    let m = decide_min(o);
+    let ci = if tn.len() >= m && cn.len >= m && small {
         // Small samples: the exact bootstrap distribution, no resampling.
         let (at, ac) = (median_atoms(&tn), median_atoms(&cn.list()));
         if rate {
@@ -300,7 +303,7 @@ pub fn compare(
         } else {
             exact_ratio_ci(&ac, &at)
         }
-    } else if tn.len() >= o.min_n && cn.len >= o.min_n {
+    } else if tn.len() >= m && cn.len >= m {
         seeded = true;
         let bt = bootstrap_medians(&tn, seed);
         let bc = cn.bootstrap_medians(ctl_seed);

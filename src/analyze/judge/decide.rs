@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::compare::Cmp;
-use super::kind::seq_enough;
+use super::kind::{decide_min, seq_enough};
 use super::rows::Row;
 use crate::analyze::base::units::{Bps, P};
 use crate::analyze::base::verdict::{Scope, Test, VerdictKind};
@@ -323,17 +323,19 @@ fn decide_row(r: &mut Row, o: &AnalyzeOptions) {
     if v.verdict != VerdictKind::Inconclusive {
         v.needs_rounds = None;
     }
-    // A host aggregate concludes no more than its URLs could.
+    // A host aggregate concludes no more than its URLs could (which, when
+    // e-values decide, is from `decide_min` fetches).
+    let host_min = decide_min(o);
     if v.scope == Scope::Host
         && matches!(v.verdict, VerdictKind::Throttled | VerdictKind::Partial)
-        && r.most_per_url < o.min_n
+        && r.most_per_url < host_min
     {
         v.verdict = VerdictKind::Inconclusive;
         reason = format!(
-            "too few measured fetches per URL (at most {}, need {}): {reason}",
-            r.most_per_url, o.min_n
+            "too few measured fetches per URL (at most {}, need {host_min}): {reason}",
+            r.most_per_url
         );
-        v.needs_rounds = Some((o.min_n - r.most_per_url) as u32);
+        v.needs_rounds = Some((host_min - r.most_per_url) as u32);
     }
     v.reason = reason;
 }

@@ -49,6 +49,16 @@ pub fn slowed(kind: Kind, v: f64, c: &[f64]) -> bool {
 /// validity. A smaller `min_n` given by the user wins.
 pub const SEQ_MIN_N: usize = 3;
 
+/// Fetches a side from which a row may be decided: `min_n`, or in
+/// sequential mode [`SEQ_MIN_N`] (when smaller).
+pub fn decide_min(o: &AnalyzeOptions) -> usize {
+    if o.sequential {
+        SEQ_MIN_N.min(o.min_n)
+    } else {
+        o.min_n
+    }
+}
+
 /// Whether a comparison has enough fetches for the e-values.
 pub fn seq_enough(n: usize, n_c: usize, o: &AnalyzeOptions) -> bool {
     let m = SEQ_MIN_N.min(o.min_n);
