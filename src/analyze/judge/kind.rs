@@ -53,15 +53,20 @@ pub const SEQ_MIN_N: usize = 3;
 /// sequential mode [`SEQ_MIN_N`] (when smaller).
 pub fn decide_min(o: &AnalyzeOptions) -> usize {
     if o.sequential {
-        SEQ_MIN_N.min(o.min_n)
+        seq_min(o)
     } else {
         o.min_n
     }
 }
 
+/// Fetches a side the e-values need: [`SEQ_MIN_N`], or a smaller `min_n`.
+fn seq_min(o: &AnalyzeOptions) -> usize {
+    SEQ_MIN_N.min(o.min_n)
+}
+
 /// Whether a comparison has enough fetches for the e-values.
 pub fn seq_enough(n: usize, n_c: usize, o: &AnalyzeOptions) -> bool {
-    let m = SEQ_MIN_N.min(o.min_n);
+    let m = seq_min(o);
     n >= m && n_c >= m
 }
 
