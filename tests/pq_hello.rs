@@ -13,7 +13,6 @@ mod support;
 use std::time::Duration;
 
 use slowlane::probe::pq::CLIENT_SHARE_LEN;
-use slowlane::serve::{Limits, Reflector, ServeConfig};
 use slowlane::testbed::{Lab, Scenario};
 use slowlane::types::{FetchOptions, FetchRecord, Hello, Wire};
 use support::engine::{fetch_one, spec};
@@ -115,16 +114,7 @@ async fn the_reflector_takes_a_real_pq_share_for_the_pq_variant_and_hello() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_hello_pq_flag_records_the_group_and_the_hello() {
     let dir = tempfile::tempdir().unwrap();
-    let refl = Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.path().join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits::default(),
-        log: None,
-    })
-    .await
-    .unwrap();
+    let refl = support::lab::reflector(dir.path()).await;
     let (addr, pin) = (refl.local_addr(), refl.pin().to_string());
     let run = |hello: &'static str| {
         let pin = pin.clone();

@@ -49,6 +49,26 @@ fn closed_port() -> u16 {
         .port()
 }
 
+/// A campaign at `dir/c.toml` whose URL and studies of `names` all point
+/// at a closed port: `head` holds its top-level keys, `study` each study's
+/// keys beyond name, reflector, pin and `max_rounds = 5`.
+fn closed_port_campaign(dir: &Path, head: &str, names: &[&str], study: &str) -> PathBuf {
+    let port = closed_port();
+    let mut toml = format!(
+        "{head}out = \"out\"\n[defaults]\nconnect_timeout = \"1s\"\n\
+         [[url]]\nurl = \"https://127.0.0.1:{port}/\"\n"
+    );
+    for name in names {
+        toml.push_str(&format!(
+            "[[trigger]]\nname = \"{name}\"\nreflector = \"https://127.0.0.1:{port}\"\n\
+             pin = \"{PIN}\"\nmax_rounds = 5\n{study}"
+        ));
+    }
+    let path = dir.join("c.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
 /// One round of a `[[reflector]]` A/B, then the study of `t.co` (which
 /// takes the reflector's url and pin) against an `exact:t.co` rule.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,24 +140,12 @@ async fn a_campaign_runs_its_trigger_study_after_the_rounds() {
 #[tokio::test]
 async fn faults_are_rows_and_resume_runs_only_the_unfinished_study() {
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
-    let path = dir.path().join("c.toml");
-    let study = |name: &str| {
-        format!(
-            "[[trigger]]\nname = \"{name}\"\nreflector = \"https://127.0.0.1:{port}\"\n\
-             pin = \"{PIN}\"\nmax_rounds = 5\ngap = \"0s\"\nmax_time = \"1s\"\n"
-        )
-    };
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"faults\"\nrounds = 2\nout = \"out\"\n[defaults]\nconnect_timeout = \"1s\"\n\
-             [[url]]\nurl = \"https://127.0.0.1:{port}/\"\n{}{}",
-            study("t.co"),
-            study("pbs.twimg.com")
-        ),
-    )
-    .unwrap();
+    let path = closed_port_campaign(
+        dir.path(),
+        "name = \"faults\"\nrounds = 2\n",
+        &["t.co", "pbs.twimg.com"],
+        "gap = \"0s\"\nmax_time = \"1s\"\n",
+    );
     let o = run(&path, Mode::New).await;
     assert_eq!(o.rounds, 2);
     let ids: Vec<&str> = o.studies.iter().map(|s| s.id.as_str()).collect();
@@ -188,18 +196,12 @@ async fn faults_are_rows_and_resume_runs_only_the_unfinished_study() {
 #[tokio::test]
 async fn once_runs_the_studies_with_the_last_round() {
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"once\"\nrounds = 2\nout = \"out\"\n[defaults]\nconnect_timeout = \"1s\"\n\
-             [[url]]\nurl = \"https://127.0.0.1:{port}/\"\n\
-             [[trigger]]\nname = \"t.co\"\nreflector = \"https://127.0.0.1:{port}\"\n\
-             pin = \"{PIN}\"\nmax_rounds = 5\ngap = \"0s\"\n"
-        ),
-    )
-    .unwrap();
+    let path = closed_port_campaign(
+        dir.path(),
+        "name = \"once\"\nrounds = 2\n",
+        &["t.co"],
+        "gap = \"0s\"\n",
+    );
     let first = run(&path, Mode::Once).await;
     assert_eq!((first.first_round, first.rounds), (0, 1));
     assert!(first.studies.is_empty());
@@ -302,19 +304,12 @@ fn plan_prints_each_study_budget_and_adds_it() {
 #[tokio::test]
 async fn decided_campaigns_run_them_after_the_stop() {
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"decided\"\nuntil = \"decided\"\nrounds = 12\nout = \"out\"\n\
-             [defaults]\nconnect_timeout = \"1s\"\n\
-             [[url]]\nurl = \"https://127.0.0.1:{port}/\"\n\
-             [[trigger]]\nname = \"t.co\"\nreflector = \"https://127.0.0.1:{port}\"\n\
-             pin = \"{PIN}\"\nmax_rounds = 5\ngap = \"0s\"\n"
-        ),
-    )
-    .unwrap();
+    let path = closed_port_campaign(
+        dir.path(),
+        "name = \"decided\"\nuntil = \"decided\"\nrounds = 12\n",
+        &["t.co"],
+        "gap = \"0s\"\n",
+    );
     let o = run(&path, Mode::New).await;
     assert_eq!(
         o.stop_reason.map(|r| r.as_str()),
@@ -333,18 +328,12 @@ async fn decided_campaigns_run_them_after_the_stop() {
 #[test]
 fn a_signal_during_a_study_writes_none_of_it() {
     let dir = tempfile::tempdir().unwrap();
-    let port = closed_port();
-    let path = dir.path().join("c.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "name = \"sig\"\nrounds = 1\nout = \"out\"\n[defaults]\nconnect_timeout = \"1s\"\n\
-             [[url]]\nurl = \"https://127.0.0.1:{port}/\"\n\
-             [[trigger]]\nname = \"t.co\"\nreflector = \"https://127.0.0.1:{port}\"\n\
-             pin = \"{PIN}\"\nmax_rounds = 5\ngap = \"2s\"\n"
-        ),
-    )
-    .unwrap();
+    let path = closed_port_campaign(
+        dir.path(),
+        "name = \"sig\"\nrounds = 1\n",
+        &["t.co"],
+        "gap = \"2s\"\n",
+    );
     let out = dir.path().join("out");
     let mut child = support::bin::run_cmd(&path, &[])
         .stdout(std::process::Stdio::piped())

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use slowlane::probe::hello_edit::{CCS, JUNK_LEN, JUNK_MAGIC};
 use slowlane::probe::pq::GROUP as PQ_GROUP;
-use slowlane::serve::{Limits, Reflector, ServeConfig};
 use slowlane::testbed::{parse_client_hello, HelloError};
 use slowlane::types::{FetchOptions, Wire};
 use support::engine::{fetch_one, spec};
@@ -197,16 +196,7 @@ async fn every_variant_completes_against_the_reflector() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_variant_records_the_variant_and_the_name_as_sent() {
     let dir = tempfile::tempdir().unwrap();
-    let refl = Reflector::start(ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        state: dir.path().join("state"),
-        cert_key: None,
-        token: None,
-        limits: Limits::default(),
-        log: None,
-    })
-    .await
-    .unwrap();
+    let refl = support::lab::reflector(dir.path()).await;
     let (addr, pin) = (refl.local_addr(), refl.pin().to_string());
     let run = |variant: &'static str| {
         let pin = pin.clone();
